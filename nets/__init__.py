@@ -1,0 +1,20 @@
+"""nets: the Go networks and the deep-learning syllabus as small torch modules.
+
+Start reading at `registry.py` (`build(name, **config)`, `available()`), then the subpackage that
+interests you:
+
+    go/           AlphaGo Lee policy, value and rollout nets; the AlphaGo Zero ResNet; checkpoints
+    sequence/     RNN with hand-written BPTT, LSTM, GRU, seq2seq, attention, HRED/VHRED, word2vec, Transformer
+    vision/       MobileNet, DenseNet, normalisation layers, SSD, segmentation
+    audio/        WaveNet
+    generative/   VAE, GAN, DCGAN
+    compression/  int8 quantization, structured pruning, distillation
+    metrics.py    IoU, AP/mAP, COCO AP, NMS, BLEU
+
+Importing `nets` imports every subpackage so that the registry is complete.
+"""
+from nets.registry import available, build, register
+
+from nets import audio, generative, go, sequence, vision  # noqa: E402,F401  (fills the registry)
+
+__all__ = ["available", "build", "register"]

@@ -1,0 +1,1 @@
+"""Compression tools that shrink the Go net: int8 quantization, structured pruning, distillation."""

@@ -1,0 +1,1 @@
+"""Sequence models: RNN with hand-written BPTT, LSTM, GRU, seq2seq with attention, HRED/VHRED, word2vec, Transformer."""

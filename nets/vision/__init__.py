@@ -1,0 +1,1 @@
+"""Vision models: MobileNet, DenseNet, normalisation layers, SSD, segmentation."""

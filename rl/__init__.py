@@ -1,0 +1,1 @@
+"""rl: records, losses, trainers (AlphaGo Lee and AlphaGo Zero), the gymnasium Go env and RL algorithms."""

@@ -1,0 +1,1 @@
+"""selfplay: Ray-distributed self-play workers, replay buffer, gating arena and pipelines."""

@@ -1,1 +1,12 @@
-"""goengine: a numba-accelerated Go board, Monte-Carlo tree search, feature planes and a GTP engine."""
+"""goengine: a numba-accelerated Go board, Monte-Carlo tree search, feature planes and a GTP engine.
+
+Start reading at position.py (`Position`, the immutable API), then board.py (the mutable fast path for
+search) and _kernels.py (the numba kernels both stand on). coords.py is the only place that converts
+coordinates. This package imports neither torch nor ray.
+"""
+from goengine.board import Board
+from goengine.position import IllegalMove, Position, result_string
+from goengine.rules import Rules
+
+__all__ = ["Board", "IllegalMove", "Position", "Rules", "result_string"]
+__version__ = "0.1.0"

@@ -1,0 +1,72 @@
+"""The one console script: `goengine <subcommand>`.
+
+Each subcommand's module is imported only when that subcommand runs, so `goengine gtp` starts without
+torch or ray. Errors a user can cause (bad flags, missing files, bad checkpoints) end as one line on
+stderr and a non-zero exit, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# name -> (module, help). Each module offers add_arguments(parser) and run(args) -> int exit code.
+SUBCOMMANDS = {
+    "play": ("goengine.play", "play a game against the engine in the terminal"),
+    "gtp": ("goengine.gtp.cli", "speak GTP on stdin/stdout (for Sabaki, GoGui, Lizzie, match referees)"),
+    "match": ("goengine.match", "referee N games between two GTP engines given as command lines"),
+    "bench": ("bench.cli", "benchmarks printing JSON figures: board, mcts, nets, selfplay"),
+    "train": ("rl.cli", "train networks (zero: AlphaGo Zero self-play loop; lee: AlphaGo Lee pipeline)"),
+    "selfplay": ("selfplay.cli", "self-play games with a network on Ray workers"),
+}
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one line, exit status 2."""
+
+
+def _numba_cache_default() -> None:
+    # a stable cache so jitted kernels compile once per machine, also for Ray workers
+    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "goengine-numba"))
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="goengine", description="Go engine and reinforcement-learning toolkit")
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == only:
+            importlib.import_module(module_name).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _numba_cache_default()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in SUBCOMMANDS:
+        parser = build_parser()
+        if command is None and not argv:
+            parser.print_help()
+            return 2
+        parser.parse_args(argv)  # prints usage and exits 2 for unknown commands, or help for -h
+        return 2
+    parser = build_parser(only=command)
+    args = parser.parse_args(argv)
+    module = importlib.import_module(SUBCOMMANDS[command][0])
+    try:
+        return int(module.run(args) or 0)
+    except UserError as e:
+        print(f"goengine {command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"goengine {command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as e:
+        print(f"goengine {command}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

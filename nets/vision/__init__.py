@@ -6,3 +6,4 @@ Start reading at `normalization.py` (the four normalisers from their formulas), 
 the small seeded data sets (scikit-learn's digits, synthetic shapes) and the loop the tests train with.
 """
 from nets.vision import densenet, mobilenet, normalization, segmentation  # noqa: F401  (fills the registry)
+from nets.vision import ssd  # noqa: F401

@@ -234,20 +234,39 @@ def place(s, meta, nb, zob, p, colour):
                     captured += _remove_chain(s, meta, nb, zob, h)
                     captured_point = r
 
-    merged = False
+    # join friendly neighbours. Their liberty counts still include p (only enemy counts were
+    # decremented), and already include points freed by the captures above.
+    n_merged = 0
+    friend = 0
     for d in range(4):
         r = p + nb[d]
         if s[COLOUR, r] == colour:
             hr = s[HEAD, r]
             hp = s[HEAD, p]
             if hr != hp:
+                if n_merged == 0:
+                    friend = hr
                 if s[CSIZE, hr] >= s[CSIZE, hp]:
                     _merge(s, hr, hp)
                 else:
                     _merge(s, hp, hr)
-                merged = True
+                n_merged += 1
     h = s[HEAD, p]
-    if merged:
+    if n_merged == 1:
+        # one chain joined: its liberties minus p, plus p's empty neighbours it did not touch
+        libs = s[LIBS, friend] - 1
+        for d in range(4):
+            q = p + nb[d]
+            if s[COLOUR, q] == EMPTY:
+                touches = False
+                for e in range(4):
+                    t = q + nb[e]
+                    if t != p and s[COLOUR, t] == colour and s[HEAD, t] == h:
+                        touches = True
+                if not touches:
+                    libs += 1
+        s[LIBS, h] = libs
+    elif n_merged > 1:
         s[LIBS, h] = count_liberties(s, meta, nb, h)
 
     meta[KO] = 0
@@ -433,7 +452,8 @@ def _rand_below(rng, n):
     x ^= x << np.uint64(25)
     x ^= x >> np.uint64(27)
     rng[0] = x
-    return np.int64(((x * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(33)) % np.uint64(n))
+    r = (x * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(32)  # 32 good bits
+    return np.int64((r * np.uint64(n)) >> np.uint64(32))  # Lemire's multiply-shift instead of a modulo
 
 
 @njit(cache=True, inline="always")

@@ -1,0 +1,75 @@
+"""`goengine gtp`: the GTP engine on stdin/stdout, for Sabaki, GoGui, Lizzie, KGS bridges and referees.
+
+    goengine gtp --engine random --seed 1
+    goengine gtp --playouts 800 --resign-threshold 0.05
+
+The player comes from `goengine.players.make_player(args)` when that factory exists (the search
+players), else `--engine random` gives `RandomPlayer`. Diagnostics go to stderr; stdout carries GTP only.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+
+import goengine
+from goengine.players import Player, RandomPlayer
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--playouts", type=int, default=None, help="playouts per move (search players)")
+    budget.add_argument("--seconds", type=float, default=None,
+                        help="seconds per move; the game clock (time_settings) may cut it shorter")
+    parser.add_argument("--engine", choices=("random", "mcts"), default="mcts",
+                        help="which player answers genmove (default: mcts)")
+    parser.add_argument("--resign-threshold", type=float, default=0.1,
+                        help="resign when the player's win rate falls below this (search players)")
+    parser.add_argument("--threads-free", type=int, default=0,
+                        help="CPU threads to leave free for an opponent on the same machine (search players)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed of the player")
+    parser.add_argument("--size", type=int, default=19, help="board size until boardsize says otherwise")
+    parser.add_argument("--komi", type=float, default=7.5, help="komi until the komi command says otherwise")
+    parser.add_argument("--rules", default="chinese",
+                        help="ko and suicide rules (chinese, tromp-taylor, new-zealand, aga, japanese, simple-ko)")
+
+
+def build_player(args: argparse.Namespace, stderr=sys.stderr) -> Player:
+    if args.engine == "random":
+        return RandomPlayer(args.seed)
+    from goengine import players
+
+    factory = getattr(players, "make_player", None)
+    if factory is None:
+        print(f"goengine gtp: no {args.engine} player in this build (goengine.players.make_player is "
+              "missing); playing random moves", file=stderr)
+        return RandomPlayer(args.seed)
+    return factory(args)
+
+
+def build_engine(args: argparse.Namespace, player: Player | None = None, stderr=sys.stderr):
+    """The GtpEngine with the Go commands registered, as `goengine gtp` would serve it."""
+    from goengine.gtp.engine import GtpEngine
+    from goengine.gtp.handlers import GoHandlers
+
+    player = player if player is not None else build_player(args, stderr)
+    engine = GtpEngine("goengine", goengine.__version__, stderr=stderr)
+    GoHandlers(player, size=args.size, komi=args.komi, rules=args.rules,
+               seconds=args.seconds, playouts=args.playouts).register(engine)
+    return engine
+
+
+def run(args: argparse.Namespace) -> int:
+    from goengine.gtp.engine import LineSource
+    from goengine.position import Position
+
+    Position(args.size, args.komi, args.rules)  # bad --size/--komi/--rules: one line and exit before serving
+    engine = build_engine(args)
+    # lines end at LF only (a lone CR is a control character to drop, spec 3.1); undecodable bytes
+    # become U+FFFD instead of killing the reader
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="\n")
+    stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="replace", newline="\n")
+    try:
+        return engine.serve(LineSource(stdin), stdout)
+    except BrokenPipeError:  # the controller went away: nothing left to answer
+        return 0

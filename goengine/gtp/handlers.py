@@ -1,0 +1,498 @@
+"""The Go commands of the GTP engine: a stack of `Position`s (for undo), a `Player`, and a `Clock`.
+
+Commands follow GTP 2 (section 6) with KGS's `kgs-time_settings` and `kgs-genmove_cleanup`, and Leela
+Zero's `lz-analyze`/`lz-genmove_analyze` (format in `format_lz_info`). Decisions the spec leaves open:
+
+- `boardsize` clears the board; `komi` changes every position on the undo stack; `clear_board` keeps
+  komi and time settings and gives both sides full time again.
+- Handicap setup and `loadsgf` start a new undo stack: stones placed by them cannot be undone.
+- `play` or `genmove` after two passes continue the game (KGS's clean-up phase, disputes), where
+  `Position` alone would answer "game over".
+- `resign` from `genmove` leaves the board unchanged, as the spec says.
+- `final_score` and `final_status_list` take the dead stones from the player; `seki` is always empty
+  (area scoring counts seki stones as alive, so listing them as alive scores the same).
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+import time
+
+import numpy as np
+
+from goengine import _kernels as K
+from goengine import coords
+from goengine.gtp import engine as gtp
+from goengine.gtp.clock import Clock, TimeControl
+from goengine.gtp.engine import GtpError
+from goengine.handicap import fixed_handicap_vertices, max_fixed_handicap
+from goengine.players import AnalysisMove, Player, TimeBudget, sensible_moves
+from goengine.position import COLOUR_NAMES, IllegalMove, Position, parse_colour, result_string
+
+DEFAULT_INTERVAL_CS = 100  # lz-analyze without an interval: one line a second
+
+
+def expected_moves_left(position: Position) -> int:
+    """A rough count of the moves the side to move still has to play, for dividing main time: a third
+    of the empty points (each side plays about half of what remains, and games end with some empty
+    territory), at least 10 so that the endgame keeps some time."""
+    empty = position.size * position.size - position.stone_count()
+    return max(10, empty // 3)
+
+
+def format_lz_info(candidates: list[AnalysisMove]) -> str:
+    """One Leela Zero analysis line: for each candidate, in order,
+    `info move D4 visits N winrate W prior P lcb L order K pv D4 E5 ...` with winrate, prior and lcb as
+    integers in units of 1/10000 (lcb clamped at 0, as Leela Zero does)."""
+
+    def permyriad(x: float) -> int:
+        return min(10000, max(0, int(round(float(x) * 10000))))
+
+    parts = []
+    for order, c in enumerate(candidates):
+        pv = " ".join(c.pv or [c.move])
+        parts.append(f"info move {c.move} visits {int(c.visits)} winrate {permyriad(c.winrate)} "
+                     f"prior {permyriad(c.prior)} lcb {permyriad(c.lcb)} order {order} pv {pv}")
+    return " ".join(parts)
+
+
+def _colour(token: str) -> str:
+    try:
+        return COLOUR_NAMES[parse_colour(token)]
+    except ValueError:
+        raise GtpError(gtp.SYNTAX_ERROR) from None
+
+
+def _number(token: str, kind=float):
+    try:
+        value = kind(token)
+    except ValueError:
+        raise GtpError(gtp.SYNTAX_ERROR) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise GtpError(gtp.SYNTAX_ERROR)
+    return value
+
+
+def _with_komi(position: Position, komi: float) -> Position:
+    # Position has no with_komi(); a shallow copy shares the immutable arrays and history
+    new = copy.copy(position)
+    new.komi = float(komi)
+    return new
+
+
+def _resumed(position: Position) -> Position:
+    """The position with the game going on after two passes (a play or genmove after the game ended)."""
+    if position.passes < 2 or position.resigned:
+        return position
+    new = copy.copy(position)
+    board = position.board  # a copy
+    board.meta[K.PASSES] = 0
+    new._board = board
+    return new
+
+
+def chains(position: Position, vertices: set[str] | None = None) -> list[list[str]]:
+    """The stones of `position` grouped by chain (only those in `vertices` if given), each sorted."""
+    colours = position.board_array()
+    size = position.size
+    seen = set()
+    out = []
+    for row in range(size):
+        for col in range(size):
+            if colours[row, col] == 0 or (row, col) in seen:
+                continue
+            chain, todo = [], [(row, col)]
+            seen.add((row, col))
+            while todo:
+                r, c = todo.pop()
+                chain.append(coords.row_col_to_gtp(r, c))
+                for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+                    if 0 <= rr < size and 0 <= cc < size and (rr, cc) not in seen \
+                            and colours[rr, cc] == colours[row, col]:
+                        seen.add((rr, cc))
+                        todo.append((rr, cc))
+            if vertices is not None:
+                chain = [v for v in chain if v in vertices]
+            if chain:
+                out.append(sorted(chain, key=lambda v: coords.gtp_to_action(v, size)))
+    return out
+
+
+class GoHandlers:
+    """The game state behind the Go commands of one GTP session."""
+
+    def __init__(self, player: Player, size: int = 19, komi: float = 7.5, rules: str = "chinese",
+                 seconds: float | None = None, playouts: int | None = None):
+        self.player = player
+        self.rules = rules
+        self.komi = float(komi)
+        self.seconds, self.playouts = seconds, playouts
+        self.clock = Clock()
+        self.stack: list[Position] = [Position(size, self.komi, rules)]
+
+    @property
+    def position(self) -> Position:
+        return self.stack[-1]
+
+    def register(self, engine: gtp.GtpEngine) -> None:
+        for name, handler in {
+            "boardsize": self.boardsize, "clear_board": self.clear_board, "komi": self.set_komi,
+            "play": self.play, "genmove": self.genmove, "reg_genmove": self.reg_genmove, "undo": self.undo,
+            "showboard": self.showboard, "final_score": self.final_score,
+            "final_status_list": self.final_status_list, "fixed_handicap": self.fixed_handicap,
+            "place_free_handicap": self.place_free_handicap, "set_free_handicap": self.set_free_handicap,
+            "time_settings": self.time_settings, "time_left": self.time_left,
+            "kgs-time_settings": self.kgs_time_settings, "kgs-genmove_cleanup": self.genmove_cleanup,
+        }.items():
+            engine.register(name, handler)
+        if importlib.util.find_spec("goengine.sgf") is not None:  # known_command tells the truth
+            engine.register("loadsgf", self.loadsgf)
+            engine.register("printsgf", self.printsgf)
+        engine.register_stream("lz-analyze", self.lz_analyze)
+        engine.register_stream("lz-genmove_analyze", self.lz_genmove_analyze)
+
+    # --- setup ---
+    def _new_game(self, size: int) -> None:
+        self.stack = [Position(size, self.komi, self.rules)]
+        self.clock.reset()
+
+    def boardsize(self, args: list[str]) -> str:
+        if len(args) != 1:
+            raise GtpError(gtp.SYNTAX_ERROR)
+        size = _number(args[0], int)
+        if not coords.MIN_SIZE <= size <= coords.MAX_SIZE:
+            raise GtpError(gtp.UNACCEPTABLE_SIZE)
+        self._new_game(size)
+        return ""
+
+    def clear_board(self, args: list[str]) -> str:
+        self._new_game(self.position.size)
+        return ""
+
+    def set_komi(self, args: list[str]) -> str:
+        if len(args) != 1:
+            raise GtpError(gtp.SYNTAX_ERROR)
+        self.komi = _number(args[0])
+        self.stack = [_with_komi(p, self.komi) for p in self.stack]
+        return ""
+
+    def _empty_board_check(self) -> None:
+        if self.position.stone_count() or self.position.history:
+            raise GtpError(gtp.BOARD_NOT_EMPTY)
+
+    def _handicap_count(self, args: list[str]) -> int:
+        if len(args) != 1:
+            raise GtpError(gtp.SYNTAX_ERROR)
+        return _number(args[0], int)
+
+    def fixed_handicap(self, args: list[str]) -> str:
+        stones = self._handicap_count(args)
+        self._empty_board_check()
+        try:
+            vertices = fixed_handicap_vertices(stones, self.position.size)
+        except ValueError:
+            raise GtpError(gtp.INVALID_HANDICAP) from None
+        self.stack = [self.position.with_handicap(stones, free=vertices)]
+        return " ".join(vertices)
+
+    def place_free_handicap(self, args: list[str]) -> str:
+        stones = self._handicap_count(args)
+        self._empty_board_check()
+        size = self.position.size
+        if not 2 <= stones <= size * size - 1:
+            raise GtpError(gtp.INVALID_HANDICAP)
+        vertices = free_handicap_vertices(stones, size)
+        self.stack = [self.position.with_handicap(len(vertices), free=vertices)]
+        return " ".join(vertices)
+
+    def set_free_handicap(self, args: list[str]) -> str:
+        self._empty_board_check()
+        size = self.position.size
+        try:
+            vertices = [coords.row_col_to_gtp(*coords.gtp_to_row_col(v, size)) for v in args]
+        except (ValueError, TypeError):  # not a vertex, off the board, or pass (None)
+            raise GtpError(gtp.BAD_VERTEX_LIST) from None
+        if len(vertices) < 2 or len(set(vertices)) != len(vertices) or len(vertices) >= size * size:
+            raise GtpError(gtp.BAD_VERTEX_LIST)
+        self.stack = [self.position.with_handicap(len(vertices), free=vertices)]
+        return ""
+
+    # --- moves ---
+    def play(self, args: list[str]) -> str:
+        if len(args) != 2:
+            raise GtpError(gtp.SYNTAX_ERROR)
+        colour = _colour(args[0])
+        try:
+            self.stack.append(_resumed(self.position).play(args[1], colour))
+        except IllegalMove as e:
+            raise GtpError(gtp.SYNTAX_ERROR if e.reason == "not a move" else gtp.ILLEGAL_MOVE) from None
+        return ""
+
+    def _budget(self, colour: str, position: Position) -> TimeBudget:
+        seconds = self.seconds
+        clock_s = self.clock.budget(colour, expected_moves_left(position))
+        if clock_s is not None:
+            seconds = clock_s if seconds is None else min(seconds, clock_s)
+        return TimeBudget(seconds=seconds, playouts=self.playouts)
+
+    def _think(self, colour: str) -> tuple[Position, str]:
+        """Ask the player for a move of `colour`; charge the clock. Returns (position asked, move)."""
+        position = _resumed(self.position)
+        started = time.monotonic()
+        move = self.player.genmove(position, colour, self._budget(colour, position))
+        self.clock.spend(colour, time.monotonic() - started)
+        return position, str(move)
+
+    def _commit(self, position: Position, colour: str, move: str) -> str:
+        """Play the player's move; "resign" leaves the board as it is. Returns the GTP vertex."""
+        if move.lower() == "resign":
+            return "resign"
+        new = position.play(move, colour)  # an illegal move here is the player's bug: the dispatcher logs it
+        self.stack.append(new)
+        return new.history[-1][1]
+
+    def genmove(self, args: list[str]) -> str:
+        if len(args) != 1:
+            raise GtpError(gtp.SYNTAX_ERROR)
+        colour = _colour(args[0])
+        position, move = self._think(colour)
+        return self._commit(position, colour, move)
+
+    def reg_genmove(self, args: list[str]) -> str:
+        if len(args) != 1:
+            raise GtpError(gtp.SYNTAX_ERROR)
+        position, move = self._think(_colour(args[0]))
+        return "resign" if move.lower() == "resign" else coords.point_to_gtp(
+            coords.gtp_to_point(move, position.size), position.size)
+
+    def genmove_cleanup(self, args: list[str]) -> str:
+        """KGS's clean-up phase: like genmove, but never pass (or resign) while stones of the opponent
+        that the player judges dead are still on the board: capture them instead."""
+        if len(args) != 1:
+            raise GtpError(gtp.SYNTAX_ERROR)
+        colour = _colour(args[0])
+        position, move = self._think(colour)
+        if move.lower() in ("pass", "resign"):
+            opponent = "w" if colour == "b" else "b"
+            dead = {v for v in self.player.dead_stones(position) if _colour_at(position, v) == opponent}
+            if dead:
+                move = capture_move(position, colour, dead)
+        return self._commit(position, colour, move)
+
+    def undo(self, args: list[str]) -> str:
+        if len(self.stack) < 2:
+            raise GtpError(gtp.CANNOT_UNDO)
+        self.stack.pop()
+        return ""
+
+    # --- display and scoring ---
+    def showboard(self, args: list[str]) -> str:
+        p = self.position
+        caps = p.captures
+        return (f"\n{p}\nto play: {'black' if p.to_play == 'b' else 'white'}, komi {p.komi:g}, "
+                f"captures black {caps['b']} white {caps['w']}, moves {len(p.history)}")
+
+    def _dead(self, position: Position) -> set[str]:
+        return {coords.row_col_to_gtp(*coords.gtp_to_row_col(v, position.size))
+                for v in self.player.dead_stones(position) if _colour_at(position, v) is not None}
+
+    def final_score(self, args: list[str]) -> str:
+        position = self.position
+        if position.resigned:
+            return position.result()
+        cleaned = position.with_stones(empty=sorted(self._dead(position)))
+        return result_string(cleaned.score())
+
+    def final_status_list(self, args: list[str]) -> str:
+        if len(args) != 1 or args[0] not in ("alive", "dead", "seki"):
+            raise GtpError(gtp.SYNTAX_ERROR)
+        if args[0] == "seki":
+            return ""
+        position = self.position
+        dead = self._dead(position)
+        every = {v for chain in chains(position) for v in chain}
+        wanted = dead if args[0] == "dead" else every - dead
+        return "\n".join(" ".join(chain) for chain in chains(position, wanted))
+
+    # --- time ---
+    def time_settings(self, args: list[str]) -> str:
+        if len(args) != 3:
+            raise GtpError(gtp.SYNTAX_ERROR)
+        main_s, byo_s, stones = _number(args[0]), _number(args[1]), _number(args[2], int)
+        try:
+            self.clock.set_control(TimeControl.from_gtp(main_s, byo_s, stones))
+        except ValueError:
+            raise GtpError(gtp.SYNTAX_ERROR) from None
+        return ""
+
+    def kgs_time_settings(self, args: list[str]) -> str:
+        shapes = {"none": (), "absolute": (float,), "byoyomi": (float, float, int), "canadian": (float, float, int)}
+        if not args or args[0] not in shapes or len(args) != 1 + len(shapes[args[0]]):
+            raise GtpError(gtp.SYNTAX_ERROR)
+        kind, values = args[0], [_number(a, t) for a, t in zip(args[1:], shapes[args[0]])]
+        try:
+            if kind == "byoyomi":
+                control = TimeControl(kind, values[0], values[1], periods=values[2])
+            elif kind == "canadian":
+                control = TimeControl(kind, values[0], values[1], stones=values[2])
+            else:
+                control = TimeControl(kind, *values)
+        except ValueError:
+            raise GtpError(gtp.SYNTAX_ERROR) from None
+        self.clock.set_control(control)
+        return ""
+
+    def time_left(self, args: list[str]) -> str:
+        if len(args) != 3:
+            raise GtpError(gtp.SYNTAX_ERROR)
+        colour, seconds, stones = _colour(args[0]), _number(args[1]), _number(args[2], int)
+        if seconds < 0 or stones < 0:
+            raise GtpError(gtp.SYNTAX_ERROR)
+        self.clock.time_left(colour, seconds, stones)
+        return ""
+
+    # --- SGF (goengine.sgf is imported here only: the engine starts without it) ---
+    def loadsgf(self, args: list[str]) -> str:
+        if len(args) not in (1, 2):
+            raise GtpError(gtp.SYNTAX_ERROR)
+        move_number = _number(args[1], int) if len(args) == 2 else None
+        from goengine import sgf
+
+        try:
+            record = sgf.load_game(args[0])
+        except (OSError, ValueError):
+            raise GtpError(gtp.CANNOT_LOAD_FILE) from None
+        positions = _replayed(sgf.replay(record))
+        if move_number is not None and move_number >= 1:
+            positions = positions[:move_number]  # the position before move `move_number` is played
+        self.stack = positions
+        self.komi = positions[-1].komi
+        return COLOUR_NAMES[parse_colour(positions[-1].to_play)]
+
+    def printsgf(self, args: list[str]) -> str:
+        if len(args) > 1:
+            raise GtpError(gtp.SYNTAX_ERROR)
+        from goengine import sgf
+
+        text = sgf.position_to_sgf(self.position)
+        if args:
+            with open(os.path.expanduser(args[0]), "w", encoding="utf-8") as f:
+                f.write(text)
+            return ""
+        return text
+
+    # --- analysis (Leela Zero's extension) ---
+    def _analyze_args(self, args: list[str]) -> tuple[str, float, int | None]:
+        """`[colour] [interval]` and KataGo-style `interval N`, `maxmoves N` pairs. Interval in
+        centiseconds."""
+        colour, interval_cs, max_moves = self.position.to_play, DEFAULT_INTERVAL_CS, None
+        rest = list(args)
+        if rest and rest[0].lower() in ("b", "w", "black", "white"):
+            colour = _colour(rest.pop(0))
+        if rest and rest[0].isdigit():
+            interval_cs = int(rest.pop(0))
+        while rest:
+            if len(rest) < 2 or rest[0] not in ("interval", "maxmoves", "minmoves"):
+                raise GtpError(gtp.SYNTAX_ERROR)
+            key, value = rest.pop(0), _number(rest.pop(0), int)
+            if key == "interval":
+                interval_cs = value
+            elif key == "maxmoves":
+                max_moves = value
+        return colour, max(1, interval_cs) / 100.0, max_moves
+
+    def lz_analyze(self, args: list[str], out: gtp.Stream) -> None:
+        colour, interval_s, max_moves = self._analyze_args(args)
+        out.open()
+
+        def report(candidates: list[AnalysisMove]) -> bool:
+            out.line(format_lz_info(candidates[:max_moves]))
+            return not out.interrupted()
+
+        self.player.analyze(_resumed(self.position), colour, report, interval_s)
+        out.wait_for_input()
+
+    def lz_genmove_analyze(self, args: list[str], out: gtp.Stream) -> None:
+        """Analysis lines while the move is chosen, then `play MOVE`. A player with a
+        `genmove_analyze(position, colour, budget, report, interval_s)` method streams its own search;
+        for others one analysis report is streamed, then genmove decides."""
+        colour, interval_s, max_moves = self._analyze_args(args)
+        out.open()
+        position = _resumed(self.position)
+
+        def report(candidates: list[AnalysisMove]) -> bool:
+            out.line(format_lz_info(candidates[:max_moves]))
+            return False if own is None else not out.interrupted()
+
+        own = getattr(self.player, "genmove_analyze", None)
+        started = time.monotonic()
+        if own is not None:
+            move = str(own(position, colour, self._budget(colour, position), report, interval_s))
+        else:
+            self.player.analyze(position, colour, report, interval_s)
+            move = str(self.player.genmove(position, colour, self._budget(colour, position)))
+        self.clock.spend(colour, time.monotonic() - started)
+        out.line(f"play {self._commit(position, colour, move)}")
+
+
+def _colour_at(position: Position, vertex: str) -> str | None:
+    try:
+        return position.colour_at(vertex)
+    except ValueError:
+        return None
+
+
+def _replayed(replay_result) -> list[Position]:
+    """goengine.sgf.replay's answer as the positions from the setup on, one per move."""
+    if isinstance(replay_result, Position):
+        return [replay_result]
+    positions = list(replay_result)
+    if not positions or not all(isinstance(p, Position) for p in positions):
+        raise GtpError(gtp.CANNOT_LOAD_FILE)
+    return positions
+
+
+def capture_move(position: Position, colour: str, dead: set[str]) -> str:
+    """A move of `colour` towards capturing the `dead` opponent stones: a legal liberty of the dead
+    chain with the fewest liberties (the capturing move when it is in atari); else any sensible move;
+    else pass."""
+    for chain in sorted(chains(position, dead), key=lambda ch: (position.liberties(ch[0]), ch)):
+        for liberty in _liberties(position, chain):
+            if position.is_legal(liberty, colour):
+                return liberty
+    moves = sensible_moves(position, colour)
+    return moves[0] if moves else "pass"
+
+
+def _liberties(position: Position, chain: list[str]) -> list[str]:
+    size, colours = position.size, position.board_array()
+    found = set()
+    for v in chain:
+        r, c = coords.gtp_to_row_col(v, size)
+        for rr, cc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+            if 0 <= rr < size and 0 <= cc < size and colours[rr, cc] == 0:
+                found.add((rr, cc))
+    return [coords.row_col_to_gtp(r, c) for r, c in sorted(found)]
+
+
+def free_handicap_vertices(stones: int, size: int) -> list[str]:
+    """The engine's own free placement: the fixed pattern while it reaches, then each further stone on
+    the point farthest (Manhattan) from the stones placed and from beyond the edge (farthest-point
+    sampling), ties to the centre: this spreads stones evenly on any board."""
+    fixed = min(stones, max_fixed_handicap(size))
+    vertices = fixed_handicap_vertices(fixed, size) if fixed >= 2 else []
+    rows, cols = np.indices((size, size))
+    edge = np.minimum(np.minimum(rows, cols), np.minimum(size - 1 - rows, size - 1 - cols)) + 1
+    near = np.full((size, size), 2 * size)  # distance to the nearest placed stone
+    centre = -(np.abs(rows - size // 2) + np.abs(cols - size // 2))
+    for v in vertices:
+        r, c = coords.gtp_to_row_col(v, size)
+        near = np.minimum(near, np.abs(rows - r) + np.abs(cols - c))
+    while len(vertices) < stones:
+        key = (np.minimum(near, edge) * 4 * size + near) * 4 * size + centre + 2 * size  # lexicographic
+        key[near == 0] = -1
+        r, c = np.unravel_index(int(np.argmax(key)), key.shape)
+        near = np.minimum(near, np.abs(rows - r) + np.abs(cols - c))
+        vertices.append(coords.row_col_to_gtp(int(r), int(c)))
+    return vertices

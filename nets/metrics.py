@@ -75,7 +75,8 @@ def nms(
 
     A box is dropped when its IoU with an already kept box is *greater* than `iou_threshold`; boxes
     scoring at or below `score_threshold` never enter. Equal scores rank the lower index first. These
-    are the rules of ONNX Runtime's NonMaxSuppression, which the tests compare against.
+    are the rules of ONNX Runtime's NonMaxSuppression, which the tests compare against. Unlike ONNX,
+    corners are not reordered: give x1 <= x2 and y1 <= y2.
     """
     candidates_N = torch.ones_like(scores_N, dtype=torch.bool)
     if score_threshold is not None:
@@ -127,7 +128,7 @@ def precision_recall(
     return precision_D, recall_D
 
 
-def voc_ap(precision_D: np.ndarray, recall_D: np.ndarray, eleven_point: bool = False) -> float:
+def voc_ap(precision_D: np.ndarray, recall_D: np.ndarray, *, eleven_point: bool = False) -> float:
     """Area under the interpolated precision/recall curve (VOC devkit).
 
     Interpolated precision at recall r is the best precision at any recall >= r. VOC2007 averages it
@@ -152,6 +153,7 @@ def _np(x) -> np.ndarray:
 
 
 def _iou_np(boxes_a_N4: np.ndarray, boxes_b_M4: np.ndarray) -> np.ndarray:
+    # reshape(-1, 4): an empty selection may arrive as shape (0,); IoU wants (0, 4)
     return box_iou(torch.from_numpy(np.asarray(boxes_a_N4, np.float64).reshape(-1, 4)),
                    torch.from_numpy(np.asarray(boxes_b_M4, np.float64).reshape(-1, 4))).numpy()
 
@@ -159,6 +161,7 @@ def _iou_np(boxes_a_N4: np.ndarray, boxes_b_M4: np.ndarray) -> np.ndarray:
 def voc_map(
     detections: Sequence[Boxes],
     ground_truths: Sequence[Boxes],
+    *,
     iou_threshold: float = 0.5,
     eleven_point: bool = False,
 ) -> tuple[float, dict[int, float]]:
@@ -193,7 +196,7 @@ def voc_map(
             ap_per_class[c] = float("nan")
             continue
         precision_D, recall_D = precision_recall(np.array(scores), np.array(hits, dtype=bool), num_gt)
-        ap_per_class[c] = voc_ap(precision_D, recall_D, eleven_point)
+        ap_per_class[c] = voc_ap(precision_D, recall_D, eleven_point=eleven_point)
     defined = [ap for ap in ap_per_class.values() if not math.isnan(ap)]
     return (float(np.mean(defined)) if defined else float("nan")), ap_per_class
 

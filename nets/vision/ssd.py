@@ -140,6 +140,7 @@ class SSD(nn.Module):
 
     def targets(self, ground_truths: Sequence[Boxes]) -> tuple[torch.Tensor, torch.Tensor]:
         """(offsets_NP4, labels_NP) for a batch; ground-truth corners in units of the image side."""
+        # reshape: an image without objects may hold boxes of shape (0,); match wants (0, 4) and (0,)
         rows = [match(torch.as_tensor(gt.boxes_K4, dtype=torch.float32).reshape(-1, 4),
                       torch.as_tensor(gt.labels_K, dtype=torch.long).reshape(-1),
                       self.default_boxes_P4.cpu(), self.config.match_iou) for gt in ground_truths]

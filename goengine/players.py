@@ -86,3 +86,40 @@ class RandomPlayer:
 
     def dead_stones(self, position: Position) -> list[str]:
         return []
+
+
+def add_player_arguments(parser) -> None:
+    """The flags that choose and tune the engine's player, shared by `goengine gtp` and `goengine play`."""
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--playouts", type=int, default=None, help="simulations per move")
+    budget.add_argument("--seconds", type=float, default=None,
+                        help="seconds per move (default 1; a game clock may cut it shorter)")
+    parser.add_argument("--engine", choices=("mcts", "random"), default="mcts",
+                        help="mcts: tree search with playouts (default); random: random sensible moves")
+    parser.add_argument("--light", action="store_true", help="uniform random playouts instead of heavy ones")
+    parser.add_argument("--resign-threshold", type=float, default=0.1,
+                        help="resign below this win rate (0: never)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed of the player")
+
+
+def make_player(args):
+    """The Player that the flags of add_player_arguments describe (search imports stay lazy)."""
+    engine = getattr(args, "engine", "mcts")
+    seed = getattr(args, "seed", None)
+    if engine == "random":
+        return RandomPlayer(seed)
+    from goengine.mcts.evaluators import RolloutEvaluator
+    from goengine.mcts.player import MCTSPlayer, PlayerConfig
+    from goengine.mcts.search import SearchConfig
+
+    playouts, seconds = getattr(args, "playouts", None), getattr(args, "seconds", None)
+    for name, value in (("--playouts", playouts), ("--seconds", seconds)):
+        if value is not None and value <= 0:
+            raise ValueError(f"{name} must be positive, not {value}")
+    threshold = getattr(args, "resign_threshold", 0.1)
+    if not 0 <= threshold < 1:
+        raise ValueError(f"--resign-threshold must be in [0, 1), not {threshold}")
+    config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
+                          resign_threshold=threshold)
+    evaluator = RolloutEvaluator(heavy=not getattr(args, "light", False))
+    return MCTSPlayer(config, SearchConfig(seed=seed or 0), evaluator)

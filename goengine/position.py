@@ -76,7 +76,7 @@ def _check_komi(komi) -> float:
 class Position:
     """An immutable Go position with its game record. See the module docstring."""
 
-    __slots__ = ("_board", "komi", "rules", "history", "_hashes", "_hash_to_play", "_result")
+    __slots__ = ("_board", "komi", "rules", "history", "_hashes", "_hash_to_play", "_result", "_previous")
 
     def __init__(self, size: int = 9, komi: float = 7.0, rules: str | Rules = "chinese"):
         self._board = Board(_check_size(size))
@@ -86,6 +86,7 @@ class Position:
         self._hashes = np.array([self._board.hash], dtype=np.int64)  # every position's stones hash
         self._hash_to_play = np.array([K.BLACK], dtype=np.int8)  # side to move in each of them
         self._result: str | None = None  # set by resign()
+        self._previous: Position | None = None  # the position before the last move or setup
 
     # --- construction helpers ---
     def _derive(self, board: Board) -> "Position":
@@ -93,6 +94,7 @@ class Position:
         new._board = board
         new.komi, new.rules, new.history = self.komi, self.rules, self.history
         new._hashes, new._hash_to_play, new._result = self._hashes, self._hash_to_play, self._result
+        new._previous = self
         return new
 
     @classmethod
@@ -196,6 +198,19 @@ class Position:
     @property
     def resigned(self) -> bool:
         return self._result is not None
+
+    @property
+    def previous(self) -> "Position | None":
+        """The position before the last move (or setup), or None at the start."""
+        return self._previous
+
+    def recent_boards(self, n: int) -> list[np.ndarray]:
+        """The last n board arrays, newest (this position) first; empty boards before the start."""
+        out, pos = [], self
+        while len(out) < n:
+            out.append(pos.board_array() if pos is not None else np.zeros((self.size, self.size), np.int8))
+            pos = pos._previous if pos is not None else None
+        return out
 
     def board_array(self) -> np.ndarray:
         """int8 (size, size): 0 empty, 1 black, 2 white; [row][col], row 0 = GTP row 1, col 0 = A."""

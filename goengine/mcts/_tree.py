@@ -1,0 +1,436 @@
+"""numba kernels over the search tree: select, expand, backup, and whole rollout simulations.
+
+The tree is one preallocated structured array `nodes` (fields in NODE below); children of a node are
+contiguous, [first_child, first_child + n_children). `tree_meta` holds the used count. Node values are
+win probabilities for the player who made the node's move: a parent picks the child with the best
+value from its own side's point of view.
+
+Selection rules (params indices below):
+  rollout mode, UCT-RAVE (Gelly & Silver 2007), with michi's beta: the urgency of a child is
+      (1 - beta) Q + beta Q_amaf + c_uct sqrt(ln N_parent / N),   beta = n_amaf / (n_amaf + N + N n_amaf / equiv)
+      where N and W start from prior pseudo-visits given at expansion by simple Go knowledge;
+  PUCT mode (AlphaGo Zero): Q + c_puct P sqrt(N_parent) / (1 + N), with Q of unvisited children set to the
+      parent's Q minus an FPU reduction (Leela Zero).
+Virtual loss: nodes on the path of a pending leaf count `vloss` extra lost visits.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from goengine._kernels import (
+    BLACK, COLOUR, EMPTY, LAST_MOVE, OK, PASS, PASSES, TO_PLAY, area_score, is_eye, is_legal_simple, place,
+    play_pass,
+)
+from goengine.mcts._playout import code_at, liberties_after, playout
+
+NODE = np.dtype([
+    ("parent", np.int32),
+    ("first_child", np.int32),  # -1 until expanded
+    ("n_children", np.int32),
+    ("move", np.int32),  # padded point; PASS for pass
+    ("visits", np.int32),  # real simulations through this node
+    ("vloss", np.int32),
+    ("n", np.float64),  # visits including prior pseudo-visits
+    ("w", np.float64),  # value sum including prior pseudo-wins
+    ("prior", np.float32),  # policy prior P (PUCT mode)
+    ("amaf_n", np.float64),
+    ("amaf_w", np.float64),
+])
+
+# indices of the float64 params array
+RAVE_EQUIV, C_UCT, EXPAND_VISITS, PRIOR_EVEN, PRIOR_CAPTURE, PRIOR_SELF_ATARI, PRIOR_PATTERN, PRIOR_NEAR, \
+    PRIOR_EMPTY_AREA, C_PUCT, FPU_REDUCTION, MODE, PRIOR_PASS = range(13)
+N_PARAMS = 13
+MODE_RAVE, MODE_PUCT = 0, 1
+
+USED = 0  # tree_meta slot: nodes in use
+
+
+@njit(cache=True)
+def reset_node(nodes, i, parent, move):
+    nodes[i].parent = parent
+    nodes[i].first_child = -1
+    nodes[i].n_children = 0
+    nodes[i].move = move
+    nodes[i].visits = 0
+    nodes[i].vloss = 0
+    nodes[i].n = 0.0
+    nodes[i].w = 0.0
+    nodes[i].prior = 0.0
+    nodes[i].amaf_n = 0.0
+    nodes[i].amaf_w = 0.0
+
+
+@njit(cache=True)
+def select_child(nodes, node, params):
+    first = nodes[node].first_child
+    count = nodes[node].n_children
+    best = first
+    best_value = -1e300
+    if params[MODE] == MODE_PUCT:
+        parent_n = 0.0
+        parent_q = 0.0
+        for c in range(first, first + count):
+            parent_n += nodes[c].n + nodes[c].vloss
+        # the parent's own Q, from the point of view of the side choosing among the children
+        if nodes[node].n > 0:
+            parent_q = 1.0 - nodes[node].w / nodes[node].n
+        else:
+            parent_q = 0.5
+        sqrt_n = np.sqrt(max(parent_n, 1.0))
+        fpu = parent_q - params[FPU_REDUCTION]
+        for c in range(first, first + count):
+            n = nodes[c].n + nodes[c].vloss
+            q = nodes[c].w / n if n > 0 else fpu
+            value = q + params[C_PUCT] * nodes[c].prior * sqrt_n / (1.0 + n)
+            if value > best_value:
+                best_value = value
+                best = c
+        return best
+    log_n = np.log(max(nodes[node].n, 1.0))
+    equiv = params[RAVE_EQUIV]
+    for c in range(first, first + count):
+        n = nodes[c].n + nodes[c].vloss
+        w = nodes[c].w
+        q = w / n if n > 0 else 1.0
+        an = nodes[c].amaf_n
+        if an > 0:
+            beta = an / (an + n + n * an / equiv)
+            q = (1.0 - beta) * q + beta * nodes[c].amaf_w / an
+        if params[C_UCT] > 0:
+            q += params[C_UCT] * np.sqrt(log_n / max(n, 1.0))
+        if q > best_value:
+            best_value = q
+            best = c
+    return best
+
+
+@njit(cache=True)
+def _is_empty_area(s, w, p):
+    """True when no stone lies within Manhattan distance 3 of p (an opening-like empty area)."""
+    size = w - 2
+    row = p // w - 1
+    col = p % w - 1
+    for dr in range(-3, 4):
+        for dc in range(-3, 4):
+            if abs(dr) + abs(dc) > 3:
+                continue
+            r, c = row + dr, col + dc
+            if 0 <= r < size and 0 <= c < size:
+                if s[COLOUR, (r + 1) * w + c + 1] != EMPTY:
+                    return False
+    return True
+
+
+@njit(cache=True)
+def expand_with_knowledge(nodes, tree_meta, node, s, meta, nb, dg, w, pat, params, legal_filter):
+    """Create the children of `node` for every legal move of the side to move that does not fill its
+    own eye, plus pass, with prior pseudo-visits from simple Go knowledge (michi-style). `legal_filter`
+    (int8 per padded point, or an empty array) further restricts moves (superko at the root).
+    Returns False when the node array is full."""
+    colour = meta[TO_PLAY]
+    count = 0
+    n_points = s.shape[1]
+    # count first so that the block is contiguous
+    for p in range(n_points):
+        if s[COLOUR, p] == EMPTY and (legal_filter.shape[0] == 0 or legal_filter[p]):
+            if not is_eye(s, nb, dg, p, colour) and is_legal_simple(s, meta, nb, p, colour, False) == OK:
+                count += 1
+    count += 1  # pass
+    first = tree_meta[USED]
+    if first + count > nodes.shape[0]:
+        return False
+    tree_meta[USED] = first + count
+    size = w - 2
+    last = meta[LAST_MOVE]
+    last_row = last // w - 1
+    last_col = last % w - 1
+    even = params[PRIOR_EVEN]
+    i = first
+    for p in range(n_points):
+        if s[COLOUR, p] != EMPTY or not (legal_filter.shape[0] == 0 or legal_filter[p]):
+            continue
+        if is_eye(s, nb, dg, p, colour) or is_legal_simple(s, meta, nb, p, colour, False) != OK:
+            continue
+        reset_node(nodes, i, node, p)
+        n = even
+        wins = even / 2
+        libs, _size, captures = liberties_after(s, nb, p, colour)
+        if captures:
+            n += params[PRIOR_CAPTURE]
+            wins += params[PRIOR_CAPTURE]
+        if libs == 1:
+            n += params[PRIOR_SELF_ATARI]  # pseudo-losses
+        if pat[code_at(s, w, p)]:
+            n += params[PRIOR_PATTERN]
+            wins += params[PRIOR_PATTERN]
+        row = p // w - 1
+        col = p % w - 1
+        if last != PASS:
+            dist = abs(row - last_row) + abs(col - last_col)
+            if dist <= 2:
+                n += params[PRIOR_NEAR]
+                wins += params[PRIOR_NEAR]
+        line = min(min(row, col), min(size - 1 - row, size - 1 - col))
+        if size >= 9 and line <= 2 and _is_empty_area(s, w, p):
+            if line <= 1:
+                n += params[PRIOR_EMPTY_AREA]  # first and second line in an empty area: pseudo-losses
+            elif line == 2:
+                n += params[PRIOR_EMPTY_AREA]
+                wins += params[PRIOR_EMPTY_AREA]
+        nodes[i].n = n
+        nodes[i].w = wins
+        nodes[i].prior = 1.0 / count
+        i += 1
+    reset_node(nodes, i, node, PASS)
+    nodes[i].n = params[PRIOR_PASS]
+    nodes[i].w = params[PRIOR_PASS] * 0.1
+    nodes[i].prior = 1.0 / count
+    nodes[node].first_child = first
+    nodes[node].n_children = count
+    return True
+
+
+@njit(cache=True)
+def amaf_backup(nodes, path, path_len, moves, n_moves, first_colour, root_colour, result_black_wins):
+    """Backup of one simulation: N, W for every node of the path, AMAF statistics for the siblings.
+
+    path[0] is the root, path[k] the node reached after k tree moves; moves[0:n_moves] are every move of
+    the simulation from the root (tree moves first, then the playout); first_colour is scratch int8 per
+    point. The player to move at path[k] has colour root_colour if k is even."""
+    for p in range(first_colour.shape[0]):
+        first_colour[p] = 0
+    t = n_moves - 1
+    for k in range(path_len - 1, -1, -1):
+        node = path[k]
+        # make first_colour cover moves k .. n_moves-1 (the moves after path[k])
+        while t >= k:
+            m = moves[t]
+            if m != PASS:
+                first_colour[m] = root_colour if t % 2 == 0 else 3 - root_colour
+            t -= 1
+        to_move = root_colour if k % 2 == 0 else 3 - root_colour
+        mover_wins = result_black_wins == (to_move == BLACK)  # the children's movers are `to_move`
+        first = nodes[node].first_child
+        if first >= 0:
+            for c in range(first, first + nodes[node].n_children):
+                m = nodes[c].move
+                if m != PASS and first_colour[m] == to_move:
+                    nodes[c].amaf_n += 1.0
+                    if mover_wins:
+                        nodes[c].amaf_w += 1.0
+        # the node itself: its move was made by the opponent of `to_move`
+        nodes[node].visits += 1
+        nodes[node].n += 1.0
+        if not mover_wins:
+            nodes[node].w += 1.0
+
+
+@njit(cache=True)
+def rollout_search(nodes, tree_meta, root, root_s, root_meta, nb, dg, zob, on_board, w, pat, rng, n_sims,
+                   max_moves, komi, params, heavy, root_filter):
+    """n_sims UCT-RAVE simulations with playouts from the leaves. Returns simulations done."""
+    s = root_s.copy()
+    meta = root_meta.copy()
+    max_path = 4 * s.shape[1]
+    path = np.empty(max_path, dtype=np.int32)
+    moves = np.empty(max_path + max_moves + 2, dtype=np.int32)
+    first_colour = np.zeros(s.shape[1], dtype=np.int8)
+    no_filter = np.zeros(0, dtype=np.int8)
+    root_colour = root_meta[TO_PLAY]
+    expand_visits = params[EXPAND_VISITS]
+    for sim in range(n_sims):
+        s[:, :] = root_s
+        meta[:] = root_meta
+        node = root
+        path[0] = root
+        path_len = 1
+        n_moves = 0
+        while True:
+            if nodes[node].first_child < 0:
+                if meta[PASSES] >= 2:
+                    break
+                if nodes[node].visits < expand_visits and node != root:
+                    break
+                flt = root_filter if node == root else no_filter
+                if not expand_with_knowledge(nodes, tree_meta, node, s, meta, nb, dg, w, pat, params, flt):
+                    break
+            if meta[PASSES] >= 2 or path_len >= max_path - 1:
+                break
+            child = select_child(nodes, node, params)
+            m = nodes[child].move
+            if m == PASS:
+                play_pass(meta)
+            else:
+                place(s, meta, nb, zob, m, meta[TO_PLAY])
+            moves[n_moves] = m
+            n_moves += 1
+            path[path_len] = child
+            path_len += 1
+            node = child
+        if meta[PASSES] >= 2:
+            score = area_score(s, meta, nb, on_board)
+        else:
+            score, n_moves = playout(s, meta, nb, dg, zob, on_board, w, pat, rng, max_moves, heavy, moves, n_moves)
+        black_wins = score - komi > 0
+        amaf_backup(nodes, path, path_len, moves, n_moves, first_colour, root_colour, black_wins)
+    return n_sims
+
+
+@njit(cache=True)
+def compact(nodes, tree_meta, new_root, out):
+    """Copy the subtree under new_root into `out` (breadth first, children kept contiguous); the new
+    root is out[0] with parent -1. Returns the number of nodes copied, or -1 if `out` is too small."""
+    reset_node(out, 0, -1, nodes[new_root].move)
+    out[0] = nodes[new_root]
+    out[0].parent = -1
+    queue_src = np.empty(nodes.shape[0], dtype=np.int32)
+    queue_dst = np.empty(nodes.shape[0], dtype=np.int32)
+    queue_src[0] = new_root
+    queue_dst[0] = 0
+    head = 0
+    tail = 1
+    used = 1
+    while head < tail:
+        src = queue_src[head]
+        dst = queue_dst[head]
+        head += 1
+        first = nodes[src].first_child
+        count = nodes[src].n_children
+        if first < 0:
+            out[dst].first_child = -1
+            out[dst].n_children = 0
+            continue
+        if used + count > out.shape[0]:
+            return -1
+        out[dst].first_child = used
+        for k in range(count):
+            out[used + k] = nodes[first + k]
+            out[used + k].parent = dst
+            queue_src[tail] = first + k
+            queue_dst[tail] = used + k
+            tail += 1
+        used += count
+    tree_meta[USED] = used
+    return used
+
+
+
+# --- batched evaluation (PUCT with a network, and AlphaGo Lee's mix) ---
+
+@njit(cache=True)
+def collect_leaves(nodes, root, root_s, root_meta, root_history, nb, zob, on_board, batch, vloss, params,
+                   leaf_s, leaf_meta, leaf_history, leaf_nodes, paths, path_lens, terminal_scores):
+    """Walk from the root `batch` times, adding `vloss` virtual losses along each path, and stop at
+    unexpanded nodes (or finished games). For each leaf b: its board in leaf_s[b], leaf_meta[b]; the
+    colour rows of its last H positions in leaf_history[b] (newest first; root_history seeds them);
+    the path in paths[b, :path_lens[b]]; terminal_scores[b] is the area score for finished games and
+    NaN otherwise. Returns the number of leaves (fewer when a walk cannot go further)."""
+    h = root_history.shape[0]
+    n_leaves = 0
+    max_path = paths.shape[1]
+    for b in range(batch):
+        s = leaf_s[b]
+        meta = leaf_meta[b]
+        s[:, :] = root_s
+        meta[:] = root_meta
+        hist = leaf_history[b]
+        hist[:, :] = root_history
+        node = root
+        paths[b, 0] = root
+        length = 1
+        while nodes[node].first_child >= 0 and meta[PASSES] < 2 and length < max_path:
+            child = select_child(nodes, node, params)
+            m = nodes[child].move
+            if m == PASS:
+                play_pass(meta)
+            else:
+                place(s, meta, nb, zob, m, meta[TO_PLAY])
+            for k in range(h - 1, 0, -1):
+                hist[k, :] = hist[k - 1, :]
+            for p in range(s.shape[1]):
+                hist[0, p] = s[COLOUR, p]
+            paths[b, length] = child
+            length += 1
+            node = child
+        path_lens[b] = length
+        leaf_nodes[b] = node
+        for k in range(length):
+            nodes[paths[b, k]].vloss += vloss
+        terminal_scores[b] = area_score(s, meta, nb, on_board) if meta[PASSES] >= 2 else np.nan
+        n_leaves += 1
+    return n_leaves
+
+
+@njit(cache=True)
+def expand_with_priors(nodes, tree_meta, node, s, meta, nb, on_board, priors, legal_filter):
+    """Children for every legal move (simple ko, no suicide; `legal_filter` per padded point if given)
+    plus pass, with P = priors[action] renormalised over them. False if the node array is full;
+    a node that is already expanded is left alone (two leaves of one batch may coincide)."""
+    if nodes[node].first_child >= 0:
+        return True
+    colour = meta[TO_PLAY]
+    count = 1
+    total = priors[on_board.shape[0]]
+    for a in range(on_board.shape[0]):
+        p = on_board[a]
+        if (legal_filter.shape[0] == 0 or legal_filter[p]) and is_legal_simple(s, meta, nb, p, colour, False) == OK:
+            count += 1
+            total += priors[a]
+    first = tree_meta[USED]
+    if first + count > nodes.shape[0]:
+        return False
+    tree_meta[USED] = first + count
+    scale = 1.0 / total if total > 0 else 0.0
+    i = first
+    for a in range(on_board.shape[0]):
+        p = on_board[a]
+        if (legal_filter.shape[0] == 0 or legal_filter[p]) and is_legal_simple(s, meta, nb, p, colour, False) == OK:
+            reset_node(nodes, i, node, p)
+            nodes[i].prior = priors[a] * scale if total > 0 else 1.0 / count
+            i += 1
+    reset_node(nodes, i, node, PASS)
+    nodes[i].prior = priors[on_board.shape[0]] * scale if total > 0 else 1.0 / count
+    nodes[node].first_child = first
+    nodes[node].n_children = count
+    return True
+
+
+@njit(cache=True)
+def backup_value(nodes, path, path_len, value, vloss):
+    """Back up `value`, the win probability of the player to move at the leaf path[path_len-1], and
+    remove the virtual losses of this path."""
+    v = 1.0 - value  # for the player who made the leaf's move
+    for k in range(path_len - 1, -1, -1):
+        node = path[k]
+        nodes[node].vloss -= vloss
+        nodes[node].visits += 1
+        nodes[node].n += 1.0
+        nodes[node].w += v
+        v = 1.0 - v
+
+
+@njit(cache=True)
+def legal_actions(s, meta, nb, on_board, out):
+    """out[action] = 1 for legal moves of the side to move (simple ko, no suicide); pass is last and legal."""
+    colour = meta[TO_PLAY]
+    for a in range(on_board.shape[0]):
+        out[a] = 1 if is_legal_simple(s, meta, nb, on_board[a], colour, False) == OK else 0
+    out[on_board.shape[0]] = 1
+
+
+@njit(cache=True)
+def leaf_rollouts(leaf_s, leaf_meta, nb, dg, zob, on_board, w, pat, rng, max_moves, heavy, komi):
+    """One playout from each leaf: 1.0 if the side to move at the leaf wins, else 0.0."""
+    n = leaf_s.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    moves = np.empty(max_moves + 1, dtype=np.int32)
+    for b in range(n):
+        s = leaf_s[b].copy()
+        meta = leaf_meta[b].copy()
+        colour = meta[TO_PLAY]
+        score, _t = playout(s, meta, nb, dg, zob, on_board, w, pat, rng, max_moves, heavy, moves, 0)
+        black_wins = score - komi > 0
+        out[b] = 1.0 if black_wins == (colour == BLACK) else 0.0
+    return out

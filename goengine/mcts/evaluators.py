@@ -1,0 +1,79 @@
+"""The `Evaluator` protocol: what the search asks of whatever judges its leaves.
+
+Three kinds, one tree (search.py):
+  - `RolloutEvaluator`: playouts in numba (light or heavy), UCT-RAVE selection with knowledge priors. Its
+    evaluation runs inside the search kernel, so it only carries settings.
+  - a batch evaluator (`kind = "batch"`): `evaluate(batch) -> (priors_BA, values_B)` on leaves gathered
+    with virtual loss; the search uses PUCT. The networks of nets/ provide these (rl/ and selfplay/ wrap
+    them); `UniformEvaluator` below is the torch-free one, for tests and as a baseline.
+  - `MixedEvaluator(batch_evaluator, lam)`: AlphaGo Lee's leaf value (1 - lam) v + lam z, where z is
+    the result of a playout from the leaf.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass
+class LeafBatch:
+    """Leaves handed to a batch evaluator. B leaves, A = N*N + 1 actions (pass last)."""
+
+    size: int
+    boards: np.ndarray  # int32 (B, N_ROWS, n_points): full kernel states of the leaf boards
+    metas: np.ndarray  # int64 (B, META_LEN)
+    history: np.ndarray  # int32 (B, H, n_points): colours of the leaf and its H-1 predecessors, newest first
+    to_play: np.ndarray  # int8 (B,): 1 Black, 2 White
+    legal: np.ndarray  # int8 (B, A): legal moves under simple ko (pass always legal)
+
+
+class Evaluator(Protocol):
+    kind: str  # "rollout", "batch" or "mixed"
+
+
+class BatchEvaluator(Protocol):
+    kind: str
+    history_length: int  # positions of history the evaluator wants (AlphaGo Zero: 8)
+
+    def evaluate(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(priors_BA summing to 1 over legal moves, values_B = win probability of the side to move)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RolloutEvaluator:
+    heavy: bool = True
+    """MoGo-style heavy playouts (captures, atari escapes, 3x3 patterns) rather than uniform random."""
+    kind: str = "rollout"
+
+
+class UniformEvaluator:
+    """Uniform priors over legal moves and a value of 0.5: PUCT then behaves like plain UCT on visit
+    counts. Used to test the batch path without torch."""
+
+    kind = "batch"
+    history_length = 1
+
+    def evaluate(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:
+        legal = batch.legal.astype(np.float32)
+        priors_BA = legal / legal.sum(axis=1, keepdims=True)
+        return priors_BA, np.full(len(legal), 0.5, dtype=np.float32)
+
+
+@dataclass
+class MixedEvaluator:
+    """AlphaGo Lee: leaf value = (1 - lam) * value net + lam * playout result (Silver et al. 2016)."""
+
+    inner: BatchEvaluator
+    lam: float = 0.5
+    heavy: bool = True
+    kind: str = "mixed"
+
+    @property
+    def history_length(self) -> int:
+        return self.inner.history_length
+
+    def evaluate(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:
+        return self.inner.evaluate(batch)

@@ -1,0 +1,308 @@
+"""`Search`: one tree, three modes (rollouts with UCT-RAVE; PUCT with batched priors and values; AlphaGo
+Lee's mix), chosen by the evaluator's `kind` (evaluators.py). The tree is numpy (NODE in _tree.py) and
+walked by numba; Python only loops over kernel calls, checks the clock and talks to batch evaluators.
+
+Tree reuse: `set_root(position)` keeps the subtree of the moves played since the last root.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from goengine import _kernels as K
+from goengine import coords
+from goengine.board import rng_state
+from goengine.mcts import _tree as T
+from goengine.mcts._playout import playout
+from goengine.mcts.evaluators import LeafBatch, RolloutEvaluator
+from goengine.mcts.patterns import pattern_table
+from goengine.players import AnalysisMove
+from goengine.position import Position
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    tree_nodes: int = 400_000
+    """Capacity of the node array (64 bytes a node); when full, leaves stop expanding."""
+    rave_equiv: float = 3500.0
+    """RAVE: visits at which the AMAF and the real value weigh equally (michi's RAVE_EQUIV)."""
+    c_uct: float = 0.0
+    """UCT exploration constant added to the RAVE urgency (0: priors and RAVE explore, as in michi)."""
+    expand_visits: int = 2
+    """A leaf is expanded on its expand_visits-th simulation (rollout mode)."""
+    prior_even: float = 10.0
+    """Pseudo-visits at 50% that every child starts with (rollout mode)."""
+    prior_capture: float = 15.0
+    """Pseudo-wins for moves that capture."""
+    prior_self_atari: float = 10.0
+    """Pseudo-losses for self-ataris."""
+    prior_pattern: float = 10.0
+    """Pseudo-wins for moves matching a MoGo 3x3 pattern."""
+    prior_near: float = 10.0
+    """Pseudo-wins for moves within Manhattan distance 2 of the last move."""
+    prior_empty_area: float = 10.0
+    """In empty areas: pseudo-losses on lines 1-2, pseudo-wins on line 3."""
+    prior_pass: float = 10.0
+    """Pseudo-visits of the pass child, at a 10% win rate."""
+    c_puct: float = 1.5
+    """PUCT exploration constant (network mode)."""
+    fpu_reduction: float = 0.25
+    """PUCT: unvisited children are valued at the parent's Q minus this (Leela Zero's FPU)."""
+    batch_size: int = 8
+    """Leaves gathered per network evaluation."""
+    virtual_loss: int = 3
+    """Virtual losses per pending leaf on its path."""
+    max_playout_moves: int = 0
+    """Move cap of a playout; 0 means 3 N^2."""
+    seed: int = 0
+
+    def params(self, mode: int) -> np.ndarray:
+        p = np.zeros(T.N_PARAMS, dtype=np.float64)
+        p[T.RAVE_EQUIV], p[T.C_UCT], p[T.EXPAND_VISITS] = self.rave_equiv, self.c_uct, self.expand_visits
+        p[T.PRIOR_EVEN], p[T.PRIOR_CAPTURE] = self.prior_even, self.prior_capture
+        p[T.PRIOR_SELF_ATARI], p[T.PRIOR_PATTERN] = self.prior_self_atari, self.prior_pattern
+        p[T.PRIOR_NEAR], p[T.PRIOR_EMPTY_AREA], p[T.PRIOR_PASS] = self.prior_near, self.prior_empty_area, self.prior_pass
+        p[T.C_PUCT], p[T.FPU_REDUCTION], p[T.MODE] = self.c_puct, self.fpu_reduction, mode
+        return p
+
+
+class Search:
+    def __init__(self, evaluator=None, config: SearchConfig = SearchConfig()):
+        self.evaluator = evaluator if evaluator is not None else RolloutEvaluator()
+        self.config = config
+        self.mode = T.MODE_RAVE if self.evaluator.kind == "rollout" else T.MODE_PUCT
+        self.params = config.params(self.mode)
+        self.nodes = np.zeros(config.tree_nodes, dtype=T.NODE)
+        self._spare = np.zeros(config.tree_nodes, dtype=T.NODE)  # target of compaction on reuse
+        self.tree_meta = np.zeros(1, dtype=np.int64)
+        self.rng = rng_state(config.seed)
+        self.pattern = pattern_table()
+        self.position: Position | None = None
+        self.sims_done = 0
+        self._root_filter = np.zeros(0, dtype=np.int8)
+
+    # --- root handling and reuse ---
+    def _new_tree(self) -> None:
+        T.reset_node(self.nodes, 0, -1, coords.PASS)
+        self.tree_meta[T.USED] = 1
+
+    def set_root(self, position: Position) -> None:
+        """Search from `position`, keeping the subtree of any moves played since the previous root."""
+        old, reused = self.position, False
+        if (old is not None and old.size == position.size and old.komi == position.komi
+                and len(position.history) >= len(old.history)
+                and position.history[:len(old.history)] == old.history
+                and np.array_equal(self._root_colours(old), self._root_colours_after(old, position))):
+            node = 0
+            for colour, vertex in position.history[len(old.history):]:
+                node = self._child_with_move(node, coords.gtp_to_point(vertex, position.size))
+                if node < 0:
+                    break
+            if node >= 0:
+                if node != 0:
+                    if T.compact(self.nodes, self.tree_meta, node, self._spare) < 0:
+                        node = -1
+                    else:
+                        self.nodes, self._spare = self._spare, self.nodes
+                reused = node >= 0
+        if not reused:
+            self._new_tree()
+        self.position = position
+        g = position._board.geo
+        # superko and suicide legality at the root come from the Position; deeper nodes use simple ko
+        mask = position.legal_mask()
+        self._root_filter = np.zeros(g.n_points, dtype=np.int8)
+        self._root_filter[g.on_board[mask[:-1] == 1]] = 1
+        self._ban_illegal_root_children()
+        self.sims_done = int(self.nodes[0]["visits"])
+
+    @staticmethod
+    def _root_colours(pos: Position) -> np.ndarray:
+        return pos.board_array()
+
+    @staticmethod
+    def _root_colours_after(old: Position, new: Position) -> np.ndarray:
+        # the position the new one descends from, len(old.history) moves in (setup changes are caught here)
+        pos = new
+        for _ in range(len(new.history) - len(old.history)):
+            pos = pos.previous
+            if pos is None:
+                return np.full((new.size, new.size), -1, np.int8)
+        return pos.board_array()
+
+    def _child_with_move(self, node: int, move: int) -> int:
+        first, count = int(self.nodes[node]["first_child"]), int(self.nodes[node]["n_children"])
+        if first < 0:
+            return -1
+        for c in range(first, first + count):
+            if int(self.nodes[c]["move"]) == move:
+                return c
+        return -1
+
+    def _ban_illegal_root_children(self) -> None:
+        first, count = int(self.nodes[0]["first_child"]), int(self.nodes[0]["n_children"])
+        for c in range(max(first, 0), max(first, 0) + count):
+            m = int(self.nodes[c]["move"])
+            if m != coords.PASS and not self._root_filter[m]:
+                self.nodes[c]["n"] += 1e9  # a superko-illegal child: never chosen, never best by visits
+                self.nodes[c]["visits"] = -1
+
+    # --- running ---
+    def run(self, sims: int | None = None, seconds: float | None = None, should_stop=None) -> int:
+        """Search until `sims` more simulations, `seconds` elapsed or should_stop() is true (whichever
+        comes first; at least one bound must be given). Returns the simulations done."""
+        if self.position is None:
+            raise RuntimeError("set_root(position) first")
+        if sims is None and seconds is None and should_stop is None:
+            raise ValueError("give sims, seconds or should_stop")
+        deadline = None if seconds is None else time.perf_counter() + seconds
+        done = 0
+        chunk = 64 if self.mode == T.MODE_RAVE else self.config.batch_size
+        while True:
+            want = chunk if sims is None else min(chunk, sims - done)
+            if want <= 0:
+                break
+            done += self._step(want)
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+            if should_stop is not None and should_stop():
+                break
+        self.sims_done += done
+        return done
+
+    def _step(self, n: int) -> int:
+        pos = self.position
+        b, g = pos._board, pos._board.geo
+        max_moves = self.config.max_playout_moves or 3 * g.size * g.size
+        if self.mode == T.MODE_RAVE:
+            return int(T.rollout_search(self.nodes, self.tree_meta, 0, b.s, b.meta, g.neighbours, g.diagonals,
+                                        g.zobrist, g.on_board, g.width, self.pattern, self.rng, n, max_moves,
+                                        pos.komi, self.params, self.evaluator.heavy, self._root_filter))
+        return self._batch_step(n, max_moves)
+
+    def _batch_step(self, n: int, max_moves: int) -> int:
+        pos = self.position
+        b, g = pos._board, pos._board.geo
+        h = getattr(self.evaluator, "history_length", 1)
+        root_history = np.zeros((h, g.n_points), dtype=np.int32)
+        for k, arr in enumerate(pos.recent_boards(h)):
+            root_history[k, g.on_board] = arr.reshape(-1)
+        leaf_s = np.empty((n, K.N_ROWS, g.n_points), dtype=np.int32)
+        leaf_meta = np.empty((n, K.META_LEN), dtype=np.int64)
+        leaf_history = np.empty((n, h, g.n_points), dtype=np.int32)
+        leaf_nodes = np.empty(n, dtype=np.int32)
+        max_path = 4 * g.n_points
+        paths = np.empty((n, max_path), dtype=np.int32)
+        path_lens = np.empty(n, dtype=np.int32)
+        terminal = np.empty(n, dtype=np.float64)
+        vloss = self.config.virtual_loss
+        count = T.collect_leaves(self.nodes, 0, b.s, b.meta, root_history, g.neighbours, g.zobrist, g.on_board,
+                                 n, vloss, self.params, leaf_s, leaf_meta, leaf_history, leaf_nodes, paths,
+                                 path_lens, terminal)
+        legal = np.zeros((count, g.size * g.size + 1), dtype=np.int8)
+        for i in range(count):
+            T.legal_actions(leaf_s[i], leaf_meta[i], g.neighbours, g.on_board, legal[i])
+        batch = LeafBatch(size=g.size, boards=leaf_s[:count], metas=leaf_meta[:count],
+                          history=leaf_history[:count], to_play=leaf_meta[:count, K.TO_PLAY].astype(np.int8),
+                          legal=legal)
+        priors, values = self.evaluator.evaluate(batch)
+        values = np.asarray(values, dtype=np.float64)
+        if self.evaluator.kind == "mixed":
+            lam = self.evaluator.lam
+            z = T.leaf_rollouts(leaf_s[:count], leaf_meta[:count], g.neighbours, g.diagonals, g.zobrist,
+                                g.on_board, g.width, self.pattern, self.rng, max_moves, self.evaluator.heavy,
+                                pos.komi)
+            values = (1.0 - lam) * values + lam * z
+        no_filter = np.zeros(0, dtype=np.int8)
+        for i in range(count):
+            leaf = int(leaf_nodes[i])
+            if not np.isnan(terminal[i]):
+                black_wins = terminal[i] - pos.komi > 0
+                value = 1.0 if black_wins == (leaf_meta[i, K.TO_PLAY] == K.BLACK) else 0.0
+            else:
+                value = float(values[i])
+                flt = self._root_filter if leaf == 0 else no_filter
+                T.expand_with_priors(self.nodes, self.tree_meta, leaf, leaf_s[i], leaf_meta[i], g.neighbours,
+                                     g.on_board, np.asarray(priors[i], dtype=np.float32), flt)
+            T.backup_value(self.nodes, paths[i], int(path_lens[i]), value, vloss)
+        return count
+
+    def add_dirichlet_noise(self, alpha: float, weight: float, rng: np.random.Generator) -> None:
+        """AlphaGo Zero's root noise: P = (1 - weight) P + weight Dir(alpha), on the expanded root."""
+        first, count = int(self.nodes[0]["first_child"]), int(self.nodes[0]["n_children"])
+        if first < 0:
+            return
+        noise = rng.dirichlet([alpha] * count)
+        children = self.nodes[first:first + count]
+        children["prior"] = (1 - weight) * children["prior"] + weight * noise
+
+    # --- results ---
+    def children(self) -> np.ndarray:
+        first, count = int(self.nodes[0]["first_child"]), int(self.nodes[0]["n_children"])
+        return self.nodes[first:first + count] if first >= 0 else self.nodes[0:0]
+
+    def visit_counts(self) -> np.ndarray:
+        """Real visits per action index (N*N + 1, pass last), for training targets."""
+        size = self.position.size
+        out = np.zeros(size * size + 1, dtype=np.float32)
+        for child in self.children():
+            if child["visits"] > 0:
+                out[coords.point_to_action(int(child["move"]), size)] = child["visits"]
+        return out
+
+    def best_child(self) -> int | None:
+        kids = self.children()
+        if len(kids) == 0:
+            return None
+        first = int(self.nodes[0]["first_child"])
+        # most real visits; ties broken by value
+        order = np.lexsort((kids["w"] / np.maximum(kids["n"], 1), kids["visits"]))
+        return first + int(order[-1])
+
+    def winrate(self, node: int) -> float:
+        n = float(self.nodes[node]["n"])
+        return float(self.nodes[node]["w"]) / n if n > 0 else 0.5
+
+    def principal_variation(self, node: int, max_len: int = 12) -> list[str]:
+        size = self.position.size
+        pv = [coords.point_to_gtp(int(self.nodes[node]["move"]), size)]
+        while len(pv) < max_len:
+            first, count = int(self.nodes[node]["first_child"]), int(self.nodes[node]["n_children"])
+            if first < 0:
+                break
+            kids = self.nodes[first:first + count]
+            best = int(np.argmax(kids["visits"]))
+            if kids[best]["visits"] <= 0:
+                break
+            node = first + best
+            pv.append(coords.point_to_gtp(int(self.nodes[node]["move"]), size))
+        return pv
+
+    def analysis(self, max_moves: int = 20) -> list[AnalysisMove]:
+        """Candidates with at least one visit, most visited first, in lz-analyze terms."""
+        first = int(self.nodes[0]["first_child"])
+        out = []
+        for i, child in enumerate(self.children()):
+            visits = int(child["visits"])
+            if visits <= 0:
+                continue
+            q = self.winrate(first + i)
+            lcb = max(0.0, q - 1.96 * np.sqrt(max(q * (1 - q), 1e-4) / visits))
+            prior = float(child["prior"]) if self.mode == T.MODE_PUCT else float(child["n"] - visits) / max(
+                float(child["n"]), 1.0)
+            out.append(AnalysisMove(coords.point_to_gtp(int(child["move"]), self.position.size), visits, q, prior,
+                                    lcb, self.principal_variation(first + i)))
+        out.sort(key=lambda m: (-m.visits, -m.winrate))
+        return out[:max_moves]
+
+
+def playout_score(position: Position, seed: int = 0, heavy: bool = True) -> int:
+    """One playout from `position` (a convenience for tests): the final area score without komi."""
+    b = position.board
+    g = b.geo
+    moves = np.empty(3 * g.size * g.size + 1, dtype=np.int32)
+    score, _ = playout(b.s, b.meta, g.neighbours, g.diagonals, g.zobrist, g.on_board, g.width, pattern_table(),
+                       rng_state(seed), 3 * g.size * g.size, heavy, moves, 0)
+    return int(score)

@@ -229,6 +229,18 @@ def test_coco_ap_equals_cocoeval(seed):
     assert 0.1 < stats[0] < 0.9 and stats[1] > stats[0]  # a case where the answer is not trivial
 
 
+def test_coco_ap_on_iou_exactly_at_thresholds():
+    # Detections of [0,0,10,10] cut to heights 5, 7.5, 9.5 have IoU exactly 0.5, 0.75, 0.95 (all exact
+    # in binary): COCO counts IoU >= t as a match, so each sits right on a threshold's edge.
+    gt = Boxes(np.array([[0, 0, 10, 10]] * 3 + [[20, 20, 30, 30]], float), np.array([1, 1, 1, 2]))
+    det = Boxes(np.array([[0, 0, 10, 5], [0, 0, 10, 7.5], [0, 0, 10, 9.5], [20, 20, 30, 25]], float),
+                np.array([1, 1, 1, 2]), np.array([0.9, 0.8, 0.7, 0.6]))
+    stats = _cocoeval_stats([det], [gt], [1, 2])
+    assert coco_ap([det], [gt]) == pytest.approx(stats[0], abs=1e-12)
+    assert coco_ap([det], [gt], iou_thresholds=(0.5,)) == pytest.approx(stats[1], abs=1e-12)
+    assert stats[1] == 1.0  # every detection matched at 0.5, the 0.5-IoU ones included
+
+
 def test_coco_ap_keeps_the_best_100_per_image_and_class():
     dets, gts, categories = _synthetic_coco(0)
     assert (np.asarray(dets[0].labels_K) == 1).sum() > 100

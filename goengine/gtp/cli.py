@@ -16,22 +16,35 @@ import goengine
 from goengine.players import Player, RandomPlayer
 
 
+def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
+    try:
+        parser.add_argument(*flags, **kwargs)
+    except argparse.ArgumentError:  # already declared by players.add_player_arguments
+        pass
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--playouts", type=int, default=None, help="playouts per move (search players)")
-    budget.add_argument("--seconds", type=float, default=None,
-                        help="seconds per move; the game clock (time_settings) may cut it shorter")
-    parser.add_argument("--engine", choices=("random", "mcts"), default="mcts",
-                        help="which player answers genmove (default: mcts)")
-    parser.add_argument("--resign-threshold", type=float, default=0.1,
-                        help="resign when the player's win rate falls below this (search players)")
-    parser.add_argument("--threads-free", type=int, default=0,
-                        help="CPU threads to leave free for an opponent on the same machine (search players)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed of the player")
-    parser.add_argument("--size", type=int, default=19, help="board size until boardsize says otherwise")
-    parser.add_argument("--komi", type=float, default=7.5, help="komi until the komi command says otherwise")
-    parser.add_argument("--rules", default="chinese",
-                        help="ko and suicide rules (chinese, tromp-taylor, new-zealand, aga, japanese, simple-ko)")
+    from goengine import players
+
+    shared = getattr(players, "add_player_arguments", None)
+    if shared is not None:  # the player's own flags, shared with `goengine play`
+        shared(parser)
+    else:
+        budget = parser.add_mutually_exclusive_group()
+        budget.add_argument("--playouts", type=int, default=None, help="playouts per move (search players)")
+        budget.add_argument("--seconds", type=float, default=None,
+                            help="seconds per move; the game clock (time_settings) may cut it shorter")
+    _add(parser, "--engine", choices=("random", "mcts"), default="mcts",
+         help="which player answers genmove (default: mcts)")
+    _add(parser, "--resign-threshold", type=float, default=0.1,
+         help="resign when the player's win rate falls below this (search players)")
+    _add(parser, "--seed", type=int, default=None, help="random seed of the player")
+    _add(parser, "--threads-free", type=int, default=0,
+         help="CPU threads to leave free for an opponent on the same machine (search players)")
+    _add(parser, "--size", type=int, default=19, help="board size until boardsize says otherwise")
+    _add(parser, "--komi", type=float, default=7.5, help="komi until the komi command says otherwise")
+    _add(parser, "--rules", default="chinese",
+         help="ko and suicide rules (chinese, tromp-taylor, new-zealand, aga, japanese, simple-ko)")
 
 
 def build_player(args: argparse.Namespace, stderr=sys.stderr) -> Player:

@@ -354,33 +354,37 @@ class GoHandlers:
 
     # --- SGF (goengine.sgf is imported here only: the engine starts without it) ---
     def loadsgf(self, args: list[str]) -> str:
+        """GTP 2 section 6.3.3: the game of the file, replayed up to the position before move
+        `move_number` (all of it without one), under this engine's rules; komi from the file."""
         if len(args) not in (1, 2):
             raise GtpError(gtp.SYNTAX_ERROR)
         move_number = _number(args[1], int) if len(args) == 2 else None
         from goengine import sgf
 
         try:
-            record = sgf.load_game(args[0])
-        except (OSError, ValueError):
+            positions = sgf.replay(sgf.load_game(os.path.expanduser(args[0])), rules=self.rules)
+        except (OSError, ValueError):  # sgf.SgfError is a ValueError
             raise GtpError(gtp.CANNOT_LOAD_FILE) from None
-        positions = _replayed(sgf.replay(record))
         if move_number is not None and move_number >= 1:
-            positions = positions[:move_number]  # the position before move `move_number` is played
+            positions = positions[:move_number]
         self.stack = positions
         self.komi = positions[-1].komi
-        return COLOUR_NAMES[parse_colour(positions[-1].to_play)]
+        self.clock.reset()
+        return ""
 
     def printsgf(self, args: list[str]) -> str:
+        """The current position as SGF setup stones with the side to move (as GNU Go writes it), as
+        the response or into the file named."""
         if len(args) > 1:
             raise GtpError(gtp.SYNTAX_ERROR)
         from goengine import sgf
 
-        text = sgf.position_to_sgf(self.position)
+        data = sgf.position_to_sgf(self.position)
         if args:
-            with open(os.path.expanduser(args[0]), "w", encoding="utf-8") as f:
-                f.write(text)
+            with open(os.path.expanduser(args[0]), "wb") as f:
+                f.write(data)
             return ""
-        return text
+        return data.decode("utf-8")
 
     # --- analysis (Leela Zero's extension) ---
     def _analyze_args(self, args: list[str]) -> tuple[str, float, int | None]:
@@ -441,16 +445,6 @@ def _colour_at(position: Position, vertex: str) -> str | None:
         return position.colour_at(vertex)
     except ValueError:
         return None
-
-
-def _replayed(replay_result) -> list[Position]:
-    """goengine.sgf.replay's answer as the positions from the setup on, one per move."""
-    if isinstance(replay_result, Position):
-        return [replay_result]
-    positions = list(replay_result)
-    if not positions or not all(isinstance(p, Position) for p in positions):
-        raise GtpError(gtp.CANNOT_LOAD_FILE)
-    return positions
 
 
 def capture_move(position: Position, colour: str, dead: set[str]) -> str:

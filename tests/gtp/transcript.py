@@ -65,7 +65,8 @@ def serve_in_process(lines: list[str], engine=None) -> str:
 
     engine = engine or build_engine()
     out = io.StringIO()
-    engine.serve(ListSource([line + "\n" for line in lines]), out)
+    wire = "".join(line + "\n" for line in lines).split("\n")[:-1]  # what a pipe would deliver, line by line
+    engine.serve(ListSource([line + "\n" for line in wire]), out)
     return out.getvalue()
 
 

@@ -9,7 +9,6 @@ players), else `--engine random` gives `RandomPlayer`. Diagnostics go to stderr;
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 
 import goengine
@@ -73,16 +72,13 @@ def build_engine(args: argparse.Namespace, player: Player | None = None, stderr=
 
 
 def run(args: argparse.Namespace) -> int:
-    from goengine.gtp.engine import LineSource
+    from goengine.gtp.engine import LineSource, fd_lines
     from goengine.position import Position
 
     Position(args.size, args.komi, args.rules)  # bad --size/--komi/--rules: one line and exit before serving
     engine = build_engine(args)
-    # lines end at LF only (a lone CR is a control character to drop, spec 3.1); undecodable bytes
-    # become U+FFFD instead of killing the reader
-    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="\n")
-    stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="replace", newline="\n")
+    sys.stdout.reconfigure(encoding="utf-8", errors="replace", newline="\n")
     try:
-        return engine.serve(LineSource(stdin), stdout)
+        return engine.serve(LineSource(fd_lines(sys.stdin.fileno())), sys.stdout)
     except BrokenPipeError:  # the controller went away: nothing left to answer
         return 0

@@ -21,6 +21,7 @@ quietly, any other exception becomes `? message` with the traceback on stderr, a
 """
 from __future__ import annotations
 
+import os
 import queue
 import re
 import sys
@@ -133,6 +134,24 @@ class LineSource:
         except queue.Empty:
             return False
         return True
+
+
+def fd_lines(fd: int) -> Iterator[str]:
+    """The lines of a file descriptor, split at LF only (a lone CR is a control character to drop, spec
+    3.1), undecodable bytes as U+FFFD. Reads with os.read rather than through sys.stdin: a thread
+    blocked inside a buffered reader holds its lock, and interpreter shutdown after `quit` would then
+    abort with "could not acquire lock for <stdin>"."""
+    pending = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8", errors="replace") + "\n"
+    if pending:
+        yield pending.decode("utf-8", errors="replace")
 
 
 class ListSource(LineSource):

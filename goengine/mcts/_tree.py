@@ -30,6 +30,7 @@ NODE = np.dtype([
     ("n_children", np.int32),
     ("move", np.int32),  # padded point; PASS for pass
     ("visits", np.int32),  # real simulations through this node
+    ("wins", np.float64),  # real value sum (no priors): Q reported to users = wins / visits
     ("vloss", np.int32),
     ("n", np.float64),  # visits including prior pseudo-visits
     ("w", np.float64),  # value sum including prior pseudo-wins
@@ -54,6 +55,7 @@ def reset_node(nodes, i, parent, move):
     nodes[i].n_children = 0
     nodes[i].move = move
     nodes[i].visits = 0
+    nodes[i].wins = 0.0
     nodes[i].vloss = 0
     nodes[i].n = 0.0
     nodes[i].w = 0.0
@@ -225,6 +227,7 @@ def amaf_backup(nodes, path, path_len, moves, n_moves, first_colour, root_colour
         nodes[node].n += 1.0
         if not mover_wins:
             nodes[node].w += 1.0
+            nodes[node].wins += 1.0
 
 
 @njit(cache=True)
@@ -408,6 +411,7 @@ def backup_value(nodes, path, path_len, value, vloss):
         nodes[node].visits += 1
         nodes[node].n += 1.0
         nodes[node].w += v
+        nodes[node].wins += v
         v = 1.0 - v
 
 

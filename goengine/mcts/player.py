@@ -82,8 +82,11 @@ class MCTSPlayer:
         visits = int(self.search.nodes[best]["visits"])
         self.last_search = {"move": move, "winrate": winrate, "visits": visits, "sims": sims,
                             "seconds": time.perf_counter() - start}
-        if (self.config.resign_threshold > 0 and winrate < self.config.resign_threshold
-                and visits >= min(self.config.resign_min_visits, sims // 2 + 1)):
+        # resign on the whole search's mean as well as the move's: neither may be a lucky few playouts
+        root_winrate = self.search.root_winrate()
+        self.last_search["root_winrate"] = root_winrate
+        if (self.config.resign_threshold > 0 and max(winrate, root_winrate) < self.config.resign_threshold
+                and int(self.search.nodes[0]["visits"]) >= self.config.resign_min_visits):
             return "resign"
         return move
 

@@ -262,8 +262,13 @@ class Search:
         return first + int(order[-1])
 
     def winrate(self, node: int) -> float:
-        n = float(self.nodes[node]["n"])
-        return float(self.nodes[node]["w"]) / n if n > 0 else 0.5
+        """Mean result of the real simulations through `node`, for the player who made its move."""
+        visits = int(self.nodes[node]["visits"])
+        return float(self.nodes[node]["wins"]) / visits if visits > 0 else 0.5
+
+    def root_winrate(self) -> float:
+        """Mean result of every simulation so far, for the side to move at the root."""
+        return 1.0 - self.winrate(0) if int(self.nodes[0]["visits"]) > 0 else 0.5
 
     def principal_variation(self, node: int, max_len: int = 12) -> list[str]:
         size = self.position.size

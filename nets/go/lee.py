@@ -14,9 +14,14 @@ The value net reads 49 planes (the 48 plus "colour to play"). The paper says its
 are identical to the policy network, hidden layer 12 is an additional convolution layer, hidden layer 13
 convolves 1 filter of kernel size 1x1": layer 12 is another 3x3 k-filter conv, so layers 1 .. L-1 are
 the same stack as the policy net's and this module builds them with the same `_trunk`. Layer L (the
-1x1 conv, with an ordinary bias, followed by a ReLU since the paper calls it a hidden layer), layer L+1
-(fully connected, 256 ReLU units) and the output layer (one tanh unit) follow. With L = 13 the value
-net has 15 weight layers: 13 convolutional, 2 fully connected.
+1x1 conv to one plane, with an ordinary bias), layer L+1 (fully connected, 256 rectifier units) and
+the output layer (one tanh unit) follow. With L = 13 the value net has 15 weight layers: 13
+convolutional, 2 fully connected.
+
+The paper names a rectifier for layers 1 to L-1 and for layer L+1 but none for layer L, and this
+module puts none there: the lone plane is linear. A ReLU on it would also be fragile, since one plane
+that starts negative everywhere (it does, for some seeds, with PyTorch's default initialisation) would
+stop every gradient to the trunk.
 
 The policy logits cover the N² points only: AlphaGo Lee's policy has no pass output.
 """
@@ -105,7 +110,7 @@ class LeeValue(nn.Module):
 
     def forward(self, x_NCHW: torch.Tensor) -> torch.Tensor:
         check_planes(x_NCHW, self.config.in_planes, self.config.board_size)
-        plane_N1HW = F.relu(self.reduce(self.trunk(x_NCHW)))
+        plane_N1HW = self.reduce(self.trunk(x_NCHW))
         hidden_NU = F.relu(self.hidden(plane_N1HW.flatten(1)))  # (N, 1, H, W) -> (N, H*W) -> (N, 256)
         return torch.tanh(self.out(hidden_NU)).squeeze(1)  # (N, 1) -> (N,)
 

@@ -1,0 +1,682 @@
+"""Tests for nets/go: AlphaGo Lee policy and value nets, the AlphaGo Zero ResNet and its block styles,
+presets and the throughput timer.
+
+Parameter counts are written out from the papers' architecture descriptions, block outputs are checked
+against functional references written from the papers' figures, and the nets learn two small tasks:
+capture-in-one / atari-escape moves on 7x7 (policy) and "who has more stones" (value).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import time
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import nets
+from nets.go import presets, zero_resnet
+from nets.go.bench import forward_throughput
+from nets.go.presets import ZeroConfig, zero_config
+
+STYLES = ["post", "pre", "bottleneck", "wide", "pyramid"]
+STYLE_FIELDS = {"post": {}, "pre": {}, "bottleneck": {}, "wide": {"widen": 2}, "pyramid": {"pyramid_step": 4}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Run this module on one thread: these nets are too small for a second one to help, and on a busy
+    two-core machine it mostly spins waiting for the first."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def planes(n: int, c: int, size: int, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, c, size, size, generator=generator) < 0.5).float()
+
+
+def randomise_norms(module: nn.Module, seed: int = 1) -> None:
+    """Give every batch norm non-trivial statistics and affine terms so eval-mode references can disagree."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                c = m.num_features
+                m.running_mean.copy_(torch.randn(c, generator=generator) * 0.3)
+                m.running_var.copy_(torch.rand(c, generator=generator) + 0.5)
+                m.weight.copy_(torch.rand(c, generator=generator) + 0.5)
+                m.bias.copy_(torch.randn(c, generator=generator) * 0.3)
+
+
+# ---------------------------------------------------------------- closed-form parameter counts
+# Written from the papers, not from the modules: conv k*k*cin*cout (+ cout bias), BN 2c, FC in*out + out.
+
+
+def conv(k: int, cin: int, cout: int, bias: bool) -> int:
+    return k * k * cin * cout + (cout if bias else 0)
+
+
+def fc(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out
+
+
+def bn(c: int) -> int:
+    return 2 * c
+
+
+def zero_heads(c: int, n: int) -> int:
+    """AlphaGo Zero heads on a c-channel trunk, n x n board."""
+    policy = conv(1, c, 2, False) + bn(2) + fc(2 * n * n, n * n + 1)
+    value = conv(1, c, 1, False) + bn(1) + fc(n * n, 256) + fc(256, 1)
+    return policy + value
+
+
+def test_lee_policy_paper_parameter_count():
+    # Silver et al. 2016: 5x5 conv (k=192) on 48 planes, layers 2-12 3x3 convs, layer 13 1x1 conv to one
+    # plane with a bias per position (19*19 of them) instead of a shared bias.
+    expected = conv(5, 48, 192, True) + 11 * conv(3, 192, 192, True) + conv(1, 192, 1, False) + 19 * 19
+    assert expected == 3_882_793
+    with torch.device("meta"):  # counts need no memory or initialisation
+        model = nets.build("lee_policy", board_size=19, in_planes=48, filters=192, layers=13)
+    assert n_params(model) == expected
+
+
+def test_lee_value_paper_parameter_count():
+    # 49 planes; layers 1-12 as the policy's (layer 12 the "additional" 3x3 conv), layer 13 a 1x1 conv to
+    # one plane with its bias, layer 14 FC 361 -> 256, output FC 256 -> 1.
+    expected = (
+        conv(5, 49, 192, True) + 11 * conv(3, 192, 192, True) + conv(1, 192, 1, True) + fc(361, 256) + fc(256, 1)
+    )
+    with torch.device("meta"):
+        model = nets.build("lee_value", board_size=19, in_planes=49, filters=192, layers=13)
+    assert n_params(model) == expected
+
+
+@pytest.mark.parametrize("preset, residual_blocks", [("20x256", 19), ("40x256", 39)])
+def test_zero_resnet_paper_parameter_count(preset, residual_blocks):
+    # Silver et al. 2017: a convolutional block (3x3, 256, BN, ReLU) then 19 or 39 residual blocks of two
+    # 3x3 256-filter convs each with BN; convs feeding a BN carry no bias. 17 input planes, 19x19.
+    per_block = 2 * (conv(3, 256, 256, False) + bn(256))
+    expected = conv(3, 17, 256, False) + bn(256) + residual_blocks * per_block + zero_heads(256, 19)
+    with torch.device("meta"):
+        model = nets.build("zero_resnet", preset=preset)
+    assert model.config.board_size == 19 and model.config.in_planes == 17
+    assert n_params(model) == expected
+
+
+def _small_count(style: str, global_pool: bool = False, shortcut: str = "zero") -> int:
+    """Closed form for blocks=2, filters=16, 3 planes, 5x5 board, per style."""
+    f, stem_in, n = 16, 3, 5
+    if style == "post":
+        block = conv(3, f, f, False) + bn(f) + conv(3, f, f, False) + bn(f)
+        total = conv(3, stem_in, f, False) + bn(f) + 2 * block + zero_heads(f, n)
+    elif style == "pre":
+        block = bn(f) + conv(3, f, f, False) + bn(f) + conv(3, f, f, False)
+        total = conv(3, stem_in, f, False) + bn(f) + 2 * block + bn(f) + zero_heads(f, n)
+    elif style == "bottleneck":
+        m = f // 4
+        block = conv(1, f, m, False) + bn(m) + conv(3, m, m, False) + bn(m) + conv(1, m, f, False) + bn(f)
+        total = conv(3, stem_in, f, False) + bn(f) + 2 * block + zero_heads(f, n)
+    elif style == "wide":
+        w = 2 * f
+        block = bn(w) + conv(3, w, w, False) + bn(w) + conv(3, w, w, False)
+        total = conv(3, stem_in, w, False) + bn(w) + 2 * block + bn(w) + zero_heads(w, n)
+    elif style == "pyramid":  # widths 16 -> 20 -> 24
+        total = conv(3, stem_in, 16, False) + bn(16)
+        for cin, cout in [(16, 20), (20, 24)]:
+            total += bn(cin) + conv(3, cin, cout, False) + bn(cout) + conv(3, cout, cout, False) + bn(cout)
+            if shortcut == "project":
+                total += conv(1, cin, cout, False) + bn(cout)
+        total += bn(24) + zero_heads(24, n)
+    if global_pool:  # post only here: a parallel 3x3 conv to 16/4 = 4 channels, its BN, FC 2*4 -> 16
+        assert style == "post"
+        total += 2 * (conv(3, f, 4, False) + bn(4) + 2 * 4 * f)
+    return total
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_block_style_parameter_counts(style):
+    model = nets.build("zero_resnet", board_size=5, in_planes=3, blocks=2, filters=16, block=style, **STYLE_FIELDS[style])
+    assert n_params(model) == _small_count(style)
+
+
+def test_projected_pyramid_and_global_pool_parameter_counts():
+    projected = nets.build(
+        "zero_resnet", board_size=5, in_planes=3, blocks=2, filters=16, block="pyramid", pyramid_step=4,
+        shortcut="project",
+    )
+    assert n_params(projected) == _small_count("pyramid", shortcut="project")
+    pooled = nets.build("zero_resnet", board_size=5, in_planes=3, blocks=2, filters=16, global_pool=True)
+    assert n_params(pooled) == _small_count("post", global_pool=True)
+
+
+# ---------------------------------------------------------------- shapes and gradients
+
+SMALL_NETS = {
+    "lee_policy": dict(board_size=7, in_planes=4, filters=8, layers=4),
+    "lee_value": dict(board_size=7, in_planes=5, filters=16, layers=4),
+}
+for _style in STYLES:
+    SMALL_NETS[f"zero_resnet/{_style}"] = dict(board_size=7, in_planes=3, blocks=2, filters=8, block=_style, **STYLE_FIELDS[_style])
+    SMALL_NETS[f"zero_resnet/{_style}+gpool"] = dict(SMALL_NETS[f"zero_resnet/{_style}"], global_pool=True)
+SMALL_NETS["zero_resnet/pyramid+project"] = dict(SMALL_NETS["zero_resnet/pyramid"], shortcut="project")
+
+
+def build_small(key: str) -> nn.Module:
+    return nets.build(key.split("/")[0], **SMALL_NETS[key])
+
+
+def outputs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    out = model(x)
+    return out if isinstance(out, tuple) else (out,)
+
+
+@pytest.mark.parametrize("key", list(SMALL_NETS))
+def test_shapes(key):
+    model = build_small(key)
+    cfg = model.config
+    x = planes(3, cfg.in_planes, cfg.board_size)
+    out = outputs(model, x)
+    if key == "lee_policy":
+        assert out[0].shape == (3, 49)
+        probs = model.policy(x)
+        assert torch.allclose(probs.sum(-1), torch.ones(3)) and (probs >= 0).all()
+        assert torch.allclose(probs, F.softmax(out[0], -1))
+    elif key == "lee_value":
+        assert out[0].shape == (3,) and (out[0].abs() <= 1).all()
+    else:
+        logits_NA, value_N = out
+        assert logits_NA.shape == (3, 7 * 7 + 1) and value_N.shape == (3,)
+        assert (value_N.abs() <= 1).all()
+
+
+@pytest.mark.parametrize("key", list(SMALL_NETS))
+def test_backward_reaches_every_parameter(key):
+    torch.manual_seed(0)
+    model = build_small(key)
+    cfg = model.config
+    x = planes(4, cfg.in_planes, cfg.board_size)
+    generator = torch.Generator().manual_seed(1)
+    # Random weights on the outputs: a plain sum would be blind to parameters that BN makes shift-invariant.
+    loss = sum((o * torch.randn(o.shape, generator=generator)).sum() for o in outputs(model, x))
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+        assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+
+
+def test_wrong_planes_are_refused_with_a_clear_error():
+    model = nets.build("zero_resnet", preset="2x16", board_size=9)
+    with pytest.raises(ValueError, match=r"\(N, 17, 9, 9\)"):
+        model(torch.zeros(1, 17, 19, 19))
+    with pytest.raises(ValueError, match=r"\(N, 4, 7, 7\)"):
+        nets.build("lee_policy", board_size=7, in_planes=4, filters=8, layers=3)(torch.zeros(1, 5, 7, 7))
+
+
+# ---------------------------------------------------------------- functional references from the papers
+
+
+def ref_bn(m: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+    return F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)
+
+
+def ref_conv(m: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    return F.conv2d(x, m.weight, m.bias, padding=m.weight.shape[-1] // 2)
+
+
+def test_lee_policy_matches_functional_reference():
+    torch.manual_seed(0)
+    model = nets.build("lee_policy", board_size=5, in_planes=3, filters=6, layers=4)
+    with torch.no_grad():
+        model.position_bias_A.copy_(torch.randn(25))
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.kernel_size for c in convs] == [(5, 5), (3, 3), (3, 3), (1, 1)] and convs[-1].bias is None
+    x = planes(2, 3, 5)
+    h = x
+    for c in convs[:-1]:
+        h = F.relu(ref_conv(c, h))
+    expected = ref_conv(convs[-1], h).reshape(2, 25) + model.position_bias_A
+    assert torch.allclose(model(x), expected, atol=1e-6)
+
+
+def test_lee_value_matches_functional_reference():
+    torch.manual_seed(0)
+    model = nets.build("lee_value", board_size=5, in_planes=3, filters=6, layers=4)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    fcs = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [c.kernel_size for c in convs] == [(5, 5), (3, 3), (3, 3), (1, 1)]
+    assert [(f.in_features, f.out_features) for f in fcs] == [(25, 256), (256, 1)]
+    x = planes(2, 3, 5)
+    h = x
+    for c in convs[:-1]:
+        h = F.relu(ref_conv(c, h))
+    h = ref_conv(convs[-1], h)  # the paper gives layer 13 no rectifier
+    expected = torch.tanh(F.linear(F.relu(F.linear(h.reshape(2, 25), fcs[0].weight, fcs[0].bias)), fcs[1].weight, fcs[1].bias))
+    assert torch.allclose(model(x), expected.reshape(2), atol=1e-6)
+
+
+def ref_block(style: str, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The residual blocks as the papers draw them, with the block's own weights."""
+    c = [m for m in block.branch if isinstance(m, nn.Conv2d)]
+    b = [m for m in block.branch if isinstance(m, nn.BatchNorm2d)]
+    if style == "post":  # He 2016a: conv-BN-ReLU-conv-BN, add, ReLU
+        return F.relu(ref_bn(b[1], ref_conv(c[1], F.relu(ref_bn(b[0], ref_conv(c[0], x))))) + x)
+    if style in ("pre", "wide"):  # He 2016b: BN-ReLU-conv twice, add
+        return ref_conv(c[1], F.relu(ref_bn(b[1], ref_conv(c[0], F.relu(ref_bn(b[0], x)))))) + x
+    if style == "bottleneck":  # He 2016a Fig. 5: 1x1 reduce, 3x3, 1x1 expand, add, ReLU
+        h = F.relu(ref_bn(b[0], ref_conv(c[0], x)))
+        h = F.relu(ref_bn(b[1], ref_conv(c[1], h)))
+        return F.relu(ref_bn(b[2], ref_conv(c[2], h)) + x)
+    if style == "pyramid":  # Han 2017 Fig. 6d: BN-conv-BN-ReLU-conv-BN, add the zero-padded input
+        h = ref_bn(b[2], ref_conv(c[1], F.relu(ref_bn(b[1], ref_conv(c[0], ref_bn(b[0], x))))))
+        padded = torch.cat([x, torch.zeros(x.shape[0], h.shape[1] - x.shape[1], *x.shape[2:])], 1)
+        return h + padded
+    raise AssertionError(style)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_blocks_match_the_papers(style):
+    torch.manual_seed(0)
+    model = nets.build("zero_resnet", board_size=5, in_planes=3, blocks=2, filters=8, block=style, **STYLE_FIELDS[style])
+    randomise_norms(model)
+    model.eval()
+    block = model.tower[0]
+    kernels = [m.kernel_size[0] for m in block.branch if isinstance(m, nn.Conv2d)]
+    widths = [m.out_channels for m in block.branch if isinstance(m, nn.Conv2d)]
+    expected_layout = {
+        "post": ([3, 3], [8, 8]), "pre": ([3, 3], [8, 8]), "bottleneck": ([1, 3, 1], [2, 2, 8]),
+        "wide": ([3, 3], [16, 16]), "pyramid": ([3, 3], [12, 12]),
+    }
+    assert (kernels, widths) == expected_layout[style]
+    cin = {"wide": 16}.get(style, 8)
+    x = torch.randn(2, cin, 5, 5, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.allclose(block(x), ref_block(style, block, x), atol=1e-5)
+
+
+def test_global_pool_bias_matches_katago_description():
+    torch.manual_seed(0)
+    model = nets.build("zero_resnet", board_size=5, in_planes=3, blocks=1, filters=8, global_pool=True)
+    randomise_norms(model)
+    model.eval()
+    gp = model.tower[0].branch[0]
+    assert isinstance(gp, zero_resnet.GlobalPoolConv)
+    x = torch.randn(2, 8, 5, 5, generator=torch.Generator().manual_seed(3))
+    g = F.relu(ref_bn(gp.pool_norm, ref_conv(gp.pool_conv, x)))
+    pooled = torch.cat([g.mean(dim=(2, 3)), g.amax(dim=(2, 3))], 1)
+    expected = ref_conv(gp.conv, x) + (pooled @ gp.to_bias.weight.T)[:, :, None, None]
+    with torch.no_grad():
+        out = gp(x)
+        assert torch.allclose(out, expected, atol=1e-5)
+        # The bias depends on the whole board: changing one far corner changes the bias at the other.
+        x2 = x.clone()
+        x2[:, :, 4, 4] += 3.0
+        assert not torch.allclose(gp(x2)[:, :, 0, 0] - ref_conv(gp.conv, x2)[:, :, 0, 0], out[:, :, 0, 0] - ref_conv(gp.conv, x)[:, :, 0, 0])
+
+
+def test_zero_resnet_matches_alphago_zero_description():
+    torch.manual_seed(0)
+    model = nets.build("zero_resnet", board_size=5, in_planes=3, blocks=2, filters=8)
+    randomise_norms(model)
+    model.eval()
+    x = planes(2, 3, 5)
+    stem_conv, stem_bn = model.stem[0], model.stem[1]
+    h = F.relu(ref_bn(stem_bn, ref_conv(stem_conv, x)))
+    for block in model.tower:
+        h = ref_block("post", block, h)
+    pc, pb, pf = model.policy_head[0], model.policy_head[1], model.policy_head[4]
+    logits = F.linear(F.relu(ref_bn(pb, ref_conv(pc, h))).reshape(2, 50), pf.weight, pf.bias)
+    vc, vb, v1, v2 = model.value_head[0], model.value_head[1], model.value_head[4], model.value_head[6]
+    v = F.relu(F.linear(F.relu(ref_bn(vb, ref_conv(vc, h))).reshape(2, 25), v1.weight, v1.bias))
+    value = torch.tanh(F.linear(v, v2.weight, v2.bias)).reshape(2)
+    with torch.no_grad():
+        got_logits, got_value = model(x)
+    assert got_logits.shape == (2, 26)
+    assert torch.allclose(got_logits, logits, atol=1e-5) and torch.allclose(got_value, value, atol=1e-5)
+
+
+# ---------------------------------------------------------------- seeded golden outputs
+# Regression values recorded from this code (seed 0, PyTorch's default initialisation); the reference
+# tests above are the real checks, these catch an accidental change of initialisation or layer order.
+
+
+def test_golden_lee_outputs():
+    torch.manual_seed(0)
+    policy = nets.build("lee_policy", board_size=7, in_planes=4, filters=8, layers=4)
+    torch.manual_seed(0)
+    value = nets.build("lee_value", board_size=7, in_planes=5, filters=8, layers=4)
+    with torch.no_grad():
+        logits = policy(planes(2, 4, 7))[0, :4]
+        values = value(planes(2, 5, 7))
+    assert torch.allclose(logits, torch.tensor([-0.000506100, -0.003047486, -0.022477964, -0.023299882]), atol=1e-5)
+    assert torch.allclose(values, torch.tensor([-0.040808395, -0.036668304]), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "style, fields, logits, pass_logit, values",
+    [
+        ("post", {}, [0.105223782, -0.069909438, -0.014497776], 0.021974407, [0.022172837, 0.017530862]),
+        ("pyramid", {"pyramid_step": 4}, [0.003083020, 0.040756527, 0.087472230], 0.053123478, [0.076061994, 0.084998906]),
+    ],
+)
+def test_golden_zero_outputs(style, fields, logits, pass_logit, values):
+    torch.manual_seed(0)
+    model = nets.build("zero_resnet", preset="2x16", board_size=7, block=style, **fields).eval()
+    with torch.no_grad():
+        logits_NA, value_N = model(planes(2, 17, 7))
+    assert torch.allclose(logits_NA[0, :3], torch.tensor(logits), atol=1e-5)
+    assert logits_NA[0, 49].item() == pytest.approx(pass_logit, abs=1e-5)
+    assert torch.allclose(value_N, torch.tensor(values), atol=1e-5)
+
+
+# ---------------------------------------------------------------- configs and presets
+
+
+def test_presets_follow_the_paper_and_are_frozen():
+    assert presets.PRESETS["20x256"] == ZeroConfig(board_size=19, in_planes=17, blocks=19, filters=256)
+    assert presets.PRESETS["40x256"].blocks == 39
+    for name in ("6x64", "10x128", "2x16"):
+        config = presets.PRESETS[name]
+        assert config.board_size == 9 and f"{config.blocks + 1}x{config.filters}" == name
+    config = zero_config("6x64", board_size=7, block="pre")
+    assert (config.board_size, config.blocks, config.filters, config.block) == (7, 5, 64, "pre")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.blocks = 3
+    with pytest.raises(ValueError, match="unknown preset"):
+        zero_config("7x77")
+
+
+def test_build_by_preset_equals_build_by_fields():
+    torch.manual_seed(0)
+    by_preset = nets.build("zero_resnet", preset="6x64", board_size=9)
+    fields = dataclasses.asdict(zero_config("6x64", 9))
+    torch.manual_seed(0)
+    by_fields = nets.build("zero_resnet", **fields)
+    assert by_preset.config == by_fields.config
+    x = planes(2, 17, 9)
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(by_preset.eval()(x), by_fields.eval()(x)))
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"block": "dense"}, "unknown block style"),
+        ({"widen": 2}, "only applies to block='wide'"),
+        ({"pyramid_step": 2.0}, "only applies to block='pyramid'"),
+        ({"shortcut": "conv"}, "shortcut must be"),
+        ({"filters": 0}, "filters must be positive"),
+    ],
+)
+def test_bad_zero_configs_are_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        nets.build("zero_resnet", **fields)
+
+
+def test_bad_lee_config_is_refused():
+    with pytest.raises(ValueError, match="layers must be at least 2"):
+        nets.build("lee_policy", layers=1)
+
+
+# ---------------------------------------------------------------- throughput timer
+
+
+class _Sleeper(nn.Module):
+    """A forward pass that takes 10 ms whatever the batch: throughput is batch / 0.01 s."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        time.sleep(0.01)
+        return x.sum() * self.weight
+
+
+def test_forward_throughput_counts_positions_per_second():
+    sleeper = _Sleeper()
+    rate = forward_throughput(sleeper, in_planes=2, board_size=5, batch=4, seconds=0.2)
+    assert 200 < rate <= 400  # 4 positions per >= 10 ms; scheduling only makes it slower
+    assert sleeper.training  # the eval switch is undone
+
+
+def test_forward_throughput_on_a_real_net():
+    model = nets.build("zero_resnet", preset="2x16")
+    for batch in (1, 64):
+        rate = forward_throughput(model, in_planes=17, board_size=9, batch=batch, seconds=0.05)
+        assert math.isfinite(rate) and rate > 0
+
+
+# ---------------------------------------------------------------- learn to a goal on 7x7 tactics
+# A tiny stand-alone generator (the board engine lives elsewhere): random 7x7 positions, black to play,
+# kept only when exactly one point is the last liberty of any chain and playing there either captures
+# a white chain or gives the black chain in atari two or more liberties. That point is the answer.
+
+SIZE = 7
+EMPTY, BLACK, WHITE = 0, 1, 2
+
+
+def neighbours(p: int) -> list[int]:
+    r, c = divmod(p, SIZE)
+    steps = ((1, 0), (-1, 0), (0, 1), (0, -1))
+    return [(r + dr) * SIZE + c + dc for dr, dc in steps if 0 <= r + dr < SIZE and 0 <= c + dc < SIZE]
+
+
+def chains(board: list[int]) -> list[tuple[int, set[int], set[int]]]:
+    """(colour, stones, liberties) of every chain, by flood fill."""
+    seen: set[int] = set()
+    found = []
+    for p in range(SIZE * SIZE):
+        if board[p] == EMPTY or p in seen:
+            continue
+        stones, liberties, todo = {p}, set(), [p]
+        while todo:
+            for q in neighbours(todo.pop()):
+                if board[q] == EMPTY:
+                    liberties.add(q)
+                elif board[q] == board[p] and q not in stones:
+                    stones.add(q)
+                    todo.append(q)
+        seen |= stones
+        found.append((board[p], stones, liberties))
+    return found
+
+
+def the_tactical_move(board: list[int]) -> int | None:
+    """The one capture or atari escape for black, or None if there is not exactly one."""
+    found = chains(board)
+    if any(not liberties for _, _, liberties in found):
+        return None  # not a legal position
+    last_liberties = {next(iter(liberties)) for _, _, liberties in found if len(liberties) == 1}
+    if len(last_liberties) != 1:
+        return None
+    (p,) = last_liberties
+    if any(colour == WHITE and liberties == {p} for colour, _, liberties in found):
+        return p  # capture-in-one
+    # Atari escape: black's chains next to p merge with the stone played there; it needs 2 liberties.
+    after = {q for q in neighbours(p) if board[q] == EMPTY}
+    for colour, stones, liberties in found:
+        if colour == BLACK and stones & set(neighbours(p)):
+            after |= liberties
+    return p if len(after - {p}) >= 2 else None
+
+
+def tactics(n: int, rng: random.Random) -> list[tuple[list[int], int]]:
+    positions = []
+    while len(positions) < n:
+        board = [EMPTY] * (SIZE * SIZE)
+        for i, p in enumerate(rng.sample(range(SIZE * SIZE), rng.randint(8, 24))):
+            board[p] = BLACK if i % 2 == 0 else WHITE
+        move = the_tactical_move(board)
+        if move is not None:
+            positions.append((board, move))
+    return positions
+
+
+def test_generator_on_known_positions():
+    def parse(diagram: str) -> list[int]:
+        return [{".": EMPTY, "X": BLACK, "O": WHITE}[ch] for ch in diagram.split()]
+
+    capture = parse("""
+        . . . . . . .
+        . . X . . . .
+        . X O X . . .
+        . . . . . . .
+        . . . . . . .
+        . . . . . . .
+        . . . . . . .""")
+    assert the_tactical_move(capture) == 3 * SIZE + 2
+    escape = parse("""
+        . . . . . . .
+        . . O . . . .
+        . O X O . . .
+        . . . . . . .
+        . . . . . . .
+        . . . . . . .
+        . . . . . . .""")
+    assert the_tactical_move(escape) == 3 * SIZE + 2
+    dead_end = parse("""
+        . . . . . . .
+        . . O . . . .
+        . O X O . . .
+        . O . O . . .
+        . . O . . . .
+        . . . . . . .
+        . . . . . . .""")
+    assert the_tactical_move(dead_end) is None  # extending leaves black with no liberty at all
+    two_ataris = parse("""
+        X O X . . . .
+        . X . . . . .
+        . . . . . . .
+        . . . . . . .
+        . . . . . . .
+        . . . . . . .
+        . . . . . . .""")
+    assert the_tactical_move(two_ataris) is None
+
+
+def encode(board: list[int]) -> torch.Tensor:
+    """Planes: to-play (black) stones, opponent stones, empty points, ones (marks the board's edge)."""
+    b_HW = torch.tensor(board).reshape(SIZE, SIZE)  # (49,) -> (7, 7)
+    return torch.stack([b_HW == BLACK, b_HW == WHITE, b_HW == EMPTY, torch.ones_like(b_HW, dtype=torch.bool)]).float()
+
+
+def is_capture(board: list[int], move: int) -> bool:
+    return any(colour == WHITE and liberties == {move} for colour, _, liberties in chains(board))
+
+
+@pytest.fixture(scope="module")
+def tactics_data():
+    """(planes, move, +1 capture / -1 escape) for 3000 training and ~1000 unseen held-out positions."""
+    data = tactics(4000, random.Random(0))
+    train, held_out = data[:3000], data[3000:]
+    seen = {tuple(board) for board, _ in train}
+    held_out = [(board, move) for board, move in held_out if tuple(board) not in seen]
+
+    def tensors(rows):
+        x_NCHW = torch.stack([encode(board) for board, _ in rows])
+        move_N = torch.tensor([move for _, move in rows])
+        capture_N = torch.tensor([1.0 if is_capture(board, move) else -1.0 for board, move in rows])
+        return x_NCHW, move_N, capture_N
+
+    return tensors(train), tensors(held_out)
+
+
+def random_symmetry(x_NCHW: torch.Tensor, target_N: torch.Tensor, generator: torch.Generator):
+    """One of the 8 board symmetries, applied to the planes and the target point alike."""
+    onehot_N1HW = F.one_hot(target_N, SIZE * SIZE).float().reshape(-1, 1, SIZE, SIZE)  # (N,) -> (N, 1, 7, 7)
+    both = torch.cat([x_NCHW, onehot_N1HW], dim=1)
+    both = torch.rot90(both, int(torch.randint(4, (1,), generator=generator)), dims=(2, 3))
+    if torch.randint(2, (1,), generator=generator):
+        both = both.flip(3)
+    return both[:, :-1], both[:, -1].flatten(1).argmax(1)  # (N, 1, 7, 7) -> (N, 49) -> (N,)
+
+
+def test_lee_policy_learns_captures_and_escapes(tactics_data):
+    (x_train, y_train, _), (x_test, y_test, _) = tactics_data
+    torch.manual_seed(0)
+    model = nets.build("lee_policy", board_size=SIZE, in_planes=4, filters=32, layers=6)
+    steps = 600
+    optimiser = torch.optim.Adam(model.parameters())
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=4e-3, total_steps=steps)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        index = torch.randint(len(y_train), (64,), generator=generator)
+        x, y = random_symmetry(x_train[index], y_train[index], generator)
+        loss = F.cross_entropy(model(x), y)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+    with torch.no_grad():
+        accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
+    assert len(y_test) > 900
+    print(f"held-out top-1 accuracy {accuracy:.3f} on {len(y_test)} positions")
+    assert accuracy >= 0.95
+
+
+def test_zero_resnet_learns_the_move_and_whether_it_captures(tactics_data):
+    """Policy head: the tactical move. Value head: +1 if it captures, -1 if it escapes (a whole-board fact)."""
+    (x_train, y_train, v_train), (x_test, y_test, v_test) = tactics_data
+    torch.manual_seed(0)
+    model = nets.build("zero_resnet", board_size=SIZE, in_planes=4, blocks=3, filters=24)
+    steps = 400
+    optimiser = torch.optim.Adam(model.parameters())
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=6e-3, total_steps=steps)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        index = torch.randint(len(y_train), (64,), generator=generator)
+        x, y = random_symmetry(x_train[index], y_train[index], generator)
+        logits_NA, value_N = model(x)
+        loss = F.cross_entropy(logits_NA, y) + F.mse_loss(value_N, v_train[index])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+    model.eval()
+    with torch.no_grad():
+        logits_NA, value_N = model(x_test)
+    move_accuracy = (logits_NA.argmax(1) == y_test).float().mean().item()
+    outcome_accuracy = (value_N.sign() == v_test).float().mean().item()
+    print(f"zero_resnet held-out: move {move_accuracy:.3f}, capture-or-escape {outcome_accuracy:.3f}")
+    assert move_accuracy >= 0.95 and outcome_accuracy >= 0.95
+
+
+def test_lee_value_learns_who_has_more_stones():
+    rng = random.Random(1)
+    rows = []
+    while len(rows) < 1500:
+        n_black, n_white = rng.randint(2, 20), rng.randint(2, 20)
+        if n_black == n_white:
+            continue
+        board = [EMPTY] * (SIZE * SIZE)
+        for i, p in enumerate(rng.sample(range(SIZE * SIZE), n_black + n_white)):
+            board[p] = BLACK if i < n_black else WHITE
+        rows.append((board, 1.0 if n_black > n_white else -1.0))
+    to_play_plane = torch.ones(1, SIZE, SIZE)  # the value net's 49th plane: black to play, here always
+    x_NCHW = torch.stack([torch.cat([encode(b), to_play_plane]) for b, _ in rows])
+    v_N = torch.tensor([v for _, v in rows])
+    torch.manual_seed(0)
+    model = nets.build("lee_value", board_size=SIZE, in_planes=5, filters=16, layers=3)
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(300):
+        index = torch.randint(1000, (64,), generator=generator)
+        loss = F.mse_loss(model(x_NCHW[index]), v_N[index])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        accuracy = (model(x_NCHW[1000:]).sign() == v_N[1000:]).float().mean().item()
+    print(f"lee_value held-out sign accuracy {accuracy:.3f}")
+    assert accuracy >= 0.95

@@ -34,10 +34,10 @@ PAD, BOS, EOS = 0, 1, 2
 SPECIAL_TOKENS = 3
 
 
-def never_pad_or_bos(logits_NV: torch.Tensor) -> torch.Tensor:
-    """Give PAD and BOS probability zero: no decoder may write them, so every decoding and every
-    score sees the same distribution over the tokens that can really follow."""
-    return logits_NV.index_fill(1, torch.tensor([PAD, BOS], device=logits_NV.device), float("-inf"))
+def never_pad_or_bos(logits_V: torch.Tensor) -> torch.Tensor:
+    """Give PAD and BOS probability zero (logits (..., V)): no decoder may write them, so every decoding
+    and every score sees the same distribution over the tokens that can really follow."""
+    return logits_V.index_fill(-1, torch.tensor([PAD, BOS], device=logits_V.device), float("-inf"))
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ sgfmill parses and serialises (text escaping, CA charsets, point letters); this 
 into GTP vertices and replays it with `Position`, so the rules are checked by the same code as play.
 Only the main line is read. Setup (AB/AW/AE, PL) may appear in the root and in later nodes. A record
 whose root has HA but no setup stones gets the GTP fixed placement, as old files relied on readers for
-that. Everything a file can get wrong ends as `SgfError` naming the file: unreadable or malformed
-data, an unsupported board size, a setup leaving a chain without liberties, an illegal move.
+that, unless its first HA moves are Black's (stones placed as moves). Everything a file can get wrong
+ends as `SgfError` naming the file: unreadable or malformed data, an unsupported board size, a setup
+leaving a chain without liberties, an illegal move.
 """
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ def _record(game: sgf.Sgf_game, source: str) -> GameRecord:
     for node in game.get_main_sequence():
         if node is not root and (node.has_setup_stones() or node.has_property("PL")):
             b, w, e = (_vertices(points) for points in node.get_setup_stones())
-            later.append(Setup(len(moves), b, w, e, _colour(node, "PL")))
+            later.append(Setup(len(moves), b, w, e, _get(node, "PL")))
         try:
             colour, move = node.get_move()
         except ValueError:
@@ -135,9 +136,9 @@ def _record(game: sgf.Sgf_game, source: str) -> GameRecord:
             moves.append((colour, "pass" if move is None else coords.row_col_to_gtp(*move)))
     return GameRecord(
         size=size, komi=komi, handicap=_handicap(root, source), setup_black=black, setup_white=white,
-        moves=tuple(moves), result=_text(root, "RE"), black_name=_text(root, "PB"), white_name=_text(root, "PW"),
-        rules=_text(root, "RU"), to_play=_colour(root, "PL"), date=_text(root, "DT"),
-        comment=_text(root, "C"), later_setup=tuple(later),
+        moves=tuple(moves), result=_get(root, "RE"), black_name=_get(root, "PB"), white_name=_get(root, "PW"),
+        rules=_get(root, "RU"), to_play=_get(root, "PL"), date=_get(root, "DT"),
+        comment=_get(root, "C"), later_setup=tuple(later),
         source=source)
 
 
@@ -145,11 +146,8 @@ def _vertices(points: Iterable[tuple[int, int]]) -> tuple[str, ...]:
     return tuple(sorted(coords.row_col_to_gtp(r, c) for r, c in points))
 
 
-def _text(node, identifier: str) -> str | None:
-    return node.get(identifier) if node.has_property(identifier) else None
-
-
-def _colour(node, identifier: str) -> str | None:
+def _get(node, identifier: str):
+    """A property's interpreted value (text, or "b"/"w" for PL), or None when absent."""
     return node.get(identifier) if node.has_property(identifier) else None
 
 
@@ -189,7 +187,9 @@ def replay(record: GameRecord, rules: str | Rules | None = None) -> list[Positio
     except ValueError as e:
         raise SgfError(f"{src}: {e}") from None
     black, white = record.setup_black, record.setup_white
-    if record.handicap and not black and not white:
+    n_handicap = record.handicap
+    as_moves = len(record.moves) >= n_handicap and all(c == "b" for c, _ in record.moves[:n_handicap])
+    if n_handicap and not black and not white and not as_moves:  # else the first moves place them
         try:
             black = tuple(fixed_handicap_vertices(record.handicap, record.size))
         except ValueError as e:

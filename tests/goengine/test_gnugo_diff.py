@@ -61,6 +61,7 @@ GNUGO_FLAGS = {
 }
 SUICIDE_ALLOWED = {"tromp-taylor", "new-zealand"}
 SUPERKO = {"chinese", "tromp-taylor", "new-zealand"}
+SITUATIONAL_TWIN = {"chinese": "aga", "tromp-taylor": "new-zealand"}
 COLOUR_WORD = {"b": "black", "w": "white"}
 
 
@@ -75,6 +76,8 @@ class Tally:
     suicide_attempts: int = 0  # points whose stone would have no liberties, checked by both programs
     suicides_played: int = 0
     superko_bans: int = 0  # points legal by simple ko but barred by superko
+    positional_only_bans: int = 0  # barred by positional superko, allowed by situational superko
+    situational_allowances: int = 0  # allowed by situational superko, though the stones repeat
     suicide_superko_differences: int = 0  # suicides we bar by superko and GNU Go 3.8 allows, by design
     captures: int = 0  # moves that took stones
     mismatches: list[str] = field(default_factory=list)
@@ -152,12 +155,18 @@ def our_game(size: int, rules: str, seed: int, max_moves: int, pass_prob: float,
     """A seeded biased random game by our engine: the moves and, after each, what GNU Go must answer."""
     rng = random.Random(f"{size}-{rules}-{seed}")
     pos = Position(size=size, komi=0, rules=rules)
+    # the situational twin of a positional rule set follows every move (it bars a subset), so points
+    # only positional superko bars can be counted; they tell the two GNU Go flags apart
+    twin = Position(size=size, komi=0, rules=SITUATIONAL_TWIN[rules]) if rules in SITUATIONAL_TWIN else None
+    stone_hashes = {pos.hash}
     sit = situation(pos, rules)
     moves, expected = [], []
     while len(moves) < max_moves and not pos.is_over:
         move = choose_move(pos, rules, rng, sit, pass_prob)
         colour, before = pos.to_play, pos.captures
         pos = pos.play(move)
+        stone_hashes.add(pos.hash)
+        twin = twin.play(move) if twin is not None else None
         if move in sit.suicides:
             tally.suicides_played += 1
         elif pos.captures != before:
@@ -177,6 +186,11 @@ def our_game(size: int, rules: str, seed: int, max_moves: int, pass_prob: float,
             tally.superko_bans += len(sit.superko_bans - by_design)
             tally.suicide_superko_differences += len(by_design)
             gnugo_legal = sit.legal | by_design
+            if twin is not None:
+                tally.positional_only_bans += len(set(twin.legal_moves()[:-1]) - sit.legal - by_design)
+            elif rules == "new-zealand" and size <= 5:  # playing every move is affordable on tiny boards
+                tally.situational_allowances += sum(pos.play(m).hash in stone_hashes
+                                                    for m in sit.legal - sit.suicides)
         expected.append((black, white, pos.captures["b"], pos.captures["w"], pos.to_play, gnugo_legal))
     tally.games += 1
     tally.moves += len(moves)
@@ -230,7 +244,8 @@ def run_games(gnugo_by_rules, rules, games, label, require_events=True):
         compare_with_gnugo(gg, size, rules, seed, max_moves, pass_prob, tally)
     print(f"\n{label} {rules}: {tally.games} games, {tally.moves} moves, {tally.captures} captures, "
           f"{tally.ko_captures} ko captures, {tally.ko_bans} ko bans, {tally.suicide_attempts} suicide attempts, "
-          f"{tally.suicides_played} suicides played, {tally.superko_bans} superko bans, "
+          f"{tally.suicides_played} suicides played, {tally.superko_bans} superko bans "
+          f"({tally.positional_only_bans} positional only, {tally.situational_allowances} situational allowances), "
           f"{tally.suicide_superko_differences} suicides barred by superko only here, "
           f"{len(tally.mismatches)} mismatches")
     assert not tally.mismatches, "\n".join(tally.mismatches[:10])
@@ -255,6 +270,10 @@ def test_random_games_tiny_boards(gnugo_by_rules, rules):
     tally = run_games(gnugo_by_rules, rules, games, "tiny")
     if rules in SUPERKO:
         assert tally.superko_bans > 0, tally
+    if rules in SITUATIONAL_TWIN:
+        assert tally.positional_only_bans > 0, tally  # so --positional-superko is not --situational-...
+    if rules == "new-zealand":
+        assert tally.situational_allowances > 0, tally  # ... and the other way round
 
 
 @pytest.mark.parametrize("rules", list(GNUGO_FLAGS))

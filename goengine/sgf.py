@@ -27,7 +27,6 @@ from goengine import coords
 from goengine.handicap import fixed_handicap_vertices
 from goengine.position import IllegalMove, Position
 from goengine.rules import Rules, rules_from
-from goengine import __version__
 
 # our rule set name -> the RU value other programs read (RU is free text; these are the usual spellings)
 SGF_RULE_NAMES = {"chinese": "Chinese", "japanese": "Japanese", "aga": "AGA", "new-zealand": "NZ",
@@ -266,6 +265,8 @@ def game_to_sgf(record: GameRecord) -> bytes:
 
 
 def _sgf_game(record: GameRecord) -> sgf.Sgf_game:
+    from goengine import __version__  # here, so that goengine/__init__ may import this module
+
     game = sgf.Sgf_game(record.size)
     root = game.get_root()
     root.set("AP", ("goengine", __version__))

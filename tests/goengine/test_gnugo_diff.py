@@ -37,7 +37,10 @@ The random sequences are biased so that the rules get exercised: half the moves 
 previous move (fights, so captures and ko), suicide rules often play a suicide when one exists, and
 tiny boards repeat positions so superko bans occur. The tests count ko captures, ko bans, suicide
 attempts (points where the mover's stone would capture nothing and have no liberty, each judged by both
-programs), suicides played and superko bans, and fail if a rule set saw none of those it defines.
+programs), suicides played and superko bans, and fail if a rule set saw none of those it defines. On
+tiny boards they also count the points that tell the two superko flags apart, and require some: bans
+that only positional superko makes (chinese, tromp-taylor) and repeats of the stones that situational
+superko allows (new-zealand).
 """
 from __future__ import annotations
 

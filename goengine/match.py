@@ -1,0 +1,380 @@
+"""`goengine match`: referee games between two GTP engines given as command lines.
+
+    goengine match --black "goengine gtp --engine random" \\
+                   --white "/usr/games/gnugo --mode gtp --chinese-rules --level 1" --games 10 --size 9
+
+The first engine (`--black`) takes Black in odd games and White in even ones (`--no-alternate` keeps
+colours). The referee keeps its own `Position` and checks every move; a side loses by forfeit ("F") for
+an illegal move, a crash, a failed command or refusing a legal move of its opponent, by time ("T") when a
+move takes longer than --seconds-per-move plus --grace, and by resignation ("R"). Games that end by two
+passes, or at --max-moves, are scored: by the engines' `final_score` when both agree, else Tromp-Taylor
+area on the final position after removing the stones that both engines list as dead
+(`final_status_list dead`). A crashed or timed-out engine is started afresh for the next game.
+
+The summary gives the first engine's score (wins plus half the draws, over games) with its 95% Wilson
+score interval (E. B. Wilson, "Probable inference, the law of succession, and statistical inference",
+JASA 1927).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+from goengine.gtp.client import EngineCrashed, EngineFailure, EngineTimeout, GtpProcess
+from goengine.handicap import fixed_handicap_vertices
+from goengine.position import IllegalMove, Position
+
+SETUP_TIMEOUT_S = 120.0  # the first commands wait for imports and JIT compilation
+COMMAND_TIMEOUT_S = 30.0  # play, final_score, ...: instant for a sane engine
+NO_LIMIT_MOVE_TIMEOUT_S = 3600.0  # without --seconds-per-move: only a guard against a hung engine
+Z95 = 1.959963984540054  # two-sided 95% standard normal quantile
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    games: int = 2
+    """Number of games."""
+    size: int = 9
+    """Board size."""
+    komi: float = 7.0
+    """Komi, also in handicap games."""
+    handicap: int = 0
+    """Handicap stones for Black: `fixed_handicap` on the Black engine, `set_free_handicap` on White."""
+    max_moves: int = 0
+    """Stop and score after this many moves (0: size*size*3, a cap no sane game reaches)."""
+    seconds_per_move: float | None = None
+    """Per-move time limit, sent as `time_settings 0 S 1`; None for no limit."""
+    grace_s: float = 1.0
+    """Seconds past the limit before a move is a loss on time (pipes and process start-up)."""
+    alternate: bool = True
+    """Swap colours every game."""
+    rules: str = "chinese"
+    """Rules the referee judges legality by (goengine.rules)."""
+    out_dir: str | None = None
+    """Where to write one SGF per game."""
+
+    @property
+    def move_cap(self) -> int:
+        return self.max_moves or self.size * self.size * 3
+
+
+@dataclass
+class GameResult:
+    index: int
+    black: str  # engine label
+    white: str
+    winner: str | None  # "b", "w", or None for jigo
+    result: str  # SGF RE: "B+3.5", "W+R", "B+T", "W+F", "0"
+    reason: str  # score, move cap, resign, timeout, illegal move, crash, failure
+    detail: str
+    moves: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    sgf: str | None = None
+
+
+def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (successes may count draws as halves)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def parse_score(text: str) -> float | None:
+    """A GTP final_score answer -> points for Black (negative: White leads), None if not a number."""
+    t = text.strip().upper()
+    if t in ("0", "DRAW", "JIGO"):
+        return 0.0
+    if len(t) < 3 or t[0] not in "BW" or t[1] != "+":
+        return None
+    try:
+        value = float(t[2:])
+    except ValueError:
+        return None
+    return value if t[0] == "B" else -value
+
+
+class _Forfeit(Exception):
+    def __init__(self, colour: str, reason: str, detail: str):
+        super().__init__(detail)
+        self.colour, self.reason, self.detail = colour, reason, detail
+
+
+def _other(colour: str) -> str:
+    return "w" if colour == "b" else "b"
+
+
+class Referee:
+    """Plays games between two GtpProcess engines, keeping them alive across games."""
+
+    def __init__(self, config: MatchConfig, first: GtpProcess, second: GtpProcess):
+        self.config, self.first, self.second = config, first, second
+
+    def _send(self, engine: GtpProcess, colour: str, command: str, timeout: float) -> str:
+        """A command whose failure forfeits the game for `colour`."""
+        try:
+            return engine.send(command, timeout)
+        except EngineTimeout as e:
+            engine.kill()  # a late answer would desynchronise the pipe: start afresh next game
+            raise _Forfeit(colour, "timeout", str(e)) from None
+        except EngineCrashed as e:
+            raise _Forfeit(colour, "crash", str(e)) from None
+        except EngineFailure as e:
+            raise _Forfeit(colour, "failure", f"{command.split()[0]}: {e}") from None
+
+    def _setup(self, engines: dict[str, GtpProcess]) -> Position:
+        cfg = self.config
+        position = Position(cfg.size, cfg.komi, cfg.rules)
+        for colour, engine in engines.items():
+            engine.ensure_started()
+            self._send(engine, colour, f"boardsize {cfg.size}", SETUP_TIMEOUT_S)
+            self._send(engine, colour, "clear_board", COMMAND_TIMEOUT_S)
+            self._send(engine, colour, f"komi {cfg.komi:g}", COMMAND_TIMEOUT_S)
+            if cfg.seconds_per_move:
+                try:  # optional: an engine without time_settings is still held to the limit
+                    self._send(engine, colour, f"time_settings 0 {cfg.seconds_per_move:g} 1", COMMAND_TIMEOUT_S)
+                except _Forfeit as f:
+                    if f.reason != "failure":
+                        raise
+        if cfg.handicap >= 2:
+            reply = self._send(engines["b"], "b", f"fixed_handicap {cfg.handicap}", COMMAND_TIMEOUT_S)
+            vertices = reply.split()
+            try:
+                position = position.with_handicap(cfg.handicap, free=vertices)
+            except ValueError as e:
+                raise _Forfeit("b", "failure", f"fixed_handicap {cfg.handicap} gave {reply!r}: {e}") from None
+            if sorted(v.upper() for v in vertices) != sorted(fixed_handicap_vertices(cfg.handicap, cfg.size)):
+                raise _Forfeit("b", "failure", f"fixed_handicap {cfg.handicap} gave {reply!r}, not GTP's placement")
+            self._send(engines["w"], "w", "set_free_handicap " + " ".join(vertices), COMMAND_TIMEOUT_S)
+        return position
+
+    def _move_timeout(self) -> float:
+        s = self.config.seconds_per_move
+        return s + self.config.grace_s if s else NO_LIMIT_MOVE_TIMEOUT_S
+
+    def _score(self, engines: dict[str, GtpProcess], position: Position) -> tuple[str, str]:
+        """(result, how) for a finished game: agreed final_score, else Tromp-Taylor after agreed dead."""
+        scores = [parse_score(_ask(engine, "final_score") or "") for engine in engines.values()]
+        if scores[0] is not None and scores[1] is not None and abs(scores[0] - scores[1]) < 1e-9:
+            return _result_from(scores[0]), "engines agree"
+        dead_sets = [{v.upper() for v in (_ask(engine, "final_status_list dead") or "").split()}
+                     for engine in engines.values()]
+        agreed = sorted(v for v in dead_sets[0] & dead_sets[1] if _stone_at(position, v))
+        cleaned = position.with_stones(empty=agreed) if agreed else position
+        return _result_from(cleaned.score()), f"Tromp-Taylor, {len(agreed)} agreed dead (engines said {scores})"
+
+    def play_game(self, index: int) -> GameResult:
+        cfg = self.config
+        swap = cfg.alternate and index % 2 == 1
+        engines = {"b": self.second, "w": self.first} if swap else {"b": self.first, "w": self.second}
+        labels = {c: e.label for c, e in engines.items()}
+        started = time.monotonic()
+        position = Position(cfg.size, cfg.komi, cfg.rules)
+        setup = position
+        moves: list[str] = []
+        try:
+            position = setup = self._setup(engines)
+            colour = "w" if cfg.handicap >= 2 else "b"
+            while len(moves) < cfg.move_cap and position.passes < 2:
+                reply = self._send(engines[colour], colour, f"genmove {colour}", self._move_timeout())
+                move = (reply.split() or [""])[0]
+                if move.lower() == "resign":
+                    raise _Forfeit(colour, "resign", f"{colour} resigned")
+                try:
+                    position = position.play(move, colour)
+                except IllegalMove as e:
+                    raise _Forfeit(colour, "illegal move", str(e)) from None
+                vertex = position.history[-1][1]
+                moves.append(vertex)
+                try:
+                    self._send(engines[_other(colour)], _other(colour), f"play {colour} {vertex}", COMMAND_TIMEOUT_S)
+                except _Forfeit as f:
+                    if f.reason == "failure":
+                        f.detail = f"refused the legal move {colour} {vertex}: {f.detail}"
+                    raise
+                colour = _other(colour)
+            result, how = self._score(engines, position)
+            reason = "score" if position.passes >= 2 else "move cap"
+            winner = None if result == "0" else result[0].lower()
+            detail = how
+        except _Forfeit as f:
+            winner = _other(f.colour)
+            letter = {"resign": "R", "timeout": "T"}.get(f.reason, "F")
+            result, reason, detail = f"{winner.upper()}+{letter}", f.reason, f.detail
+        game = GameResult(index + 1, labels["b"], labels["w"], winner, result, reason, detail, moves,
+                          round(time.monotonic() - started, 3))
+        if cfg.out_dir:
+            game.sgf = _save_sgf(cfg, game, setup, position)
+        return game
+
+
+def _ask(engine: GtpProcess, command: str) -> str | None:
+    """A command whose failure costs nothing but its answer (scoring): None if it fails."""
+    try:
+        return engine.send(command, COMMAND_TIMEOUT_S)
+    except EngineTimeout:
+        engine.kill()
+    except (EngineFailure, EngineCrashed):
+        pass
+    return None
+
+
+def _stone_at(position: Position, vertex: str) -> bool:
+    try:
+        return position.colour_at(vertex) is not None
+    except ValueError:
+        return False
+
+
+def _result_from(score: float) -> str:
+    from goengine.position import result_string
+
+    return result_string(score)
+
+
+def _save_sgf(cfg: MatchConfig, game: GameResult, setup: Position, final: Position) -> str:
+    """Write the game to out_dir/game-NNN.sgf."""
+    from goengine import sgf
+
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    path = os.path.join(cfg.out_dir, f"game-{game.index:03d}.sgf")
+    sgf.save_game(path, [setup, final], result=game.result, black_name=game.black, white_name=game.white)
+    return path
+
+
+def summarise(games: list[GameResult], first: str, second: str, first_plays_black_in_odd: bool = True) -> dict:
+    """The first engine's record: wins, losses, draws, score rate and its 95% Wilson interval."""
+    wins = losses = draws = 0
+    reasons: dict[str, int] = {}
+    for g in games:
+        first_colour = "b" if g.black == first else "w"
+        if g.winner is None:
+            draws += 1
+        elif g.winner == first_colour:
+            wins += 1
+        else:
+            losses += 1
+        reasons[g.reason] = reasons.get(g.reason, 0) + 1
+    n = len(games)
+    points = wins + 0.5 * draws
+    lo, hi = wilson_interval(points, n)
+    return {"first": first, "second": second, "games": n, "wins": wins, "losses": losses, "draws": draws,
+            "win_rate": points / n if n else 0.0, "ci95": [lo, hi], "reasons": reasons,
+            "results": [{k: v for k, v in asdict(g).items() if k != "moves"} | {"moves": len(g.moves)}
+                        for g in games]}
+
+
+class _Progress:
+    """tqdm on stderr when installed, else a one-line bar."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.done, self.enabled, self._bar = total, 0, enabled, None
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=total, unit="game", file=sys.stderr, leave=False)
+            except ImportError:
+                self._draw()
+
+    def _draw(self) -> None:
+        width = 30
+        filled = width * self.done // max(1, self.total)
+        sys.stderr.write(f"\rmatch [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}")
+        sys.stderr.flush()
+
+    def update(self) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(1)
+        else:
+            self._draw()
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.close()
+        else:
+            sys.stderr.write("\n")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--black", required=True, help="command line of the first engine (Black in game 1)")
+    parser.add_argument("--white", required=True, help="command line of the second engine")
+    parser.add_argument("--games", type=int, default=2)
+    parser.add_argument("--size", type=int, default=9)
+    parser.add_argument("--komi", type=float, default=7.0)
+    parser.add_argument("--handicap", type=int, default=0)
+    parser.add_argument("--max-moves", type=int, default=0, help="score the game after this many moves (0: 3*size*size)")
+    parser.add_argument("--seconds-per-move", type=float, default=None, help="per-move limit (loss on time past it plus --grace)")
+    parser.add_argument("--grace", type=float, default=1.0, help="seconds of tolerance on the per-move limit")
+    parser.add_argument("--rules", default="chinese", help="rules the referee judges moves by")
+    parser.add_argument("--out", default=None, help="directory for one SGF per game")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (game lines go to stderr)")
+    parser.add_argument("--alternate", action=argparse.BooleanOptionalAction, default=True,
+                        help="swap colours every game (default: on)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="progress bar on stderr (default: on)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from goengine.cli import UserError
+
+    if args.games < 1:
+        raise UserError("--games must be at least 1")
+    config = MatchConfig(games=args.games, size=args.size, komi=args.komi, handicap=args.handicap,
+                         max_moves=args.max_moves, seconds_per_move=args.seconds_per_move, grace_s=args.grace,
+                         alternate=args.alternate, rules=args.rules, out_dir=args.out)
+    Position(config.size, config.komi, config.rules)  # bad size/komi/rules: one line, before any engine starts
+    if config.handicap and not 2 <= config.handicap:
+        raise UserError("--handicap must be 0 or at least 2")
+    if config.handicap:
+        fixed_handicap_vertices(config.handicap, config.size)  # ValueError names the allowed range
+    first = GtpProcess(shlex.split(args.black), "first")
+    second = GtpProcess(shlex.split(args.white), "second")
+    lines = sys.stderr if args.json else sys.stdout
+    games: list[GameResult] = []
+    progress = _Progress(config.games, args.progress)
+    try:
+        for engine in (first, second):
+            engine.ensure_started()
+            try:
+                engine.identify(SETUP_TIMEOUT_S)
+            except (EngineCrashed, EngineTimeout) as e:
+                raise UserError(f"cannot start {' '.join(engine.argv)}: {e}") from None
+        if first.label == second.label:
+            first.label, second.label = first.label + " [1]", second.label + " [2]"
+        referee = Referee(config, first, second)
+        for i in range(config.games):
+            game = referee.play_game(i)
+            games.append(game)
+            progress.update()
+            print(f"game {game.index}/{config.games}: {game.black} (B) vs {game.white} (W): {game.result} "
+                  f"({game.reason}, {len(game.moves)} moves, {game.seconds:.1f}s)"
+                  + (f" - {game.detail}" if game.reason not in ("score", "move cap", "resign") else ""),
+                  file=lines, flush=True)
+    finally:
+        progress.close()
+        first.close()
+        second.close()
+    summary = summarise(games, first.label, second.label)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        lo, hi = summary["ci95"]
+        print(f"{summary['first']}: {summary['wins']} wins, {summary['losses']} losses, {summary['draws']} draws "
+              f"in {summary['games']} games against {summary['second']}: score {summary['win_rate']:.3f} "
+              f"(95% CI {lo:.3f} to {hi:.3f})")
+    return 0

@@ -1,0 +1,147 @@
+"""The match referee (goengine/match.py): forfeits from a deliberately broken engine (broken_engine.py),
+scoring by agreement or Tromp-Taylor, the Wilson interval against published values and scipy, the
+command line with JSON and SGF output, and games between `goengine gtp` and GNU Go."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import pytest
+from scipy.stats import binomtest
+
+from goengine import sgf
+from goengine.cli import main
+from goengine.gtp.client import GtpProcess
+from goengine.match import MatchConfig, Referee, parse_score, wilson_interval
+from tests.gnugo import GNUGO_PATH, gnugo_available, skip_reason
+
+BROKEN = os.path.join(os.path.dirname(__file__), "broken_engine.py")
+
+
+def broken(*flags: str) -> list[str]:
+    return [sys.executable, BROKEN, *flags]
+
+
+def play(first: list[str], second: list[str], games: int = 1, **config):
+    a, b = GtpProcess(first, "first"), GtpProcess(second, "second")
+    try:
+        referee = Referee(MatchConfig(games=games, **config), a, b)
+        return [referee.play_game(i) for i in range(games)], a, b
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("successes, n, low, high", [  # R. G. Newcombe, Stat. Med. 17 (1998), table I
+    (81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718),
+])
+def test_wilson_interval(successes, n, low, high):
+    lo, hi = wilson_interval(successes, n)
+    assert (round(lo, 4), round(hi, 4)) == (low, high)
+    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert lo == pytest.approx(ci.low, abs=1e-9) and hi == pytest.approx(ci.high, abs=1e-9)
+
+
+def test_parse_score():
+    assert parse_score("B+3.5") == 3.5 and parse_score("w+12") == -12 and parse_score("0") == 0
+    assert parse_score("B+R") is None and parse_score("?") is None and parse_score("") is None
+
+
+def test_illegal_move_forfeits(tmp_path):
+    log = tmp_path / "second.log"
+    (game,), _, _ = play(broken("--moves", "C3,c3"), broken("--log", str(log)), seconds_per_move=5)
+    assert (game.result, game.reason, game.moves) == ("W+F", "illegal move", ["C3", "pass"])
+    assert "C3" in game.detail and "occupied" in game.detail
+    sent = log.read_text().split("\n")
+    assert sent[1:6] == ["name", "version", "boardsize 9", "clear_board", "komi 7"] or \
+        sent[1:4] == ["boardsize 9", "clear_board", "komi 7"]
+    assert "time_settings 0 5 1" in sent and "play b C3" in sent and "genmove w" in sent
+
+
+def test_crash_forfeits_and_the_engine_is_restarted():
+    games, first, _ = play(broken("--crash-on-genmove", "1"), broken(), games=2)
+    assert [(g.result, g.reason) for g in games] == [("W+F", "crash"), ("B+F", "crash")]  # colours alternate
+    assert "dying on purpose" in games[0].detail and "exit status 3" in games[0].detail
+    assert first.starts == 2
+
+
+def test_timeout_forfeits_within_the_grace():
+    started = time.monotonic()
+    games, first, _ = play(broken("--sleep-on-genmove", "5"), broken(), games=2, seconds_per_move=0.3, grace_s=0.3,
+                           alternate=False)
+    assert [(g.result, g.reason) for g in games] == [("W+T", "timeout")] * 2
+    assert time.monotonic() - started < 4.5  # two moves cut at 0.6 s each, not 5 s
+    assert first.starts == 2
+
+
+def test_refusing_a_legal_move_forfeits_and_resigning_loses():
+    (game,), _, _ = play(broken("--moves", "C3"), broken("--refuse-play"))
+    assert (game.result, game.reason) == ("B+F", "failure") and "refused the legal move b C3" in game.detail
+    (game,), _, _ = play(broken("--moves", "C3,resign"), broken())
+    assert (game.result, game.reason, game.moves) == ("W+R", "resign", ["C3", "pass"])
+
+
+def test_scoring():
+    # agreement: the engines' word
+    (game,), _, _ = play(broken("--score", "B+5"), broken("--score", "b+5.0"))
+    assert (game.result, game.reason) == ("B+5", "score") and "agree" in game.detail
+    # disagreement: Tromp-Taylor after the dead stones both list (none here): C3 owns the board
+    (game,), _, _ = play(broken("--moves", "C3", "--score", "B+74"), broken("--score", "W+7", "--dead", "C3"))
+    assert game.result == "B+74" and "Tromp-Taylor" in game.detail
+    # both call C3 dead: removed, the empty board is White's by komi
+    (game,), _, _ = play(broken("--moves", "C3", "--dead", "C3 J9"), broken("--dead", "c3"), komi=7.5)
+    assert game.result == "W+7.5"
+    # the move cap ends a game that would go on
+    (game,), _, _ = play(broken("--moves", "C3,D3,E3"), broken("--moves", "C7,D7,E7"), max_moves=3)
+    assert (game.reason, game.moves) == ("move cap", ["C3", "C7", "D3"])
+
+
+def test_handicap_and_sgf(tmp_path):
+    log = tmp_path / "white.log"
+    (game,), _, _ = play(broken(), broken("--log", str(log)), handicap=2, komi=0.5, out_dir=str(tmp_path))
+    assert "set_free_handicap C3 G7" in log.read_text().split("\n")
+    assert log.read_text().split("\n").index("genmove w") < log.read_text().split("\n").index("play b pass")
+    record = sgf.load_game(game.sgf)
+    assert record.handicap == 2 and set(record.setup_black) == {"C3", "G7"} and record.result == game.result
+    final = sgf.replay(record)[-1]
+    assert final.to_play == "w" and final.passes == 2 and game.result == final.result() == "B+80.5"
+
+
+def test_command_line_json_and_sgf(tmp_path, capsys):
+    engine = f"{sys.executable} {BROKEN}"
+    code = main(["match", "--black", engine + " --moves C3 --name one", "--white", engine + " --name two",
+                 "--games", "3", "--size", "7", "--komi", "0.5", "--out", str(tmp_path), "--json", "--no-progress"])
+    assert code == 0
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    # "one" plays its only move, C3, as Black in game 1 (it owns the board); after that everybody passes
+    # and White wins by komi: game 2 ("one" is White) is a win, game 3 a loss
+    assert (summary["wins"], summary["losses"], summary["draws"], summary["games"]) == (2, 1, 0, 3)
+    assert summary["win_rate"] == pytest.approx(2 / 3)
+    assert summary["ci95"] == pytest.approx(list(wilson_interval(2, 3)))
+    assert [r["result"] for r in summary["results"]] == ["B+48.5", "W+0.5", "W+0.5"]
+    assert err.count("game ") == 3 and sorted(os.listdir(tmp_path)) == [f"game-00{i}.sgf" for i in (1, 2, 3)]
+
+
+def test_command_line_errors(capsys):
+    assert main(["match", "--black", "x", "--white", "y", "--games", "0"]) == 2
+    assert main(["match", "--black", "/nonexistent/engine", "--white", "y", "--games", "1"]) == 1
+    assert "goengine match" in capsys.readouterr().err
+
+
+@pytest.mark.gnugo
+@pytest.mark.skipif(not gnugo_available(), reason=skip_reason())
+def test_random_engine_against_gnugo(tmp_path):
+    goengine = [sys.executable, "-m", "goengine.cli", "gtp", "--engine", "random", "--seed", "3"]
+    gnugo = [GNUGO_PATH, "--mode", "gtp", "--chinese-rules", "--level", "1"]
+    games, first, second = play(goengine, gnugo, games=2, out_dir=str(tmp_path))  # time_settings slow GNU Go
+    assert [g.black for g in games] == ["first", "second"]  # labels: identify() is the command line's job
+    for game in games:
+        assert game.reason == "score", game.detail
+        final = sgf.replay(sgf.load_game(game.sgf))[-1]
+        assert len(final.history) == len(game.moves) and final.passes == 2
+        # random lists no dead stones: Tromp-Taylor on the board as it stands, unless GNU Go agreed
+        assert game.result == final.result() or "agree" in game.detail
+    assert first.starts == 1 and second.starts == 1

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import pickle
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,13 +104,28 @@ def save(path: str | os.PathLike, model: nn.Module, *, feature_set: str, extra: 
         raise
 
 
+def _first_line(error: Exception) -> str:
+    """The telling part of an error's message: torch's weights-only errors wrap it in lines of advice."""
+    message = str(error)
+    if "WeightsUnpickler error:" in message:
+        message = message.split("WeightsUnpickler error:", 1)[1]
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0][:160] if lines else ''}"
+
+
 def _read(path: str) -> dict:
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path}: no such file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {path}: corrupt, truncated or not a torch file ({e})") from e
+    except Exception as e:
+        # torch.load on damaged bytes raises whatever they trigger (RuntimeError from the zip reader,
+        # KeyError from the legacy reader, UnpicklingError where weights-only refuses a pickled object):
+        # there is no closed list to catch, and every one of them means this file cannot be used.
+        raise CheckpointError(
+            f"checkpoint {path}: cannot be read: corrupt, truncated, not a torch file, or holding objects "
+            f"other than tensors and plain containers ({_first_line(e)})"
+        ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path}: not a goengine net checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:

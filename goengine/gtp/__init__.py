@@ -5,4 +5,4 @@ about Go), then handlers.py (the Go commands over a stack of Positions, a Player
 (time systems and the seconds a move may take) and cli.py (the subcommand). The match referee that
 drives two such engines is goengine/match.py.
 """
-from goengine.gtp import clock, engine, handlers  # noqa: F401
+from goengine.gtp import analysis, client, clock, engine, handlers  # noqa: F401

@@ -48,6 +48,17 @@ class GtpError(Exception):
     """A failure the controller should see as `? message`; not logged."""
 
 
+def number(token: str, kind=float):
+    """A finite int or float argument, else GtpError("syntax error")."""
+    try:
+        value = kind(token)
+    except ValueError:
+        raise GtpError(SYNTAX_ERROR) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise GtpError(SYNTAX_ERROR)
+    return value
+
+
 @dataclass(frozen=True)
 class Command:
     id: str  # "" when the line had none; digits otherwise

@@ -1,7 +1,7 @@
 """The Go commands of the GTP engine: a stack of `Position`s (for undo), a `Player`, and a `Clock`.
 
-Commands follow GTP 2 (section 6) with KGS's `kgs-time_settings` and `kgs-genmove_cleanup`, and Leela
-Zero's `lz-analyze`/`lz-genmove_analyze` (format in `format_lz_info`). Decisions the spec leaves open:
+Commands follow GTP 2 (section 6) with KGS's `kgs-time_settings` and `kgs-genmove_cleanup`; Leela Zero's
+`lz-analyze`/`lz-genmove_analyze` live in analysis.py. Decisions the spec leaves open:
 
 - `boardsize` clears the board; `komi` changes every position on the undo stack; `clear_board` keeps
   komi and time settings and gives both sides full time again.
@@ -11,6 +11,9 @@ Zero's `lz-analyze`/`lz-genmove_analyze` (format in `format_lz_info`). Decisions
 - `resign` from `genmove` leaves the board unchanged, as the spec says.
 - `final_score` and `final_status_list` take the dead stones from the player; `seki` is always empty
   (area scoring counts seki stones as alive, so listing them as alive scores the same).
+- Error texts are the canonical ones: the spec's, and GNU Go's "invalid handicap" where the spec says
+  "invalid number of stones"; `play` answers "syntax error" for what is not a vertex (I5, resign) and
+  "illegal move" for a vertex off the board or a forbidden move.
 """
 from __future__ import annotations
 
@@ -24,13 +27,13 @@ import numpy as np
 from goengine import _kernels as K
 from goengine import coords
 from goengine.gtp import engine as gtp
+from goengine.gtp.analysis import AnalysisCommands
 from goengine.gtp.clock import Clock, TimeControl
 from goengine.gtp.engine import GtpError
 from goengine.handicap import fixed_handicap_vertices, max_fixed_handicap
-from goengine.players import AnalysisMove, Player, TimeBudget, sensible_moves
+from goengine.players import Player, TimeBudget, sensible_moves
 from goengine.position import COLOUR_NAMES, IllegalMove, Position, parse_colour, result_string
 
-DEFAULT_INTERVAL_CS = 100  # lz-analyze without an interval: one line a second
 
 
 def expected_moves_left(position: Position) -> int:
@@ -41,37 +44,11 @@ def expected_moves_left(position: Position) -> int:
     return max(10, empty // 3)
 
 
-def format_lz_info(candidates: list[AnalysisMove]) -> str:
-    """One Leela Zero analysis line: for each candidate, in order,
-    `info move D4 visits N winrate W prior P lcb L order K pv D4 E5 ...` with winrate, prior and lcb as
-    integers in units of 1/10000 (lcb clamped at 0, as Leela Zero does)."""
-
-    def permyriad(x: float) -> int:
-        return min(10000, max(0, int(round(float(x) * 10000))))
-
-    parts = []
-    for order, c in enumerate(candidates):
-        pv = " ".join(c.pv or [c.move])
-        parts.append(f"info move {c.move} visits {int(c.visits)} winrate {permyriad(c.winrate)} "
-                     f"prior {permyriad(c.prior)} lcb {permyriad(c.lcb)} order {order} pv {pv}")
-    return " ".join(parts)
-
-
 def _colour(token: str) -> str:
     try:
         return COLOUR_NAMES[parse_colour(token)]
     except ValueError:
         raise GtpError(gtp.SYNTAX_ERROR) from None
-
-
-def _number(token: str, kind=float):
-    try:
-        value = kind(token)
-    except ValueError:
-        raise GtpError(gtp.SYNTAX_ERROR) from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise GtpError(gtp.SYNTAX_ERROR)
-    return value
 
 
 def _with_komi(position: Position, komi: float) -> Position:
@@ -119,7 +96,7 @@ def chains(position: Position, vertices: set[str] | None = None) -> list[list[st
     return out
 
 
-class GoHandlers:
+class GoHandlers(AnalysisCommands):
     """The game state behind the Go commands of one GTP session."""
 
     def __init__(self, player: Player, size: int = 19, komi: float = 7.5, rules: str = "chinese",
@@ -134,6 +111,13 @@ class GoHandlers:
     @property
     def position(self) -> Position:
         return self.stack[-1]
+
+    def _live_position(self) -> Position:
+        return _resumed(self.position)
+
+    @staticmethod
+    def _colour_arg(token: str) -> str:
+        return _colour(token)
 
     def register(self, engine: gtp.GtpEngine) -> None:
         for name, handler in {
@@ -160,7 +144,7 @@ class GoHandlers:
     def boardsize(self, args: list[str]) -> str:
         if len(args) != 1:
             raise GtpError(gtp.SYNTAX_ERROR)
-        size = _number(args[0], int)
+        size = gtp.number(args[0], int)
         if not coords.MIN_SIZE <= size <= coords.MAX_SIZE:
             raise GtpError(gtp.UNACCEPTABLE_SIZE)
         self._new_game(size)
@@ -173,7 +157,7 @@ class GoHandlers:
     def set_komi(self, args: list[str]) -> str:
         if len(args) != 1:
             raise GtpError(gtp.SYNTAX_ERROR)
-        self.komi = _number(args[0])
+        self.komi = gtp.number(args[0])
         self.stack = [_with_komi(p, self.komi) for p in self.stack]
         return ""
 
@@ -184,7 +168,7 @@ class GoHandlers:
     def _handicap_count(self, args: list[str]) -> int:
         if len(args) != 1:
             raise GtpError(gtp.SYNTAX_ERROR)
-        return _number(args[0], int)
+        return gtp.number(args[0], int)
 
     def fixed_handicap(self, args: list[str]) -> str:
         stones = self._handicap_count(args)
@@ -319,7 +303,7 @@ class GoHandlers:
     def time_settings(self, args: list[str]) -> str:
         if len(args) != 3:
             raise GtpError(gtp.SYNTAX_ERROR)
-        main_s, byo_s, stones = _number(args[0]), _number(args[1]), _number(args[2], int)
+        main_s, byo_s, stones = gtp.number(args[0]), gtp.number(args[1]), gtp.number(args[2], int)
         try:
             self.clock.set_control(TimeControl.from_gtp(main_s, byo_s, stones))
         except ValueError:
@@ -330,7 +314,7 @@ class GoHandlers:
         shapes = {"none": (), "absolute": (float,), "byoyomi": (float, float, int), "canadian": (float, float, int)}
         if not args or args[0] not in shapes or len(args) != 1 + len(shapes[args[0]]):
             raise GtpError(gtp.SYNTAX_ERROR)
-        kind, values = args[0], [_number(a, t) for a, t in zip(args[1:], shapes[args[0]])]
+        kind, values = args[0], [gtp.number(a, t) for a, t in zip(args[1:], shapes[args[0]])]
         try:
             if kind == "byoyomi":
                 control = TimeControl(kind, values[0], values[1], periods=values[2])
@@ -346,7 +330,7 @@ class GoHandlers:
     def time_left(self, args: list[str]) -> str:
         if len(args) != 3:
             raise GtpError(gtp.SYNTAX_ERROR)
-        colour, seconds, stones = _colour(args[0]), _number(args[1]), _number(args[2], int)
+        colour, seconds, stones = _colour(args[0]), gtp.number(args[1]), gtp.number(args[2], int)
         if seconds < 0 or stones < 0:
             raise GtpError(gtp.SYNTAX_ERROR)
         self.clock.time_left(colour, seconds, stones)
@@ -358,7 +342,7 @@ class GoHandlers:
         `move_number` (all of it without one), under this engine's rules; komi from the file."""
         if len(args) not in (1, 2):
             raise GtpError(gtp.SYNTAX_ERROR)
-        move_number = _number(args[1], int) if len(args) == 2 else None
+        move_number = gtp.number(args[1], int) if len(args) == 2 else None
         from goengine import sgf
 
         try:
@@ -385,60 +369,6 @@ class GoHandlers:
                 f.write(data)
             return ""
         return data.decode("utf-8")
-
-    # --- analysis (Leela Zero's extension) ---
-    def _analyze_args(self, args: list[str]) -> tuple[str, float, int | None]:
-        """`[colour] [interval]` and KataGo-style `interval N`, `maxmoves N` pairs. Interval in
-        centiseconds."""
-        colour, interval_cs, max_moves = self.position.to_play, DEFAULT_INTERVAL_CS, None
-        rest = list(args)
-        if rest and rest[0].lower() in ("b", "w", "black", "white"):
-            colour = _colour(rest.pop(0))
-        if rest and rest[0].isdigit():
-            interval_cs = int(rest.pop(0))
-        while rest:
-            if len(rest) < 2 or rest[0] not in ("interval", "maxmoves", "minmoves"):
-                raise GtpError(gtp.SYNTAX_ERROR)
-            key, value = rest.pop(0), _number(rest.pop(0), int)
-            if key == "interval":
-                interval_cs = value
-            elif key == "maxmoves":
-                max_moves = value
-        return colour, max(1, interval_cs) / 100.0, max_moves
-
-    def lz_analyze(self, args: list[str], out: gtp.Stream) -> None:
-        colour, interval_s, max_moves = self._analyze_args(args)
-        out.open()
-
-        def report(candidates: list[AnalysisMove]) -> bool:
-            out.line(format_lz_info(candidates[:max_moves]))
-            return not out.interrupted()
-
-        self.player.analyze(_resumed(self.position), colour, report, interval_s)
-        out.wait_for_input()
-
-    def lz_genmove_analyze(self, args: list[str], out: gtp.Stream) -> None:
-        """Analysis lines while the move is chosen, then `play MOVE`. A player with a
-        `genmove_analyze(position, colour, budget, report, interval_s)` method streams its own search;
-        for others one analysis report is streamed, then genmove decides."""
-        colour, interval_s, max_moves = self._analyze_args(args)
-        out.open()
-        position = _resumed(self.position)
-
-        def report(candidates: list[AnalysisMove]) -> bool:
-            out.line(format_lz_info(candidates[:max_moves]))
-            return False if own is None else not out.interrupted()
-
-        own = getattr(self.player, "genmove_analyze", None)
-        started = time.monotonic()
-        if own is not None:
-            move = str(own(position, colour, self._budget(colour, position), report, interval_s))
-        else:
-            self.player.analyze(position, colour, report, interval_s)
-            move = str(self.player.genmove(position, colour, self._budget(colour, position)))
-        self.clock.spend(colour, time.monotonic() - started)
-        out.line(f"play {self._commit(position, colour, move)}")
-
 
 def _colour_at(position: Position, vertex: str) -> str | None:
     try:

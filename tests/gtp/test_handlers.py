@@ -149,6 +149,13 @@ def test_genmove_respects_the_clock():
     assert player.budgets[0].playouts == 50 and player.budgets[0].seconds is None
 
 
+def test_reg_genmove_asks_without_playing():
+    replies = _run(["boardsize 9", "reg_genmove b", "reg_genmove w", "showboard", "genmove b", "showboard"],
+                   ScriptedPlayer(moves=["e5", "resign", "D4"]))
+    assert replies[1:3] == ["= E5\n\n", "= resign\n\n"]
+    assert "moves 0" in replies[3] and replies[4] == "= D4\n\n" and "moves 1" in replies[5]
+
+
 def test_resign_leaves_the_board_and_play_goes_on_after_two_passes():
     replies = _run(["boardsize 9", "genmove b", "play b pass", "play w pass", "play b E5", "genmove w",
                     "showboard"], ScriptedPlayer(moves=["resign", "D4"]))

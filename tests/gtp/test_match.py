@@ -125,6 +125,18 @@ def test_command_line_json_and_sgf(tmp_path, capsys):
     assert err.count("game ") == 3 and sorted(os.listdir(tmp_path)) == [f"game-00{i}.sgf" for i in (1, 2, 3)]
 
 
+def test_progress_bar_without_tqdm(monkeypatch, capsys):
+    from goengine import match
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm -> ImportError
+    bar = match._Progress(4, enabled=True)
+    for _ in range(4):
+        bar.update()
+    bar.close()
+    err = capsys.readouterr().err
+    assert err.endswith("\rmatch [" + "#" * 30 + "] 4/4\n") and "] 2/4" in err
+
+
 def test_command_line_errors(capsys):
     assert main(["match", "--black", "x", "--white", "y", "--games", "0"]) == 2
     assert main(["match", "--black", "/nonexistent/engine", "--white", "y", "--games", "1"]) == 1

@@ -251,8 +251,9 @@ class GoHandlers(AnalysisCommands):
             coords.gtp_to_point(move, position.size), position.size)
 
     def genmove_cleanup(self, args: list[str]) -> str:
-        """KGS's clean-up phase: like genmove, but never pass (or resign) while stones of the opponent
-        that the player judges dead are still on the board: capture them instead."""
+        """KGS's clean-up phase: like genmove, but never pass while stones of the opponent that the
+        player judges dead are still on the board (capture them instead), and never resign: the game
+        is being settled, not decided."""
         if len(args) != 1:
             raise GtpError(gtp.SYNTAX_ERROR)
         colour = _colour(args[0])
@@ -260,8 +261,7 @@ class GoHandlers(AnalysisCommands):
         if move.lower() in ("pass", "resign"):
             opponent = "w" if colour == "b" else "b"
             dead = {v for v in self.player.dead_stones(position) if _colour_at(position, v) == opponent}
-            if dead:
-                move = capture_move(position, colour, dead)
+            move = capture_move(position, colour, dead) if dead else "pass"
         return self._commit(position, colour, move)
 
     def undo(self, args: list[str]) -> str:

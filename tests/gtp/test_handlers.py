@@ -67,6 +67,8 @@ def test_genmove_cleanup_captures_dead_stones_before_passing():
     assert pos.colour_at("B5") is None and pos.colour_at("B6") is None
     assert cleanup.count("pass") >= 1 and all(m == "pass" for m in cleanup[cleanup.index("pass"):])
     assert replies[-1] == "= pass\n\n"  # plain genmove keeps the player's pass
+    resigning = _run(["boardsize 9", "kgs-genmove_cleanup w", "genmove w"], ScriptedPlayer(moves=["resign", "resign"]))
+    assert resigning[1:] == ["= pass\n\n", "= resign\n\n"]
 
 
 def test_capture_move_takes_the_last_liberty_first():

@@ -81,7 +81,9 @@ def test_config_is_stored_as_plain_values_that_rebuild_the_net(tmp_path):
     model = build("zero_pyramid_gpool")
     checkpoint.save(tmp_path / "net.pt", model, feature_set="f")
     payload = torch.load(tmp_path / "net.pt", weights_only=True)
-    assert set(payload) == {"format", "format_version", "net", "config", "board_size", "feature_set", "state_dict", "extra"}
+    assert set(payload) == {
+        "format", "format_version", "net", "config", "board_size", "feature_set", "state_dict", "extra"
+    }
     assert all(isinstance(v, (int, float, str, bool)) for v in payload["config"].values())
     assert nets.build(payload["net"], **payload["config"]).config == model.config
 

@@ -146,7 +146,9 @@ def _small_count(style: str, global_pool: bool = False, shortcut: str = "zero") 
 
 @pytest.mark.parametrize("style", STYLES)
 def test_block_style_parameter_counts(style):
-    model = nets.build("zero_resnet", board_size=5, in_planes=3, blocks=2, filters=16, block=style, **STYLE_FIELDS[style])
+    model = nets.build(
+        "zero_resnet", board_size=5, in_planes=3, blocks=2, filters=16, block=style, **STYLE_FIELDS[style]
+    )
     assert n_params(model) == _small_count(style)
 
 
@@ -167,7 +169,9 @@ SMALL_NETS = {
     "lee_value": dict(board_size=7, in_planes=5, filters=16, layers=4),
 }
 for _style in STYLES:
-    SMALL_NETS[f"zero_resnet/{_style}"] = dict(board_size=7, in_planes=3, blocks=2, filters=8, block=_style, **STYLE_FIELDS[_style])
+    SMALL_NETS[f"zero_resnet/{_style}"] = dict(
+        board_size=7, in_planes=3, blocks=2, filters=8, block=_style, **STYLE_FIELDS[_style]
+    )
     SMALL_NETS[f"zero_resnet/{_style}+gpool"] = dict(SMALL_NETS[f"zero_resnet/{_style}"], global_pool=True)
 SMALL_NETS["zero_resnet/pyramid+project"] = dict(SMALL_NETS["zero_resnet/pyramid"], shortcut="project")
 
@@ -261,7 +265,8 @@ def test_lee_value_matches_functional_reference():
     for c in convs[:-1]:
         h = F.relu(ref_conv(c, h))
     h = ref_conv(convs[-1], h)  # the paper gives layer 13 no rectifier
-    expected = torch.tanh(F.linear(F.relu(F.linear(h.reshape(2, 25), fcs[0].weight, fcs[0].bias)), fcs[1].weight, fcs[1].bias))
+    hidden = F.relu(F.linear(h.reshape(2, 25), fcs[0].weight, fcs[0].bias))
+    expected = torch.tanh(F.linear(hidden, fcs[1].weight, fcs[1].bias))
     assert torch.allclose(model(x), expected.reshape(2), atol=1e-6)
 
 
@@ -287,7 +292,9 @@ def ref_block(style: str, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("style", STYLES)
 def test_blocks_match_the_papers(style):
     torch.manual_seed(0)
-    model = nets.build("zero_resnet", board_size=5, in_planes=3, blocks=2, filters=8, block=style, **STYLE_FIELDS[style])
+    model = nets.build(
+        "zero_resnet", board_size=5, in_planes=3, blocks=2, filters=8, block=style, **STYLE_FIELDS[style]
+    )
     randomise_norms(model)
     model.eval()
     block = model.tower[0]
@@ -321,7 +328,8 @@ def test_global_pool_bias_matches_katago_description():
         # The bias depends on the whole board: changing one far corner changes the bias at the other.
         x2 = x.clone()
         x2[:, :, 4, 4] += 3.0
-        assert not torch.allclose(gp(x2)[:, :, 0, 0] - ref_conv(gp.conv, x2)[:, :, 0, 0], out[:, :, 0, 0] - ref_conv(gp.conv, x)[:, :, 0, 0])
+        bias_at_corner = out[:, :, 0, 0] - ref_conv(gp.conv, x)[:, :, 0, 0]
+        assert not torch.allclose(gp(x2)[:, :, 0, 0] - ref_conv(gp.conv, x2)[:, :, 0, 0], bias_at_corner)
 
 
 def test_zero_resnet_matches_alphago_zero_description():
@@ -366,7 +374,10 @@ def test_golden_lee_outputs():
     "style, fields, logits, pass_logit, values",
     [
         ("post", {}, [0.105223782, -0.069909438, -0.014497776], 0.021974407, [0.022172837, 0.017530862]),
-        ("pyramid", {"pyramid_step": 4}, [0.003083020, 0.040756527, 0.087472230], 0.053123478, [0.076061994, 0.084998906]),
+        (
+            "pyramid", {"pyramid_step": 4},
+            [0.003083020, 0.040756527, 0.087472230], 0.053123478, [0.076061994, 0.084998906],
+        ),
     ],
 )
 def test_golden_zero_outputs(style, fields, logits, pass_logit, values):

@@ -251,7 +251,7 @@ def _save_sgf(cfg: MatchConfig, game: GameResult, setup: Position, final: Positi
     return path
 
 
-def summarise(games: list[GameResult], first: str, second: str, first_plays_black_in_odd: bool = True) -> dict:
+def summarise(games: list[GameResult], first: str, second: str) -> dict:
     """The first engine's record: wins, losses, draws, score rate and its 95% Wilson interval."""
     wins = losses = draws = 0
     reasons: dict[str, int] = {}

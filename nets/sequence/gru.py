@@ -68,5 +68,6 @@ class GRU(StackedRecurrent):
 
 @register("gru")
 def gru(input_size: int, hidden_size: int, **kwargs) -> GRU:
-    """GRU(input_size, hidden_size, num_layers=1, batch_first=False, dropout=0, bidirectional=False, bias=True)."""
+    """GRU(input_size, hidden_size, num_layers=1, batch_first=False, dropout=0, bidirectional=False,
+    bias=True)."""
     return GRU(input_size, hidden_size, **kwargs)

@@ -54,7 +54,8 @@ def gaussian_kl(mu_q, logvar_q, mu_p, logvar_p) -> torch.Tensor:
 
 
 def _gaussian_head(in_size: int, hidden: int, latent: int) -> nn.Sequential:
-    """Two-layer MLP giving [μ; log σ²] (Serban et al. 2017 use two tanh layers, then linear heads)."""
+    """A tanh hidden layer, then a linear layer giving [μ; log σ²] (log-variance keeps σ² positive
+    without a softplus)."""
     return nn.Sequential(nn.Linear(in_size, hidden), nn.Tanh(), nn.Linear(hidden, 2 * latent))
 
 
@@ -72,7 +73,8 @@ class HRED(nn.Module):
             self.prior = _gaussian_head(c, c, z)
             self.posterior = _gaussian_head(c + config.utterance_size, c, z)
         self.decoder_init = nn.Linear(c + z, config.decoder_size)
-        # the condition [c_n; z] enters the first state and every input, as in Serban et al.
+        # the condition [c_n; z] sets the first state and is fed again with every token, so it is not
+        # forgotten over a long reply
         self.decoder = GRU(config.embed_size + c + z, config.decoder_size, batch_first=True)
         self.readout = nn.Linear(config.decoder_size, config.vocab)
 
@@ -80,7 +82,8 @@ class HRED(nn.Module):
         """e_n for every utterance: (N, U, utterance_size)."""
         n, u, t = dialogue_NUT.shape
         flat_MT = dialogue_NUT.reshape(n * u, t)  # every utterance of every dialogue, M = N·U
-        _, final_1MH = self.utterance_encoder(self.embed(flat_MT), lengths=(flat_MT != PAD).sum(1).clamp(min=1))
+        lengths_M = (flat_MT != PAD).sum(dim=1).clamp(min=1)
+        _, final_1MH = self.utterance_encoder(self.embed(flat_MT), lengths=lengths_M)
         return final_1MH[-1].reshape(n, u, -1)  # (M, H) -> (N, U, H)
 
     def _decode(self, condition_MK: torch.Tensor, inputs_MT: torch.Tensor) -> torch.Tensor:
@@ -125,9 +128,9 @@ class HRED(nn.Module):
         over the predicted utterances. With kl_weight=1 the loss is the negative ELBO."""
         logits_NUTV, kl_NU = self(dialogue_NUT)
         target_NUT = dialogue_NUT[:, 1:]
-        token_nll_NUT = F.cross_entropy(
-            logits_NUTV.flatten(0, 2), target_NUT.flatten(), ignore_index=PAD, reduction="none"  # (N·U·T, V)
-        ).reshape(target_NUT.shape)
+        logits_MV = logits_NUTV.flatten(0, 2)  # (N·U·T, V)
+        token_nll_M = F.cross_entropy(logits_MV, target_NUT.flatten(), ignore_index=PAD, reduction="none")
+        token_nll_NUT = token_nll_M.reshape(target_NUT.shape)
         nll = token_nll_NUT.sum(dim=2).mean()
         kl = kl_NU.mean()
         return nll + kl_weight * kl, nll, kl

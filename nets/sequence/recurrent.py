@@ -114,7 +114,8 @@ class StackedRecurrent(nn.Module):
     ):
         super().__init__()
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.batch_first, self.dropout, self.bidirectional, self.bias = batch_first, dropout, bidirectional, bias
+        self.batch_first, self.dropout, self.bidirectional = batch_first, dropout, bidirectional
+        self.bias = bias
         self.num_directions = 2 if bidirectional else 1
         self.cells = nn.ModuleList(
             make_cell(input_size if layer == 0 else hidden_size * self.num_directions)
@@ -142,7 +143,8 @@ class StackedRecurrent(nn.Module):
                 index = layer * self.num_directions + direction
                 cell = self.cells[index]
                 start = cell.initial_state(batch, x) if states is None else tuple(s[index] for s in states)
-                out_TNH, final = scan(cell, cell.project_input(layer_in_TNC), start, mask_TN, reverse=direction == 1)
+                xw_TNG = cell.project_input(layer_in_TNC)  # every step's input product at once
+                out_TNH, final = scan(cell, xw_TNG, start, mask_TN, reverse=direction == 1)
                 outs.append(out_TNH)
                 finals.append(final)
             layer_in_TNC = torch.cat(outs, dim=2)  # (T, N, D·H): forward half first, as torch
@@ -154,7 +156,7 @@ class StackedRecurrent(nn.Module):
 
     # --- weights to and from torch.nn.LSTM / torch.nn.GRU ----------------------------------------
 
-    def _torch_names(self):
+    def torch_suffixes(self):
         """(cell, torch suffix) pairs, e.g. suffix "_l1_reverse" for layer 1's backward cell."""
         for index, cell in enumerate(self.cells):
             layer, direction = divmod(index, self.num_directions)
@@ -188,7 +190,7 @@ class StackedRecurrent(nn.Module):
         for key, value in self._torch_kwargs().items():
             if key != "dropout" and getattr(module, key) != value:  # dropout moves no weight
                 raise ValueError(f"torch module has {key}={getattr(module, key)}, this one {value}")
-        for cell, suffix in self._torch_names():
+        for cell, suffix in self.torch_suffixes():
             for name in ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else ()):
                 getattr(cell, name).copy_(getattr(module, name + suffix))
         return self
@@ -199,7 +201,7 @@ class StackedRecurrent(nn.Module):
         module = self.torch_type(**self._torch_kwargs())
         reference = self.cells[0].weight_ih
         module = module.to(dtype=reference.dtype, device=reference.device)
-        for cell, suffix in self._torch_names():
+        for cell, suffix in self.torch_suffixes():
             for name in ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else ()):
                 getattr(module, name + suffix).copy_(getattr(cell, name))
         return module

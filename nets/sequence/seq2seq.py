@@ -209,7 +209,8 @@ class Seq2Seq(nn.Module):
 
 @register("seq2seq")
 def seq2seq(src_vocab: int, tgt_vocab: int, **kwargs) -> Seq2Seq:
-    """Seq2Seq(Seq2SeqConfig(src_vocab, tgt_vocab, embed_size=32, hidden_size=64, cell="gru", attention=None))."""
+    """Seq2Seq(Seq2SeqConfig(src_vocab, tgt_vocab, embed_size=32, hidden_size=64, cell="gru",
+    attention=None))."""
     return Seq2Seq(Seq2SeqConfig(src_vocab, tgt_vocab, **kwargs))
 
 

@@ -41,7 +41,7 @@ class Word2Vec(nn.Module):
             return self.input_embed(inputs)
         return self.input_embed(inputs).mean(dim=1)  # (N, W, D) -> (N, D)
 
-    def forward(self, inputs: torch.Tensor, targets_N: torch.Tensor, negatives_NK: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, targets_N: torch.Tensor, negatives_NK: torch.Tensor):
         """Mean negative-sampling loss. Skip-gram: inputs are centres (N,), targets context words;
         CBOW: inputs are windows (N, W), targets centres. negatives_NK are sampled words."""
         h_ND = self.hidden(inputs)
@@ -108,10 +108,11 @@ def nearest_neighbours(embeddings_VD: torch.Tensor) -> torch.Tensor:
 
 def synonym_corpus(classes: int, length: int, successors: int = 3, generator=None) -> torch.Tensor:
     """A corpus in which words 2c and 2c+1 are interchangeable: a Markov chain walks over `classes`
-    word classes (each class may be followed by the next class or by `successors` - 1 random ones) and each visit emits one of
-    the class's two words at random. The two words of a class then share every context distribution,
-    while different classes have different successors, so each word's true nearest neighbour is its
-    partner, word ^ 1. Returns corpus_L (length,) of word ids in [0, 2·classes)."""
+    word classes (class c may be followed by class c + 1 or by `successors` - 1 random classes) and each
+    visit emits one of the class's two words at random. The two words of a class then share every context
+    distribution, while different classes have different neighbours (c + 1 and c - 1 at least), so each
+    word's true nearest neighbour is its partner, word ^ 1. Returns corpus_L (length,) of word ids in
+    [0, 2·classes)."""
     # successor 0 of class c is c + 1, so the walk is a cycle with shortcuts and reaches every class
     shortcuts_CS = torch.randint(0, classes, (classes, successors - 1), generator=generator)
     next_CS = torch.cat([(torch.arange(classes) + 1).remainder(classes)[:, None], shortcuts_CS], dim=1)

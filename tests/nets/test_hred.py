@@ -29,8 +29,8 @@ def test_rule_dialogues():
         for turns in u:
             assert all(0 <= s < symbols for turn in turns for s in turn)
             for n in range(2, 5):
-                want = turns[n - 2] if rule == "echo" else [(a + b) % symbols for a, b in zip(turns[n - 1], turns[n - 2])]
-                assert turns[n] == want
+                summed = [(a + b) % symbols for a, b in zip(turns[n - 1], turns[n - 2])]
+                assert turns[n] == (turns[n - 2] if rule == "echo" else summed)
 
 
 @pytest.mark.parametrize("latent_size", [0, 4])

@@ -53,7 +53,7 @@ def test_equals_torch_with_same_weights(kind, num_layers, bidirectional, batch_f
     # the backward pass too: same weights give the same weight gradients
     (out * torch.linspace(-1, 1, out.shape[-1], dtype=dtype)).sum().backward()
     (out_ref * torch.linspace(-1, 1, out.shape[-1], dtype=dtype)).sum().backward()
-    for cell, suffix in ours._torch_names():
+    for cell, suffix in ours.torch_suffixes():
         for name in ("weight_ih", "weight_hh", "bias_ih"):
             want = getattr(reference, name + suffix).grad
             torch.testing.assert_close(getattr(cell, name).grad, want, atol=1e-5, rtol=0)
@@ -79,7 +79,7 @@ def test_lengths_match_packed_sequences(kind, batch_first):
     ours = ours_type.from_torch(reference)
     x = torch.randn((N, T, C) if batch_first else (T, N, C), dtype=torch.float64)
     lengths = torch.tensor([T, 3, 1, 5])
-    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first, enforce_sorted=False)
     out_packed, state_ref = reference(packed)
     out_ref, _ = torch.nn.utils.rnn.pad_packed_sequence(out_packed, batch_first=batch_first, total_length=T)
     out, state = ours(x, lengths=lengths)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 import nets
 from nets.sequence.attention import AdditiveAttention, DotProductAttention
-from nets.sequence.seq2seq import BOS, EOS, PAD, SPECIAL_TOKENS, Seq2Seq, Seq2SeqConfig, reversal_examples, seq2seq
+from nets.sequence.seq2seq import EOS, PAD, SPECIAL_TOKENS, Seq2Seq, Seq2SeqConfig, reversal_examples, seq2seq
 
 VOCAB = SPECIAL_TOKENS + 10  # ten digits
 ATTENTIONS = [None, "additive", "dot", "general"]
@@ -67,7 +67,8 @@ def test_additive_attention_follows_bahdanau():
 def test_dot_attention_needs_equal_sizes():
     with pytest.raises(ValueError):
         DotProductAttention(8, 6)
-    assert isinstance(nets.build("luong_attention", query_size=8, key_size=6, general=True), DotProductAttention)
+    general = nets.build("luong_attention", query_size=8, key_size=6, general=True)
+    assert isinstance(general, DotProductAttention)
 
 
 # --- data and model mechanics ----------------------------------------------------------------------
@@ -86,9 +87,8 @@ def test_reversal_examples():
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_shapes_and_registry(attention, cell):
     torch.manual_seed(0)
-    model = nets.build(
-        "seq2seq", src_vocab=VOCAB, tgt_vocab=VOCAB + 2, embed_size=8, hidden_size=12, cell=cell, attention=attention
-    )
+    config = dict(embed_size=8, hidden_size=12, cell=cell, attention=attention)
+    model = nets.build("seq2seq", src_vocab=VOCAB, tgt_vocab=VOCAB + 2, **config)
     assert isinstance(model, Seq2Seq)
     src_NS, tgt_NT = reversal_examples(4, 2, 5, generator=torch.Generator().manual_seed(1))
     assert model(src_NS, tgt_NT).shape == (4, 6, VOCAB + 2)
@@ -144,7 +144,8 @@ def test_beam_search_is_exact_with_a_wide_beam():
     vocab, max_len = SPECIAL_TOKENS + 2, 3
     for src in reversal_examples(3, 1, 3, digits=2, generator=torch.Generator().manual_seed(10))[0]:
         symbols = range(SPECIAL_TOKENS, vocab)  # what may precede EOS (PAD and BOS are never written)
-        candidates = [list(body) + [EOS] for n in range(max_len) for body in itertools.product(symbols, repeat=n)]
+        bodies = [list(body) for n in range(max_len) for body in itertools.product(symbols, repeat=n)]
+        candidates = [body + [EOS] for body in bodies]
         candidates += [list(body) for body in itertools.product(symbols, repeat=max_len)]
         tgt_MT = torch.tensor([c + [PAD] * (max_len - len(c)) for c in candidates])
         with torch.no_grad():

@@ -59,7 +59,8 @@ def test_loss_is_the_negative_sampling_objective(architecture):
     v, u = model.input_embed.weight, model.output_embed.weight
     h = v[inputs] if architecture == "skipgram" else v[inputs].mean(dim=1)
     # as a sum of logistic regressions: the true word labelled 1, each negative labelled 0
-    logits = torch.cat([(h * u[targets]).sum(1, keepdim=True), torch.einsum("nd,nkd->nk", h, u[negatives])], 1)
+    positive, negative = (h * u[targets]).sum(1, keepdim=True), torch.einsum("nd,nkd->nk", h, u[negatives])
+    logits = torch.cat([positive, negative], dim=1)
     labels = torch.cat([torch.ones(6, 1), torch.zeros(6, 3)], 1)
     expected = F.binary_cross_entropy_with_logits(logits, labels, reduction="sum") / 6
     torch.testing.assert_close(model(inputs, targets, negatives), expected)

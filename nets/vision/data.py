@@ -45,20 +45,25 @@ def _triangle_mask(yy: np.ndarray, xx: np.ndarray, corners: np.ndarray) -> np.nd
 
 
 def shapes(
-    count: int, size: int = 32, max_shapes: int = 3, seed: int = 0
+    count: int,
+    size: int = 32,
+    max_shapes: int = 2,
+    extent: tuple[float, float] = (0.3, 0.6),
+    seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`count` single-channel scenes (images_N1HW in [0, 1], masks_NHW of class ids in SHAPE_CLASSES order).
 
     Each scene is uniform noise in [0, 0.5] with 1..max_shapes filled shapes of random class, size,
     position and brightness in [0.5, 1] (plus the same noise) painted in order, so a later shape hides
     an earlier one. Brightness tells shape from background; only the outline tells the classes apart.
-    Triangles are equilateral at a random rotation, rectangles axis-aligned with random aspect.
+    Triangles are equilateral at a random rotation, rectangles axis-aligned with random aspect; a
+    shape's width is drawn from `extent` times the scene's side.
     """
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     images = np.empty((count, size, size), dtype=np.float32)
     masks = np.zeros((count, size, size), dtype=np.int64)
-    lo, hi = size * 0.2, size * 0.45  # extent of a shape relative to the scene
+    lo, hi = size * extent[0], size * extent[1]  # a shape's width as a fraction of the scene's
     for n in range(count):
         image = rng.uniform(0.0, 0.5, (size, size))
         for _ in range(rng.integers(1, max_shapes + 1)):

@@ -257,8 +257,14 @@ class DilatedNetConfig:
 
 
 class DilatedNet(nn.Module):
-    """Front end (strided, then dilated convolutions), 1×1 class scores, the context module on the
-    scores, and bilinear upsampling by the front end's total stride back to the input size (§4-5)."""
+    """Front end (strided, then dilated convolutions), the context module, 1×1 class scores, and
+    bilinear upsampling by the front end's total stride back to the input size (§4-5).
+
+    The paper trains the front end first and then puts the context module on its 21 class-score maps.
+    Trained jointly from scratch, scores start with random signs and the module's ReLUs would silence
+    the negative ones, so here the module works on the front end's last feature maps instead: they
+    are non-negative (they leave a ReLU), so the identity initialisation is an exact no-op at the start.
+    """
 
     def __init__(self, config: DilatedNetConfig) -> None:
         super().__init__()
@@ -269,12 +275,12 @@ class DilatedNet(nn.Module):
             layers.append(conv_bn_relu(channels, width, dilation, stride))
             channels = width
         self.front_end = nn.Sequential(*layers)
+        self.context = ContextModule(channels, config.context_dilations)
         self.score = nn.Conv2d(channels, config.num_classes, 1)
-        self.context = ContextModule(config.num_classes, config.context_dilations)
         self.output_stride = math.prod(stride for _, _, stride in config.front_end)
 
     def forward(self, x_NCHW: torch.Tensor) -> torch.Tensor:
-        scores_NKhw = self.context(self.score(self.front_end(x_NCHW)))
+        scores_NKhw = self.score(self.context(self.front_end(x_NCHW)))
         return F.interpolate(scores_NKhw, size=x_NCHW.shape[-2:], mode="bilinear", align_corners=False)
 
 

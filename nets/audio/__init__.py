@@ -1,1 +1,2 @@
-"""Audio models: WaveNet."""
+"""Audio models: WaveNet (`wavenet.py`: μ-law companding, causal dilated convolutions, gated residual blocks)."""
+from nets.audio import wavenet  # noqa: F401

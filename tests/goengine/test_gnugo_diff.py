@@ -289,9 +289,9 @@ def test_random_games_13x13_19x19(gnugo_by_rules, rules):
 @pytest.mark.slow
 @pytest.mark.parametrize("rules", list(GNUGO_FLAGS))
 def test_random_games_many(gnugo_by_rules, rules):
-    games = ([(9, 1000 + s, 240, 0.01) for s in range(300)] + [(13, 1000 + s, 450, 0.005) for s in range(20)]
-             + [(19, 1000 + s, 480, 0.0) for s in range(10)] + [(size, 1000 + s, 300, 0.02)
-                                                                for size in (3, 4, 5, 6, 7) for s in range(40)])
+    games = ([(9, 1000 + s, 240, 0.01) for s in range(150)] + [(13, 1000 + s, 450, 0.005) for s in range(10)]
+             + [(19, 1000 + s, 480, 0.0) for s in range(5)]
+             + [(size, 1000 + s, 300, 0.02) for size in (3, 4, 5, 6, 7) for s in range(20)])
     run_games(gnugo_by_rules, rules, games, "slow")
 
 

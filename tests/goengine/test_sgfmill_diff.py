@@ -107,7 +107,7 @@ def test_finished_games_area_matches_sgfmill(size, games):
 @pytest.mark.slow
 @pytest.mark.parametrize("size", [7, 9, 11, 13, 19])
 def test_many_games_match_sgfmill(size):
-    for seed in range(200 if size <= 11 else 30):
+    for seed in range(100 if size <= 11 else 15):
         rng = random.Random(10_000 + seed)
         play_both(size, 10_000 + seed, 3 * size * size, lambda pos: biased_move(pos, rng))
         player = RandomPlayer(20_000 + seed)

@@ -144,6 +144,24 @@ class Position:
             raise ValueError("free handicap needs at least two distinct vertices")
         return self.with_stones(black=vertices, to_play="w")
 
+    def with_komi(self, komi: float) -> "Position":
+        """This position with another komi (the record and superko history are kept)."""
+        new = self._derive(self._board)
+        new._previous = self._previous
+        new.komi = _check_komi(komi)
+        return new
+
+    def resumed(self) -> "Position":
+        """After two passes, the same position with play resumed (the pass count cleared), as KGS's
+        clean-up phase and GTP controllers that keep sending moves expect. A resigned game stays over."""
+        if self._result is not None:
+            return self
+        board = self._board.copy()
+        board.meta[K.PASSES] = 0
+        new = self._derive(board)
+        new._previous = self._previous
+        return new
+
     # --- pickling ---
     def __getstate__(self):
         return {k: getattr(self, k) for k in self.__slots__}

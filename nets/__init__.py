@@ -16,5 +16,6 @@ Importing `nets` imports every subpackage so that the registry is complete.
 from nets.registry import available, build, register
 
 from nets import audio, generative, go, sequence, vision  # noqa: E402,F401  (fills the registry)
+from nets.go.checkpoint import load  # noqa: E402
 
-__all__ = ["available", "build", "register"]
+__all__ = ["available", "build", "load", "register"]

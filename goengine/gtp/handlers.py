@@ -17,14 +17,12 @@ Commands follow GTP 2 (section 6) with KGS's `kgs-time_settings` and `kgs-genmov
 """
 from __future__ import annotations
 
-import copy
 import importlib.util
 import os
 import time
 
 import numpy as np
 
-from goengine import _kernels as K
 from goengine import coords
 from goengine.gtp import engine as gtp
 from goengine.gtp.analysis import AnalysisCommands
@@ -52,21 +50,12 @@ def _colour(token: str) -> str:
 
 
 def _with_komi(position: Position, komi: float) -> Position:
-    # Position has no with_komi(); a shallow copy shares the immutable arrays and history
-    new = copy.copy(position)
-    new.komi = float(komi)
-    return new
+    return position.with_komi(komi)
 
 
 def _resumed(position: Position) -> Position:
     """The position with the game going on after two passes (a play or genmove after the game ended)."""
-    if position.passes < 2 or position.resigned:
-        return position
-    new = copy.copy(position)
-    board = position.board  # a copy
-    board.meta[K.PASSES] = 0
-    new._board = board
-    return new
+    return position.resumed() if position.passes >= 2 else position
 
 
 def chains(position: Position, vertices: set[str] | None = None) -> list[list[str]]:

@@ -55,10 +55,20 @@ class MCTSPlayer:
         return position.with_colours(position.board_array(), to_play=colour)  # a move out of turn
 
     def _passing_wins(self, position: Position, colour: str) -> bool:
+        """After the opponent's pass: does passing win both by the Tromp-Taylor count of the board as it
+        stands and after removing the stones that playouts say are dead? (A referee or opponent that
+        removes dead stones must not turn the win around.)"""
         if position.last_move != "pass":
             return False
-        score = position.score()
-        return score > 0 if colour == "b" else score < 0
+        sign = 1 if colour == "b" else -1
+        return position.score() * sign > 0 and self.final_score(position) * sign > 0
+
+    def final_score(self, position: Position) -> float:
+        """Area score with komi (positive: Black leads) after removing the stones judged dead."""
+        dead = self.dead_stones(position)
+        if dead:
+            position = position.with_stones(empty=dead)
+        return position.score()
 
     def genmove(self, position: Position, colour: str, budget: TimeBudget | None = None) -> str:
         position = self._as_mover(position, colour)

@@ -68,6 +68,17 @@ class SearchConfig:
         return p
 
 
+@dataclass
+class PendingLeaves:
+    """Leaves gathered by Search.collect, waiting for their evaluation."""
+
+    batch: LeafBatch
+    leaf_nodes: np.ndarray  # int32 (B,)
+    paths: np.ndarray  # int32 (B, max_path): node ids from the root
+    path_lens: np.ndarray  # int32 (B,)
+    terminal: np.ndarray  # float64 (B,): area score of finished games, NaN otherwise
+
+
 class Search:
     def __init__(self, evaluator=None, config: SearchConfig = SearchConfig()):
         self.evaluator = evaluator if evaluator is not None else RolloutEvaluator()
@@ -183,6 +194,14 @@ class Search:
         return self._batch_step(n, max_moves)
 
     def _batch_step(self, n: int, max_moves: int) -> int:
+        pending = self.collect(n)
+        priors, values = self.evaluator.evaluate(pending.batch)
+        return self.apply(pending, priors, values)
+
+    def collect(self, n: int) -> "PendingLeaves":
+        """Gather n leaves with virtual loss for a batch evaluator. Callers that batch several trees
+        (a self-play worker running many games) evaluate the batches of all trees at once and hand each
+        tree its share through apply()."""
         pos = self.position
         b, g = pos._board, pos._board.geo
         h = getattr(self.evaluator, "history_length", 1)
@@ -193,41 +212,46 @@ class Search:
         leaf_meta = np.empty((n, K.META_LEN), dtype=np.int64)
         leaf_history = np.empty((n, h, g.n_points), dtype=np.int32)
         leaf_nodes = np.empty(n, dtype=np.int32)
-        max_path = 4 * g.n_points
-        paths = np.empty((n, max_path), dtype=np.int32)
+        paths = np.empty((n, 4 * g.n_points), dtype=np.int32)
         path_lens = np.empty(n, dtype=np.int32)
         terminal = np.empty(n, dtype=np.float64)
-        vloss = self.config.virtual_loss
         count = T.collect_leaves(self.nodes, 0, b.s, b.meta, root_history, g.neighbours, g.zobrist, g.on_board,
-                                 n, vloss, self.params, leaf_s, leaf_meta, leaf_history, leaf_nodes, paths,
-                                 path_lens, terminal)
+                                 n, self.config.virtual_loss, self.params, leaf_s, leaf_meta, leaf_history,
+                                 leaf_nodes, paths, path_lens, terminal)
         legal = np.zeros((count, g.size * g.size + 1), dtype=np.int8)
         for i in range(count):
             T.legal_actions(leaf_s[i], leaf_meta[i], g.neighbours, g.on_board, legal[i])
         batch = LeafBatch(size=g.size, boards=leaf_s[:count], metas=leaf_meta[:count],
                           history=leaf_history[:count], to_play=leaf_meta[:count, K.TO_PLAY].astype(np.int8),
                           legal=legal)
-        priors, values = self.evaluator.evaluate(batch)
-        values = np.asarray(values, dtype=np.float64)
+        return PendingLeaves(batch, leaf_nodes[:count], paths[:count], path_lens[:count], terminal[:count])
+
+    def apply(self, pending: "PendingLeaves", priors_BA: np.ndarray, values_B: np.ndarray) -> int:
+        """Expand the pending leaves with the evaluator's priors and back up its values (win
+        probabilities of the side to move at each leaf). Returns the number of leaves applied."""
+        pos = self.position
+        g = pos._board.geo
+        batch = pending.batch
+        values = np.asarray(values_B, dtype=np.float64)
         if self.evaluator.kind == "mixed":
+            max_moves = self.config.max_playout_moves or 3 * g.size * g.size
             lam = self.evaluator.lam
-            z = T.leaf_rollouts(leaf_s[:count], leaf_meta[:count], g.neighbours, g.diagonals, g.zobrist,
-                                g.on_board, g.width, self.pattern, self.rng, max_moves, self.evaluator.heavy,
-                                pos.komi)
+            z = T.leaf_rollouts(batch.boards, batch.metas, g.neighbours, g.diagonals, g.zobrist, g.on_board,
+                                g.width, self.pattern, self.rng, max_moves, self.evaluator.heavy, pos.komi)
             values = (1.0 - lam) * values + lam * z
         no_filter = np.zeros(0, dtype=np.int8)
-        for i in range(count):
-            leaf = int(leaf_nodes[i])
-            if not np.isnan(terminal[i]):
-                black_wins = terminal[i] - pos.komi > 0
-                value = 1.0 if black_wins == (leaf_meta[i, K.TO_PLAY] == K.BLACK) else 0.0
+        for i in range(len(pending.leaf_nodes)):
+            leaf = int(pending.leaf_nodes[i])
+            if not np.isnan(pending.terminal[i]):
+                black_wins = pending.terminal[i] - pos.komi > 0
+                value = 1.0 if black_wins == (batch.metas[i, K.TO_PLAY] == K.BLACK) else 0.0
             else:
                 value = float(values[i])
                 flt = self._root_filter if leaf == 0 else no_filter
-                T.expand_with_priors(self.nodes, self.tree_meta, leaf, leaf_s[i], leaf_meta[i], g.neighbours,
-                                     g.on_board, np.asarray(priors[i], dtype=np.float32), flt)
-            T.backup_value(self.nodes, paths[i], int(path_lens[i]), value, vloss)
-        return count
+                T.expand_with_priors(self.nodes, self.tree_meta, leaf, batch.boards[i], batch.metas[i], g.neighbours,
+                                     g.on_board, np.asarray(priors_BA[i], dtype=np.float32), flt)
+            T.backup_value(self.nodes, pending.paths[i], int(pending.path_lens[i]), value, self.config.virtual_loss)
+        return len(pending.leaf_nodes)
 
     def add_dirichlet_noise(self, alpha: float, weight: float, rng: np.random.Generator) -> None:
         """AlphaGo Zero's root noise: P = (1 - weight) P + weight Dir(alpha), on the expanded root."""

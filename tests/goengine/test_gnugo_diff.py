@@ -303,3 +303,6 @@ def test_client_raises_on_error_replies(gnugo_by_rules):
     with pytest.raises(GtpError, match="illegal move"):
         gg.send("play white E5")
     assert gg.stones("black") == {"E5"}  # still in step after the errors
+    # a batch bigger than one pipe buffer goes out in pieces, replies still in order
+    replies = gg.send_many(["list_stones black", "list_stones white"] * 2000, check=False)
+    assert replies == ["E5", ""] * 2000

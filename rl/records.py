@@ -1,0 +1,190 @@
+"""Self-play game records: the one versioned schema that self-play workers write and trainers read.
+
+AlphaGo Zero (Silver et al. 2017, Nature 550, "Self-play training pipeline") stores, for every move of a
+self-play game, the search probabilities pi_t (the root's visit distribution) and, once the game ends,
+the winner z; training samples (s_t, pi_t, z_t) from the most recent games. A record here holds exactly
+that for one game, plus what the pipeline needs to audit itself: the generation and weights that played
+it, the seed that replays it, and resignation bookkeeping (AlphaGo Zero disables resignation in 10% of
+games to measure how often a resignation would have been wrong).
+
+A record is one `.npz` file (numpy arrays only, read with allow_pickle=False, so a record cannot run
+code) written atomically: a temporary file in the same folder, then `os.replace`, so a crash leaves
+either the whole game or nothing. Version history of the format (`RECORD_VERSION`):
+
+    1   the fields of `GameRecord` below
+
+Actions are indices 0..N²-1 (row * N + col, row 0 = GTP row 1) and N² for pass (goengine/coords.py).
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, fields
+from typing import Iterator
+
+import numpy as np
+
+RECORD_VERSION = 1
+FILE_PATTERN = re.compile(r"^gen(\d{5,})-([0-9a-f]{16})\.npz$")
+
+
+class RecordError(ValueError):
+    """A record file that cannot be read or fails its checks; the message names the file."""
+
+
+@dataclass
+class GameRecord:
+    """One self-play game. T moves, A = N² + 1 actions (pass last)."""
+
+    board_size: int
+    komi: float
+    rules: str
+    """Rule set name (goengine.rules), so the moves replay under the rules they were played by."""
+    moves: np.ndarray
+    """int16 (T,): action played at each move, Black first."""
+    policy_targets: np.ndarray
+    """float32 (T, A): the root's visit distribution pi_t; rows of zeros where no full search was done."""
+    full_search: np.ndarray
+    """bool (T,): whether move t had a full search (playout-cap randomisation); only those train the policy."""
+    result: float
+    """+1 Black won, -1 White won, 0 jigo."""
+    generation: int
+    seed: int
+    """The game's own seed (noise, temperature, resignation draw): with the weights, it replays the game."""
+    resign_disabled: bool
+    resigned: bool
+    false_resign: bool | None
+    """In resign-disabled games: whether the side that would first have resigned went on to win (None if
+    resignation never triggered). None in other games."""
+    weights_version: int
+    """Version (generation of the best net) of the weights that played the game."""
+
+    @property
+    def num_moves(self) -> int:
+        return int(len(self.moves))
+
+    def filename(self) -> str:
+        """Records sort by generation, then by seed (a fixed, arbitrary order within a generation)."""
+        return f"gen{self.generation:05d}-{self.seed & 0xFFFF_FFFF_FFFF_FFFF:016x}.npz"
+
+
+def check_record(record: GameRecord, where: str = "record") -> None:
+    """Raise RecordError unless the record's arrays agree with each other and with its board size."""
+    n = record.board_size
+    actions = n * n + 1
+    t = len(record.moves)
+    if not 2 <= n <= 25:
+        raise RecordError(f"{where}: board size {n} out of range")
+    if record.moves.ndim != 1 or (t and (record.moves.min() < 0 or record.moves.max() >= actions)):
+        raise RecordError(f"{where}: moves must be action indices 0..{actions - 1}")
+    if record.policy_targets.shape != (t, actions):
+        raise RecordError(f"{where}: policy_targets has shape {record.policy_targets.shape}, expected {(t, actions)}")
+    if record.full_search.shape != (t,):
+        raise RecordError(f"{where}: full_search has shape {record.full_search.shape}, expected {(t,)}")
+    if record.result not in (-1.0, 0.0, 1.0):
+        raise RecordError(f"{where}: result {record.result} is not +1, -1 or 0")
+    sums = record.policy_targets.sum(axis=1)
+    ok = np.where(record.full_search, np.abs(sums - 1.0) < 1e-3, True)
+    if not ok.all() or not np.isfinite(record.policy_targets).all() or (record.policy_targets < 0).any():
+        raise RecordError(f"{where}: policy targets of full searches must be distributions")
+
+
+def _atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_record(directory: str | os.PathLike, record: GameRecord) -> str:
+    """Write `record` into `directory` (created if needed) atomically; returns the file's path."""
+    check_record(record)
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, record.filename())
+    false_resign = -1 if record.false_resign is None else int(record.false_resign)
+    _atomic_savez(path, {
+        "version": np.int64(RECORD_VERSION),
+        "board_size": np.int64(record.board_size),
+        "komi": np.float64(record.komi),
+        "rules": np.array(record.rules),
+        "moves": np.asarray(record.moves, dtype=np.int16),
+        "policy_targets": np.asarray(record.policy_targets, dtype=np.float32),
+        "full_search": np.asarray(record.full_search, dtype=bool),
+        "result": np.float64(record.result),
+        "generation": np.int64(record.generation),
+        "seed": np.uint64(record.seed & 0xFFFF_FFFF_FFFF_FFFF),
+        "resign_disabled": np.bool_(record.resign_disabled),
+        "resigned": np.bool_(record.resigned),
+        "false_resign": np.int8(false_resign),
+        "weights_version": np.int64(record.weights_version),
+    })
+    return path
+
+
+def read_record(path: str | os.PathLike) -> GameRecord:
+    """Read one record; RecordError naming the file if it is corrupt, truncated, of another version or
+    inconsistent."""
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise RecordError(f"record {path}: no such file") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        # np.load on damaged bytes raises whichever of these the damage triggers; all mean "unusable"
+        raise RecordError(f"record {path}: corrupt or not a game record ({type(e).__name__}: {e})") from None
+    version = arrays.get("version")
+    if version is None:
+        raise RecordError(f"record {path}: not a game record (no version)")
+    if int(version) != RECORD_VERSION:
+        raise RecordError(f"record {path}: format version {int(version)}, this code reads {RECORD_VERSION}")
+    names = [f.name for f in fields(GameRecord)]
+    missing = sorted(set(names) - arrays.keys())
+    if missing:
+        raise RecordError(f"record {path}: missing fields {missing}")
+    false_resign = int(arrays["false_resign"])
+    try:
+        record = GameRecord(
+            board_size=int(arrays["board_size"]), komi=float(arrays["komi"]), rules=str(arrays["rules"]),
+            moves=arrays["moves"].astype(np.int16), policy_targets=arrays["policy_targets"].astype(np.float32),
+            full_search=arrays["full_search"].astype(bool), result=float(arrays["result"]),
+            generation=int(arrays["generation"]), seed=int(arrays["seed"]),
+            resign_disabled=bool(arrays["resign_disabled"]), resigned=bool(arrays["resigned"]),
+            false_resign=None if false_resign < 0 else bool(false_resign),
+            weights_version=int(arrays["weights_version"]),
+        )
+    except (TypeError, ValueError) as e:
+        raise RecordError(f"record {path}: a field has the wrong type or shape ({e})") from None
+    check_record(record, f"record {path}")
+    return record
+
+
+def record_paths(directory: str | os.PathLike, max_generation: int | None = None) -> list[str]:
+    """Paths of the records in `directory` in file-name order (generation, then seed), optionally only
+    up to `max_generation`; temporary files of interrupted writes are skipped."""
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        return []
+    out = []
+    for name in sorted(os.listdir(directory)):
+        m = FILE_PATTERN.match(name)
+        if m and (max_generation is None or int(m.group(1)) <= max_generation):
+            out.append(os.path.join(directory, name))
+    return out
+
+
+def iter_records(directory: str | os.PathLike, max_generation: int | None = None) -> Iterator[GameRecord]:
+    """Every record in `directory`, in `record_paths` order."""
+    for path in record_paths(directory, max_generation):
+        yield read_record(path)

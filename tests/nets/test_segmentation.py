@@ -1,0 +1,238 @@
+"""Segmentation: bilinear transposed convolutions, pooling/unpooling with switches against torch,
+FCN/SegNet/dilated shapes, the context module's receptive field, mean IoU against scikit-learn,
+seeded goldens, and learning synthetic shapes."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import nets
+from nets.vision.data import SHAPE_CLASSES, fit, predict, shapes
+from nets.vision.segmentation import (
+    FCN,
+    ContextModule,
+    DilatedNet,
+    SegNet,
+    dilated_net,
+    fcn,
+    max_pool2d_with_switches,
+    max_unpool2d,
+    mean_iou,
+    segnet,
+    upsampler,
+)
+
+K = len(SHAPE_CLASSES)
+FCN_SMALL = dict(in_channels=1, num_classes=K, stages=((16, 1), (32, 1), (64, 1)), head_channels=64, skips=2)
+SEGNET_SMALL = dict(in_channels=1, num_classes=K, stages=((8, 1), (32, 1), (64, 1)))
+DILATED_SMALL = dict(in_channels=1, num_classes=K, front_end=((16, 1, 2), (32, 1, 1), (32, 2, 1)), context_dilations=(1, 2, 4, 1))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small tensors: a second intra-op thread mostly spins, and on a shared machine it steals a core."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_transposed_conv_upsampler_starts_as_bilinear_interpolation(factor):
+    x = torch.randn(2, 3, 7, 9)
+    ours = upsampler(3, factor)(x)
+    reference = F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+    assert ours.shape == reference.shape
+    m = factor // 2  # the transposed convolution sees zeros past the edge where interpolation clamps
+    torch.testing.assert_close(ours[..., m:-m, m:-m], reference[..., m:-m, m:-m])
+
+
+@pytest.mark.parametrize("shape,kernel,stride", [((2, 3, 8, 8), 2, 2), ((1, 4, 7, 9), 2, 2), ((2, 2, 9, 8), 3, 2), ((1, 3, 6, 7), 3, 1)])
+def test_pooling_switches_equal_torch_indices(shape, kernel, stride):
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    values, switches = max_pool2d_with_switches(x, kernel, stride)
+    ref_values, ref_indices = F.max_pool2d(x, kernel, stride, return_indices=True)
+    torch.testing.assert_close(values, ref_values)
+    assert torch.equal(switches, ref_indices)
+    upstream = torch.randn(values.shape, dtype=torch.float64)
+    (grad,) = torch.autograd.grad(values, x, upstream)
+    (ref_grad,) = torch.autograd.grad(ref_values, x, upstream)
+    torch.testing.assert_close(grad, ref_grad)
+
+
+@pytest.mark.parametrize("shape,output_size", [((2, 3, 8, 8), None), ((1, 4, 7, 9), (7, 9)), ((2, 2, 5, 6), None), ((1, 1, 11, 4), (11, 4))])
+def test_unpooling_equals_torch_max_unpool_values_and_gradients(shape, output_size):
+    x = torch.randn(shape, dtype=torch.float64)
+    pooled, indices = F.max_pool2d(x, 2, 2, return_indices=True)
+    ours_in = pooled.clone().requires_grad_(True)
+    theirs_in = pooled.clone().requires_grad_(True)
+    ours = max_unpool2d(ours_in, indices, 2, output_size=output_size)
+    theirs = nn.MaxUnpool2d(2)(theirs_in, indices, output_size=output_size)
+    torch.testing.assert_close(ours, theirs)
+    upstream = torch.randn(ours.shape, dtype=torch.float64)
+    ours.backward(upstream)
+    theirs.backward(upstream)
+    torch.testing.assert_close(ours_in.grad, theirs_in.grad)
+    # Every value lands at its switch; all other places are zero.
+    assert int((ours != 0).sum()) == pooled.numel()
+
+
+def test_unpooling_gradient_passes_finite_difference_check():
+    pooled, indices = F.max_pool2d(torch.randn(1, 2, 6, 6, dtype=torch.float64), 2, return_indices=True)
+    pooled.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda v: max_unpool2d(v, indices, 2), (pooled,))
+
+
+@pytest.mark.parametrize("skips", [0, 1, 2])
+@pytest.mark.parametrize("size", [(32, 32), (24, 40)])
+def test_fcn_variants_predict_every_pixel(skips, size):
+    model = fcn(**{**FCN_SMALL, "skips": skips}).eval()
+    assert model(torch.randn(2, 1, *size)).shape == (2, K, *size)
+    assert len(model.skip_scores) == skips
+    assert model.final_up.stride == (2 ** (3 - skips),) * 2  # 32s / 16s / 8s in the paper's 5-stage net
+
+
+def test_fcn_skip_scores_start_at_zero_so_fcn8s_starts_as_fcn32s():
+    """§4.2: the skip score layers are zero-initialised, so at the start only the coarse scores,
+    upsampled, reach the output; after a training step the shallower stages contribute."""
+    torch.manual_seed(0)
+    eight = fcn(**FCN_SMALL)
+    x = torch.randn(4, 1, 32, 32)
+    with torch.no_grad():
+        coarse = eight.head(eight.stages[2](eight.stages[1](eight.stages[0](x))))
+        only_coarse = eight.final_up(eight.skip_ups[1](eight.skip_ups[0](coarse)))
+        torch.testing.assert_close(eight(x), only_coarse)
+    fit(eight, x, torch.randint(0, K, (4, 32, 32)), epochs=1, batch_size=4)
+    assert all(bool(s.weight.detach().abs().sum() > 0) for s in eight.skip_scores)
+
+
+def test_fcn_rejects_more_skips_than_stages_allow():
+    with pytest.raises(ValueError):
+        fcn(**{**FCN_SMALL, "skips": 3})
+
+
+@pytest.mark.parametrize("size", [(32, 32), (30, 22), (17, 9)])
+def test_segnet_predicts_every_pixel_even_for_odd_sizes(size):
+    model = segnet(**SEGNET_SMALL).eval()
+    assert model(torch.randn(2, 1, *size)).shape == (2, K, *size)
+
+
+def test_segnet_decoder_sees_sparse_maps_at_the_encoder_switches():
+    torch.manual_seed(0)
+    model = segnet(**SEGNET_SMALL).eval()
+    seen = []
+    hook = model.decoders[-1].register_forward_pre_hook(lambda mod, inp: seen.append(inp[0]))
+    model(torch.randn(1, 1, 16, 16))
+    hook.remove()
+    unpooled = seen[0]  # (1, 8, 16, 16): at most one non-zero per 2×2 window
+    windows = F.unfold(unpooled.reshape(8, 1, 16, 16), 2, stride=2)  # (8, 4, 64)
+    assert int((windows != 0).sum(dim=1).max()) <= 1
+
+
+def _receptive_field(dilations: tuple[int, ...]) -> int:
+    """Width of the input region that reaches the centre output, found by autograd on all-positive
+    weights (so every ReLU passes and no path cancels)."""
+    module = ContextModule(1, dilations, identity_init=False).double()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.fill_(0.1)
+    x = torch.zeros(1, 1, 151, 151, dtype=torch.float64, requires_grad=True)
+    module(x)[0, 0, 75, 75].backward()
+    columns = x.grad[0, 0].abs().sum(dim=0).nonzero()
+    return int(columns.max() - columns.min() + 1)
+
+
+def test_context_module_receptive_field_grows_as_in_the_paper():
+    # Yu & Koltun 2016, Table 1: after layers 1..7 (dilations 1, 1, 2, 4, 8, 16, 1), then the 1×1 layer.
+    dilations = (1, 1, 2, 4, 8, 16, 1)
+    fields = [_receptive_field(dilations[:i]) for i in range(1, len(dilations) + 1)]
+    assert fields == [3, 5, 9, 17, 33, 65, 67]
+
+
+def test_context_module_identity_initialisation():
+    torch.manual_seed(0)
+    module = nets.build("dilated_context", channels=5)
+    x = torch.randn(2, 5, 20, 20)
+    torch.testing.assert_close(module(x.abs()), x.abs())
+    torch.testing.assert_close(module(x), x.clamp(min=0))  # the truncations remove what is negative
+
+
+@pytest.mark.parametrize("size", [(32, 32), (20, 28)])
+def test_dilated_net_keeps_resolution(size):
+    model = dilated_net(**DILATED_SMALL).eval()
+    assert model.output_stride == 2
+    assert model(torch.randn(2, 1, *size)).shape == (2, K, *size)
+
+
+def test_mean_iou_matches_scikit_learn():
+    from sklearn.metrics import jaccard_score
+
+    generator = torch.Generator().manual_seed(0)
+    target = torch.randint(0, 4, (3, 10, 10), generator=generator)
+    predicted = torch.where(torch.rand(3, 10, 10, generator=generator) < 0.7, target, torch.randint(0, 5, (3, 10, 10), generator=generator))
+    expected = jaccard_score(target.flatten().numpy(), predicted.flatten().numpy(), average="macro")
+    assert mean_iou(predicted, target, 5) == pytest.approx(expected)
+    assert mean_iou(target, target, 5) == 1.0
+
+
+def test_shapes_data_is_seeded_and_labels_match_the_pixels():
+    images, masks = shapes(40, size=32, seed=3)
+    again, masks_again = shapes(40, size=32, seed=3)
+    assert torch.equal(images, again) and torch.equal(masks, masks_again)
+    assert images.shape == (40, 1, 32, 32) and masks.shape == (40, 32, 32)
+    assert set(masks.unique().tolist()) == set(range(K))
+    assert float(images[:, 0][masks == 0].max()) <= 0.5  # background is the dim noise
+    assert float(images[:, 0][masks > 0].min()) >= 0.4  # shapes are brighter, up to their own noise
+
+
+def test_registry_builds_each_segmenter():
+    assert isinstance(nets.build("fcn", **FCN_SMALL), FCN)
+    assert isinstance(nets.build("segnet", **SEGNET_SMALL), SegNet)
+    assert isinstance(nets.build("dilated_net", **DILATED_SMALL), DilatedNet)
+    assert isinstance(nets.build("dilated_context", channels=3), ContextModule)
+
+
+def test_seeded_golden_outputs():
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 16, 16)
+    got = []
+    for builder, config in [(fcn, FCN_SMALL), (segnet, SEGNET_SMALL), (dilated_net, DILATED_SMALL)]:
+        torch.manual_seed(1)
+        model = builder(**config)  # training mode: batch statistics, so the outputs are not ~0
+        with torch.no_grad():
+            got.append(model(x)[0, :, 5, 7].tolist())
+    assert got[0] == pytest.approx([0.28325, 0.08899, -0.01899, -0.11049], abs=1e-4)
+    assert got[1] == pytest.approx([-0.13266, 0.02419, 0.1786, -0.16347], abs=1e-4)
+    assert got[2] == pytest.approx([-0.31937, 0.24981, -0.05931, 0.39518], abs=1e-4)
+
+
+def _learn(builder, config: dict, train: int, epochs: int, binary: bool, lr: float) -> float:
+    x_train, y_train = shapes(train, size=32, seed=0)
+    x_test, y_test = shapes(200, size=32, seed=1)  # held-out scenes: another seed
+    if binary:
+        y_train, y_test = y_train.clamp(max=1), y_test.clamp(max=1)
+    classes = 2 if binary else K
+    torch.manual_seed(0)
+    model = builder(**{**config, "num_classes": classes})
+    fit(model, x_train, y_train, epochs=epochs, batch_size=32, lr=lr)
+    return mean_iou(predict(model, x_test), y_test, classes)
+
+
+# The context module's stacked identity-initialised convolutions have no normalisation between them;
+# Adam at 1e-2 moves all C·9 taps of every layer at once and the stack blows up, so it gets 3e-3.
+SEGMENTERS = [(fcn, FCN_SMALL, 1e-2), (segnet, SEGNET_SMALL, 1e-2), (dilated_net, DILATED_SMALL, 3e-3)]
+
+
+@pytest.mark.parametrize("builder,config,lr", SEGMENTERS, ids=["fcn", "segnet", "dilated"])
+def test_learns_to_separate_shapes_from_noise(builder, config, lr):
+    """Quick goal: shape versus background, mean IoU ≥ 0.85 on held-out scenes after 48 steps."""
+    iou = _learn(builder, config, train=512, epochs=3, binary=True, lr=lr)
+    assert iou >= 0.85, iou
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("builder,config,lr", SEGMENTERS, ids=["fcn", "segnet", "dilated"])
+def test_learns_to_segment_rectangles_circles_and_triangles(builder, config, lr):
+    """The issue's goal: background + three shape classes, mean IoU ≥ 0.8 on 200 held-out scenes."""
+    iou = _learn(builder, config, train=3000, epochs=4, binary=False, lr=lr)
+    assert iou >= 0.8, iou

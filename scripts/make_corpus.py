@@ -28,7 +28,7 @@ from tests.gnugo import GnuGo  # noqa: E402
 LEVEL_PAIRS = [(1, 1), (1, 3), (3, 1), (2, 2), (1, 5), (5, 1), (3, 3), (2, 4), (5, 5), (1, 1), (4, 2), (10, 5)]
 
 
-def play_game(index: int, levels: tuple[int, int], seed: int, size: int, komi: float, max_moves: int,
+def play_game(levels: tuple[int, int], seed: int, size: int, komi: float, max_moves: int,
               capture_all_dead: bool) -> dict:
     """One game; returns its moves and what GNU Go said at the end."""
     extra = ["--capture-all-dead"] if capture_all_dead else []
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         capture_all_dead = seed % 2 == 0
         path = os.path.join(args.out, f"gnugo_{index:03d}_b{levels[0]}_w{levels[1]}.sgf")
         start = time.time()
-        game = play_game(index, levels, seed, args.size, args.komi, args.max_moves, capture_all_dead)
+        game = play_game(levels, seed, args.size, args.komi, args.max_moves, capture_all_dead)
         key = hashlib.sha1(repr(game["moves"]).encode()).hexdigest()
         if key in seen:  # GNU Go's seeds only break ties: a repeat is possible, so skip it
             print(f"seed {seed}: repeats an earlier game, skipped", flush=True)
@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         seen.add(key)
         flags = " --capture-all-dead" if capture_all_dead else ""
-        comment = (f"GNU Go 3.8 self-play by scripts/make_corpus.py: black --level {levels[0]} --seed {2 * seed + 1}"
-                   f"{flags}, white --level {levels[1]} --seed {2 * seed + 2}{flags}; chinese rules, komi {args.komi:g}\n"
+        comment = (f"GNU Go 3.8 self-play by scripts/make_corpus.py: black --level {levels[0]} "
+                   f"--seed {2 * seed + 1}{flags}, white --level {levels[1]} --seed {2 * seed + 2}{flags}; "
+                   f"chinese rules, komi {args.komi:g}\n"
                    f"ended: {game['ended']}\n"
                    f"final_score: {game['score']}\n"
                    f"final_status_list dead: {' '.join(game['dead'])}")

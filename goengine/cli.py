@@ -26,14 +26,21 @@ class UserError(Exception):
     """An error caused by the user's input: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (no usage dump), still with exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _numba_cache_default() -> None:
     # a stable cache so jitted kernels compile once per machine, also for Ray workers
     os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "goengine-numba"))
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="goengine", description="Go engine and reinforcement-learning toolkit")
-    sub = parser.add_subparsers(dest="command", metavar="command")
+    parser = _Parser(prog="goengine", description="Go engine and reinforcement-learning toolkit")
+    sub = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == only:

@@ -134,7 +134,7 @@ def run(args) -> int:
 
         path = args.sgf or f"game-{datetime.datetime.now():%Y%m%d-%H%M%S}.sgf"
         names = {"b": "you", "w": player.name} if human == "b" else {"b": player.name, "w": "you"}
-        sgf.save_position(path, final, black=names["b"], white=names["w"],
-                          result=final.result() if final.is_over else None)
+        sgf.save_game(path, final, black_name=names["b"], white_name=names["w"],
+                      result=final.result() if final.is_over else None)
         print(f"saved {os.path.abspath(path)}")
     return 0

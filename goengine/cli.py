@@ -76,4 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module's main, so that goengine.cli.UserError raised by subcommands is this one
+    from goengine.cli import main as _main
+
+    sys.exit(_main())

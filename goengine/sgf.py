@@ -206,6 +206,8 @@ def replay(record: GameRecord, rules: str | Rules | None = None) -> list[Positio
     for n, (colour, move) in enumerate(record.moves, 1):
         for edit in edits.get(n - 1, ()):
             pos = _setup(pos, edit.black, edit.white, edit.empty, edit.to_play, f"{src}: setup before move {n}")
+        if pos.passes >= 2:  # a record may go on after two passes (a clean-up phase): resume play
+            pos = pos.resumed()
         try:
             pos = pos.play(move, colour)
         except IllegalMove as e:

@@ -174,10 +174,8 @@ def test_passes_as_empty_and_as_tt():
     assert load_game(b"(;SZ[21];B[tt])").moves == (("b", "U2"),)  # a point on bigger boards (no I)
 
 
-@pytest.mark.xfail(strict=True, raises=SgfError,
-                   reason="Position.play refuses every move after two passes ('game over'), but records "
-                          "(and GTP controllers, e.g. in a cleanup phase) go on after two passes")
 def test_moves_after_two_passes_replay():
+    # records (and GTP controllers in a clean-up phase) go on after two passes: replay resumes play
     final = replay(load_game(b"(;SZ[9];B[ee];W[];B[];W[cc])"))[-1]
     assert final.colour_at("C7") == "w"
 

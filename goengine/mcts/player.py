@@ -71,6 +71,12 @@ class MCTSPlayer:
         return position.score()
 
     def genmove(self, position: Position, colour: str, budget: TimeBudget | None = None) -> str:
+        return self.genmove_analyze(position, colour, budget, None, 0.0)
+
+    def genmove_analyze(self, position: Position, colour: str, budget: TimeBudget | None, report,
+                        interval_s: float) -> str:
+        """genmove that also calls report(candidates) every interval_s seconds of its search (for GTP's
+        lz-genmove_analyze); `report` returning False stops the reports, not the search."""
         position = self._as_mover(position, colour)
         if self._passing_wins(position, colour):
             self.last_search = {"move": "pass", "reason": "passing wins by area score"}
@@ -83,7 +89,17 @@ class MCTSPlayer:
             playouts, seconds = self.config.playouts, (None if self.config.playouts else self.config.seconds)
         start = time.perf_counter()
         self.search.set_root(position)
-        sims = self.search.run(sims=playouts, seconds=seconds)
+        if report is None or interval_s <= 0:
+            sims = self.search.run(sims=playouts, seconds=seconds)
+        else:
+            sims, reporting = 0, True
+            while (playouts is None or sims < playouts) and (
+                    seconds is None or time.perf_counter() - start < seconds):
+                left = None if seconds is None else max(seconds - (time.perf_counter() - start), 0.001)
+                sims += self.search.run(sims=None if playouts is None else playouts - sims,
+                                        seconds=min(interval_s, left) if left is not None else interval_s)
+                if reporting:
+                    reporting = bool(report(self.search.analysis()))
         best = self.search.best_child()
         if best is None:
             return "pass"

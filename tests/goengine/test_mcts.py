@@ -235,3 +235,13 @@ def test_pattern_table_is_symmetric_and_selective():
     # rotation by 90 degrees moves every neighbour two places round the ring N NE E SE S SW W NW
     rotated = sum(d << (2 * ((i + 2) % 8)) for i, d in enumerate(digits))
     assert np.array_equal(table, table[rotated])
+
+
+def test_genmove_analyze_reports_growing_visits_then_moves():
+    reports = []
+    player = MCTSPlayer(PlayerConfig(), SMALL)
+    move = player.genmove_analyze(Position(9), "b", TimeBudget(playouts=3000),
+                                  lambda candidates: reports.append(candidates) or True, 0.02)
+    assert move in Position(9).legal_moves()
+    totals = [sum(m.visits for m in r) for r in reports]
+    assert len(totals) >= 2 and totals == sorted(totals) and totals[-1] <= 3000

@@ -130,7 +130,7 @@ def test_seeded_golden_outputs():
     torch.testing.assert_close(got, torch.tensor(GOLDEN), atol=1e-6, rtol=1e-4)
 
 
-GOLDEN = [0.02560684, 0.1892483, 0.02966715, 0.3756473, 0.06402584, 0.6240103]
+GOLDEN = [-0.5241179, 0.1892483, 0.02966715, 0.3756473, 0.06402584, 0.6240103]
 
 
 # ---------------------------------------------------------------- MLP GAN on a ring of eight Gaussians
@@ -168,8 +168,8 @@ def _train_ring(seed: int, steps: int) -> nn.Module:
 def _assert_covers_the_ring(gen: nn.Module):
     counts, near, far = _ring_coverage(gen)
     fair = 2000 / 8
-    assert counts.min().item() >= 0.4 * fair, f"per-mode counts {counts.tolist()} (fair share {fair:.0f})"
-    assert near >= 0.8 and far <= 0.1, (near, far)
+    assert counts.min().item() >= 0.6 * fair, f"per-mode counts {counts.tolist()} (fair share {fair:.0f})"
+    assert near >= 0.85 and far <= 0.06, (near, far)
 
 
 def test_untrained_generator_fails_the_ring_goal():
@@ -179,13 +179,13 @@ def test_untrained_generator_fails_the_ring_goal():
 
 
 def test_mlp_gan_covers_every_mode_of_a_ring():
-    _assert_covers_the_ring(_train_ring(seed=0, steps=1500))
+    _assert_covers_the_ring(_train_ring(seed=0, steps=1000))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_mlp_gan_covers_every_mode_across_seeds(seed):
-    _assert_covers_the_ring(_train_ring(seed=seed, steps=3000))
+    _assert_covers_the_ring(_train_ring(seed=seed, steps=2000))
 
 
 # ---------------------------------------------------------------- DCGAN on 8x8 digits

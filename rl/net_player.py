@@ -1,0 +1,93 @@
+"""A trained AlphaGo Zero net as a `Player` for `goengine gtp --weights`, `goengine play --weights` and
+the match referee: goengine's MCTSPlayer searching with PUCT over the net's priors and values
+(Silver et al. 2017, Methods "Search algorithm"; `NetEvaluator` in rl/alphago_zero/evaluator.py).
+
+    player = make_net_player("run/best.pt", playouts=200)
+
+Everything a checkpoint can get wrong (missing, unreadable, not a Go net, not an AlphaGo Zero net,
+another board size than asked) ends as one `CheckpointError` line naming the file. The net plays only
+the board size it was trained for; a game on another size is refused with a one-line error (GTP answers
+it as `? ...`) rather than fed planes of the wrong shape.
+"""
+from __future__ import annotations
+
+import os
+
+from goengine.mcts.player import MCTSPlayer, PlayerConfig
+from goengine.mcts.search import SearchConfig
+from goengine.players import TimeBudget
+from goengine.position import Position
+
+NET_NAME = "zero_resnet"
+"""The net the AlphaGo Zero loop trains."""
+ZERO_PLANES = 17
+"""Its input: the evaluator's 8 positions of history per colour and the colour to play."""
+
+
+class NetMCTSPlayer(MCTSPlayer):
+    """MCTSPlayer over a net that knows one board size."""
+
+    def __init__(self, board_size: int, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.board_size = board_size
+
+    def _check_size(self, position: Position) -> None:
+        if position.size != self.board_size:
+            raise ValueError(f"this net plays {self.board_size}x{self.board_size} only, not "
+                             f"{position.size}x{position.size} (boardsize {self.board_size})")
+
+    def _expand_root(self, position: Position) -> None:
+        # Search.collect sends every walk of a batch to an unexpanded root, so a short search would
+        # spend its whole batch there and leave no child visited (best_child would then pick pass):
+        # give the root its priors with one leaf first
+        self.search.set_root(position)
+        if self.search.nodes[0]["first_child"] < 0 and not position.is_over:
+            pending = self.search.collect(1)
+            priors_BA, values_B = self.search.evaluator.evaluate(pending.batch)
+            self.search.apply(pending, priors_BA, values_B)
+
+    def genmove(self, position: Position, colour: str, budget: TimeBudget | None = None) -> str:
+        self._check_size(position)
+        self._expand_root(self._as_mover(position, colour))
+        return super().genmove(position, colour, budget)
+
+    def analyze(self, position: Position, colour: str, report, interval_s: float) -> None:
+        self._check_size(position)
+        super().analyze(position, colour, report, interval_s)
+
+
+def load_zero_net(weights_path: str | os.PathLike, board_size: int | None = None):
+    """(model, meta) from an AlphaGo Zero checkpoint; CheckpointError for anything else."""
+    from nets.go.checkpoint import CheckpointError, load
+
+    model, meta = load(weights_path, board_size=board_size)
+    if meta.net != NET_NAME:
+        raise CheckpointError(f"checkpoint {os.fspath(weights_path)}: a {meta.net!r} net, not an AlphaGo Zero "
+                              f"net ({NET_NAME!r})")
+    planes = meta.config.get("in_planes")
+    if planes != ZERO_PLANES:
+        raise CheckpointError(f"checkpoint {os.fspath(weights_path)}: the net takes {planes} input planes, "
+                              f"not AlphaGo Zero's {ZERO_PLANES}")
+    return model, meta
+
+
+def make_net_player(weights_path: str | os.PathLike, playouts: int | None = None, seconds: float | None = None,
+                    seed: int | None = None, *, board_size: int | None = None, resign_threshold: float = 0.1,
+                    batch_size: int = 8) -> NetMCTSPlayer:
+    """The search player over the net at `weights_path`: `playouts` simulations per move, else `seconds`
+    per move (default 1 s) when the caller gives no budget. `batch_size` leaves are evaluated per net call."""
+    from rl.alphago_zero.evaluator import NetEvaluator
+
+    for name, value in (("playouts", playouts), ("seconds", seconds)):
+        if value is not None and value <= 0:
+            raise ValueError(f"{name} must be positive, not {value}")
+    model, meta = load_zero_net(weights_path, board_size)
+    size = meta.board_size
+    evaluator = NetEvaluator(model, size)
+    # a search of a few hundred playouts should still be able to resign a lost game
+    min_visits = min(500, playouts) if playouts else 500
+    config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
+                          resign_threshold=resign_threshold, resign_min_visits=min_visits)
+    search_config = SearchConfig(batch_size=batch_size, seed=seed or 0)
+    return NetMCTSPlayer(size, config, search_config, evaluator,
+                         name=f"goengine-zero-{os.path.basename(os.fspath(weights_path))}")

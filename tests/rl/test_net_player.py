@@ -1,0 +1,108 @@
+"""`make_net_player`: a checkpoint becomes an MCTSPlayer that the GTP engine drives through whole games
+of legal moves; the net's value steers its search (it captures a stone in atari where the same net with
+its value negated does not); every bad checkpoint is one CheckpointError line."""
+import io
+
+import pytest
+import torch
+
+import nets
+from goengine.cli import build_parser
+from goengine.gtp.cli import build_engine
+from goengine.mcts.player import MCTSPlayer
+from goengine.position import Position
+from nets.go.checkpoint import CheckpointError, save
+from rl.net_player import make_net_player
+from tests.selfplay.test_arena import material_net
+
+SIZE = 5
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def weights(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "best.pt"
+    save(path, nets.build("zero_resnet", preset="2x16", board_size=SIZE), feature_set="zero")
+    return path
+
+
+def gtp(player, *flags):
+    args = build_parser(only="gtp").parse_args(["gtp", "--size", str(SIZE), "--komi", "0.5", *flags])
+    return build_engine(args, player=player, stderr=io.StringIO())
+
+
+def test_gtp_game_of_legal_moves(weights):
+    player = make_net_player(weights, playouts=16, seed=1)
+    assert isinstance(player, MCTSPlayer) and player.search.evaluator.kind == "batch"
+    engine = gtp(player, "--playouts", "16")
+    assert engine.handle("clear_board") == "=\n\n"
+    position = Position(SIZE, 0.5)
+    moves = []
+    for turn in range(40):
+        colour = "bw"[turn % 2]
+        reply = engine.handle(f"genmove {colour}")
+        assert reply.startswith("= ") and reply.endswith("\n\n"), reply
+        move = reply[2:].strip().lower()
+        if move == "resign":
+            break
+        assert move == "pass" or position.is_legal(move.upper(), colour), (move, str(position))
+        position = position.play(move.upper() if move != "pass" else "pass", colour)
+        moves.append(move)
+        if position.is_over:
+            break
+    assert any(m != "pass" for m in moves)
+    assert engine.handle("final_score").startswith("= ")
+
+
+def test_short_search_visits_a_move_not_just_the_root(weights):
+    # 8 playouts with 8 leaves per net call: the root must get its priors before the batch is gathered
+    player = make_net_player(weights, playouts=8, seed=0, batch_size=8)
+    move = player.genmove(Position(SIZE, 0.5), "b")
+    assert move != "pass"
+    assert player.search.visit_counts().sum() >= 7
+
+
+def test_the_nets_value_steers_the_search(tmp_path):
+    # White's C3 is left with one liberty, C4; the history planes come from real moves
+    position = Position(SIZE, 0.5)
+    for move in ("D3", "C3", "C2", "A5", "B3", "E5"):
+        position = position.play(move)
+    assert position.liberties("C3") == 1 and position.to_play == "b"
+    for sign, expect_capture in ((1.0, True), (-1.0, False)):
+        path = tmp_path / f"material{sign}.pt"
+        save(path, material_net(sign=sign), feature_set="zero")
+        player = make_net_player(path, playouts=64, seed=0)
+        move = player.genmove(position, "b")
+        assert (move == "C4") == expect_capture, (sign, move)
+
+
+def test_other_board_size_is_refused_in_one_line(weights):
+    engine = gtp(make_net_player(weights, playouts=4))
+    assert engine.handle("boardsize 9") == "=\n\n"
+    reply = engine.handle("genmove b")
+    assert reply.startswith("? this net plays 5x5 only, not 9x9") and reply.count("\n") == 2
+
+
+def test_bad_checkpoints_are_one_clear_error(tmp_path, weights):
+    with pytest.raises(CheckpointError, match="no such file"):
+        make_net_player(tmp_path / "missing.pt", playouts=4)
+    with pytest.raises(CheckpointError, match="board size 5, expected 9"):
+        make_net_player(weights, playouts=4, board_size=9)
+    lee = tmp_path / "lee.pt"
+    save(lee, nets.build("lee_policy", board_size=SIZE, filters=4, layers=2), feature_set="lee_policy")
+    with pytest.raises(CheckpointError, match="not an AlphaGo Zero net"):
+        make_net_player(lee, playouts=4)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        make_net_player(junk, playouts=4)
+    with pytest.raises(ValueError, match="playouts must be positive"):
+        make_net_player(weights, playouts=0)

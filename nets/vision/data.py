@@ -54,10 +54,11 @@ def shapes(
     """`count` single-channel scenes (images_N1HW in [0, 1], masks_NHW of class ids in SHAPE_CLASSES order).
 
     Each scene is uniform noise in [0, 0.5] with 1..max_shapes filled shapes of random class, size,
-    position and brightness in [0.5, 1] (plus the same noise) painted in order, so a later shape hides
+    position and brightness in [0.5, 1] (plus noise of ±0.1) painted in order, so a later shape hides
     an earlier one. Brightness tells shape from background; only the outline tells the classes apart.
     Triangles are equilateral at a random rotation, rectangles axis-aligned with random aspect; a
-    shape's width is drawn from `extent` times the scene's side.
+    rectangle's sides and a circle's diameter are drawn from `extent` times the scene's side, a
+    triangle's circumradius is 0.6 times such a size.
     """
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)

@@ -68,7 +68,9 @@ class ConvBNAct(nn.Sequential):
         activation: type[nn.Module] | None = nn.ReLU,
     ) -> None:
         layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, out_channels, kernel_size, stride, (kernel_size - 1) // 2, groups=groups, bias=False),
+            nn.Conv2d(
+                in_channels, out_channels, kernel_size, stride, (kernel_size - 1) // 2, groups=groups, bias=False
+            ),
             nn.BatchNorm2d(out_channels),
         ]
         if activation is not None:
@@ -204,7 +206,8 @@ class MobileNetV2(nn.Module):
         self.config = config
         channels = make_divisible(config.stem_channels * config.width_mult, config.round_nearest)
         last = make_divisible(config.last_channels * max(1.0, config.width_mult), config.round_nearest)
-        layers: list[nn.Module] = [ConvBNAct(config.in_channels, channels, 3, config.stem_stride, activation=nn.ReLU6)]
+        stem = ConvBNAct(config.in_channels, channels, 3, config.stem_stride, activation=nn.ReLU6)
+        layers: list[nn.Module] = [stem]
         for t, c, n, s in config.table:
             out_channels = make_divisible(c * config.width_mult, config.round_nearest)
             for i in range(n):

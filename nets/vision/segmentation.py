@@ -72,7 +72,7 @@ class FCNConfig:
     stages: tuple[tuple[int, int], ...] = VGG16_STAGES
     """Encoder rows (channels, 3×3 convs), each stage ending in 2×2 max pooling: output stride 2^S."""
     head_channels: int = 1024
-    """Width of the two convolutions standing for VGG's fc6/fc7 on the coarsest map."""
+    """Width of the 3×3 conv-BN-ReLU standing for VGG's fc6/fc7 on the coarsest map, before the 1×1 scores."""
     skips: int = 2
     """Shallower pooled stages fused into the scores: 0 = FCN-32s, 1 = FCN-16s, 2 = FCN-8s."""
 
@@ -93,7 +93,9 @@ class FCN(nn.Module):
             layers = [conv_bn_relu(channels if i == 0 else width, width) for i in range(convs)]
             self.stages.append(nn.Sequential(*layers, nn.MaxPool2d(2, 2)))
             channels = width
-        self.head = nn.Sequential(conv_bn_relu(channels, config.head_channels), nn.Conv2d(config.head_channels, config.num_classes, 1))
+        self.head = nn.Sequential(
+            conv_bn_relu(channels, config.head_channels), nn.Conv2d(config.head_channels, config.num_classes, 1)
+        )
         k = config.num_classes
         # Score maps of the skipped stages, deepest first; zero-initialised so training starts from FCN-32s (§4.2).
         skip_widths = [width for width, _ in config.stages[-1 - config.skips : -1]][::-1]
@@ -118,9 +120,12 @@ class FCN(nn.Module):
 # ------------------------------------------------------------------------------- pooling with switches
 
 
-def max_pool2d_with_switches(x_NCHW: torch.Tensor, kernel_size: int, stride: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def max_pool2d_with_switches(
+    x_NCHW: torch.Tensor, kernel_size: int, stride: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Max pooling (no padding) returning the maxima and their switches: for every output the flat
-    index row·W + col of the winning input in its (H, W) plane, the convention of torch's indices."""
+    index row·W + col of the winning input in its (H, W) plane, the convention of torch's indices.
+    Where a window holds two equal maxima either may be chosen, so switches can then differ from torch's."""
     stride = kernel_size if stride is None else stride
     n, c, h, w = x_NCHW.shape
     out_h, out_w = (h - kernel_size) // stride + 1, (w - kernel_size) // stride + 1
@@ -191,7 +196,8 @@ class SegNet(nn.Module):
         self.encoders = nn.ModuleList()
         channels = config.in_channels
         for width, convs in config.stages:
-            self.encoders.append(nn.Sequential(*[conv_bn_relu(channels if i == 0 else width, width) for i in range(convs)]))
+            layers = [conv_bn_relu(channels if i == 0 else width, width) for i in range(convs)]
+            self.encoders.append(nn.Sequential(*layers))
             channels = width
         self.decoders = nn.ModuleList()
         widths = [width for width, _ in config.stages]
@@ -223,7 +229,9 @@ class ContextModule(nn.Module):
     resolution never changes. `identity_init` sets every filter to pass its own channel's centre tap
     (§3, eq. 4), making the module an identity on non-negative input before training."""
 
-    def __init__(self, channels: int, dilations: tuple[int, ...] = (1, 1, 2, 4, 8, 16, 1), identity_init: bool = True) -> None:
+    def __init__(
+        self, channels: int, dilations: tuple[int, ...] = (1, 1, 2, 4, 8, 16, 1), identity_init: bool = True
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         for d in dilations:
@@ -249,7 +257,9 @@ class DilatedNetConfig:
     """Image channels."""
     num_classes: int = 21
     """Classes including background."""
-    front_end: tuple[tuple[int, int, int], ...] = ((64, 1, 1), (128, 1, 2), (256, 1, 2), (512, 1, 2), (512, 2, 1), (512, 4, 1))
+    front_end: tuple[tuple[int, int, int], ...] = (
+        (64, 1, 1), (128, 1, 2), (256, 1, 2), (512, 1, 2), (512, 2, 1), (512, 4, 1)
+    )
     """Rows (channels, dilation, stride) of 3×3 conv-BN-ReLU layers: strides shrink the map,
     dilations then widen the view at fixed resolution (§4: VGG with its last pools replaced by dilation)."""
     context_dilations: tuple[int, ...] = (1, 1, 2, 4, 8, 16, 1)
@@ -286,8 +296,9 @@ class DilatedNet(nn.Module):
 
 def mean_iou(predicted_NHW: torch.Tensor, target_NHW: torch.Tensor, num_classes: int) -> float:
     """Mean over classes present in either map of |P ∩ T| / |P ∪ T|, each summed over all images."""
-    pairs = target_NHW.flatten() * num_classes + predicted_NHW.flatten()
-    confusion_KK = torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)  # (K², ) -> (K, K)
+    pairs_P = target_NHW.flatten() * num_classes + predicted_NHW.flatten()  # (N, H, W) -> (N·H·W,)
+    counts = torch.bincount(pairs_P, minlength=num_classes**2)
+    confusion_KK = counts.reshape(num_classes, num_classes)  # (K²,) -> (K, K): rows truth, columns prediction
     intersection_K = confusion_KK.diagonal()
     union_K = confusion_KK.sum(0) + confusion_KK.sum(1) - intersection_K
     present = union_K > 0

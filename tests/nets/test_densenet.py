@@ -10,7 +10,9 @@ import nets
 from nets.vision.data import digits_split, fit, predict
 from nets.vision.densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet
 
-DIGITS = dict(in_channels=1, num_classes=10, growth_rate=8, block_config=(2, 2), init_channels=16, imagenet_stem=False)
+DIGITS = dict(
+    in_channels=1, num_classes=10, growth_rate=8, block_config=(2, 2), init_channels=16, imagenet_stem=False
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -28,12 +30,17 @@ def _record_channels(model: nn.Module, x: torch.Tensor) -> tuple[list[tuple[str,
     stages: list[tuple[str, int]] = []
     layers: list[tuple[int, int]] = []
     handles = []
+    def on_stage(module, inputs, out):
+        stages.append(("block" if isinstance(module, DenseBlock) else "transition", out.shape[1]))
+
+    def on_layer(module, inputs, out):
+        layers.append((inputs[0].shape[1], out.shape[1]))
+
     for m in model.modules():
         if isinstance(m, (DenseBlock, Transition)):
-            kind = "block" if isinstance(m, DenseBlock) else "transition"
-            handles.append(m.register_forward_hook(lambda mod, inp, out, kind=kind: stages.append((kind, out.shape[1]))))
+            handles.append(m.register_forward_hook(on_stage))
         elif isinstance(m, DenseLayer):
-            handles.append(m.register_forward_hook(lambda mod, inp, out: layers.append((inp[0].shape[1], out.shape[1]))))
+            handles.append(m.register_forward_hook(on_layer))
     with torch.no_grad():
         model.eval()(x)
     for handle in handles:
@@ -43,11 +50,17 @@ def _record_channels(model: nn.Module, x: torch.Tensor) -> tuple[list[tuple[str,
 
 @pytest.mark.parametrize(
     "c0,k,blocks,theta,bottleneck",
-    [(16, 12, (3, 4, 5), 0.5, True), (24, 7, (2, 3, 2), 0.7, True), (10, 5, (4, 4), 1.0, False), (9, 3, (1, 2, 3, 1), 0.35, False)],
+    [
+        (16, 12, (3, 4, 5), 0.5, True),
+        (24, 7, (2, 3, 2), 0.7, True),
+        (10, 5, (4, 4), 1.0, False),
+        (9, 3, (1, 2, 3, 1), 0.35, False),
+    ],
 )
 def test_channel_counts_follow_growth_and_compression(c0, k, blocks, theta, bottleneck):
     model = densenet(
-        growth_rate=k, block_config=blocks, init_channels=c0, compression=theta, bottleneck=bottleneck, imagenet_stem=False
+        growth_rate=k, block_config=blocks, init_channels=c0, compression=theta, bottleneck=bottleneck,
+        imagenet_stem=False,
     )
     stages, layers = _record_channels(model, torch.randn(2, 3, 32, 32))
     expected_stages, expected_layers = [], []
@@ -67,7 +80,8 @@ def test_channel_counts_follow_growth_and_compression(c0, k, blocks, theta, bott
 def test_transitions_halve_the_resolution():
     model = densenet(growth_rate=4, block_config=(1, 1, 1), init_channels=8, imagenet_stem=False)
     sizes = []
-    handles = [m.register_forward_hook(lambda mod, i, out: sizes.append(out.shape[-1])) for m in model.modules() if isinstance(m, Transition)]
+    transitions = [m for m in model.modules() if isinstance(m, Transition)]
+    handles = [m.register_forward_hook(lambda mod, i, out: sizes.append(out.shape[-1])) for m in transitions]
     model(torch.randn(2, 3, 32, 32))
     for h in handles:
         h.remove()
@@ -82,7 +96,7 @@ def test_dense_block_passes_its_input_through_unchanged():
     out = block(x)
     assert out.shape == (2, 5 + 3 * 4, 6, 6)
     torch.testing.assert_close(out[:, :5], x)
-    # Each layer's new maps are a function of everything before them: changing the last layer leaves earlier maps alone.
+    # Information flows forward only: changing the last layer leaves the earlier layers' maps alone.
     with torch.no_grad():
         block.layers[-1].h[-1].weight.add_(1.0)
     torch.testing.assert_close(block(x)[:, : 5 + 2 * 4], out[:, : 5 + 2 * 4])
@@ -113,7 +127,10 @@ def test_imagenet_parameter_counts(blocks, k, c0, count):
 
 
 # Huang et al. 2017, Table 2 (CIFAR, 10 classes): depth L, growth k, BC or plain, million parameters.
-CIFAR_PARAMETERS = [(40, 12, False, 1.0), (100, 12, False, 7.0), (100, 24, False, 27.2), (100, 12, True, 0.8), (250, 24, True, 15.3), (190, 40, True, 25.6)]
+CIFAR_PARAMETERS = [
+    (40, 12, False, 1.0), (100, 12, False, 7.0), (100, 24, False, 27.2),
+    (100, 12, True, 0.8), (250, 24, True, 15.3), (190, 40, True, 25.6),
+]
 
 
 @pytest.mark.parametrize("depth,k,bc,million", CIFAR_PARAMETERS)

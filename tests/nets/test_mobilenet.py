@@ -19,7 +19,9 @@ from nets.vision.mobilenet import (
 )
 
 # Small tables for 8×8 digits: a stride-1 stem and two stride-2 stages end on 2×2 maps.
-V1_DIGITS = dict(in_channels=1, num_classes=10, stem_channels=16, stem_stride=1, table=((32, 1, 1), (64, 1, 2), (128, 1, 2)))
+V1_DIGITS = dict(
+    in_channels=1, num_classes=10, stem_channels=16, stem_stride=1, table=((32, 1, 1), (64, 1, 2), (128, 1, 2))
+)
 V2_DIGITS = dict(
     in_channels=1, num_classes=10, stem_channels=16, stem_stride=1,
     table=((1, 16, 1, 1), (4, 24, 1, 2), (4, 32, 2, 2)), last_channels=96, dropout=0.0,
@@ -52,7 +54,9 @@ def test_depthwise_separable_costs_one_over_n_plus_one_over_dk_squared(m, n, d_k
     assert macs_ratio == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.parametrize("builder,config", [(mobilenet_v1, {}), (mobilenet_v2, {}), (mobilenet_v2, dict(width_mult=0.5))])
+@pytest.mark.parametrize(
+    "builder,config", [(mobilenet_v1, {}), (mobilenet_v2, {}), (mobilenet_v2, dict(width_mult=0.5))]
+)
 def test_hook_counter_agrees_with_torch_flop_counter(builder, config):
     model = builder(**config).eval()
     x = torch.randn(1, 3, 96, 96)

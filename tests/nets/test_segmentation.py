@@ -25,7 +25,9 @@ from nets.vision.segmentation import (
 K = len(SHAPE_CLASSES)
 FCN_SMALL = dict(in_channels=1, num_classes=K, stages=((16, 1), (32, 1), (64, 1)), head_channels=64, skips=2)
 SEGNET_SMALL = dict(in_channels=1, num_classes=K, stages=((8, 1), (32, 1), (64, 1)))
-DILATED_SMALL = dict(in_channels=1, num_classes=K, front_end=((16, 1, 2), (32, 1, 1), (32, 2, 1)), context_dilations=(1, 2, 4, 1))
+DILATED_SMALL = dict(
+    in_channels=1, num_classes=K, front_end=((16, 1, 2), (32, 1, 1), (32, 2, 1)), context_dilations=(1, 2, 4, 1)
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -47,7 +49,9 @@ def test_transposed_conv_upsampler_starts_as_bilinear_interpolation(factor):
     torch.testing.assert_close(ours[..., m:-m, m:-m], reference[..., m:-m, m:-m])
 
 
-@pytest.mark.parametrize("shape,kernel,stride", [((2, 3, 8, 8), 2, 2), ((1, 4, 7, 9), 2, 2), ((2, 2, 9, 8), 3, 2), ((1, 3, 6, 7), 3, 1)])
+@pytest.mark.parametrize(
+    "shape,kernel,stride", [((2, 3, 8, 8), 2, 2), ((1, 4, 7, 9), 2, 2), ((2, 2, 9, 8), 3, 2), ((1, 3, 6, 7), 3, 1)]
+)
 def test_pooling_switches_equal_torch_indices(shape, kernel, stride):
     x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
     values, switches = max_pool2d_with_switches(x, kernel, stride)
@@ -60,7 +64,10 @@ def test_pooling_switches_equal_torch_indices(shape, kernel, stride):
     torch.testing.assert_close(grad, ref_grad)
 
 
-@pytest.mark.parametrize("shape,output_size", [((2, 3, 8, 8), None), ((1, 4, 7, 9), (7, 9)), ((2, 2, 5, 6), None), ((1, 1, 11, 4), (11, 4))])
+@pytest.mark.parametrize(
+    "shape,output_size",
+    [((2, 3, 8, 8), None), ((1, 4, 7, 9), (7, 9)), ((2, 2, 5, 6), None), ((1, 1, 11, 4), (11, 4))],
+)
 def test_unpooling_equals_torch_max_unpool_values_and_gradients(shape, output_size):
     x = torch.randn(shape, dtype=torch.float64)
     pooled, indices = F.max_pool2d(x, 2, 2, return_indices=True)
@@ -169,7 +176,8 @@ def test_mean_iou_matches_scikit_learn():
 
     generator = torch.Generator().manual_seed(0)
     target = torch.randint(0, 4, (3, 10, 10), generator=generator)
-    predicted = torch.where(torch.rand(3, 10, 10, generator=generator) < 0.7, target, torch.randint(0, 5, (3, 10, 10), generator=generator))
+    noise = torch.randint(0, 5, (3, 10, 10), generator=generator)  # class 4 appears only in predictions
+    predicted = torch.where(torch.rand(3, 10, 10, generator=generator) < 0.7, target, noise)
     expected = jaccard_score(target.flatten().numpy(), predicted.flatten().numpy(), average="macro")
     assert mean_iou(predicted, target, 5) == pytest.approx(expected)
     assert mean_iou(target, target, 5) == 1.0
@@ -223,16 +231,26 @@ def _learn(builder, config: dict, train: int, epochs: int, binary: bool, lr: flo
 SEGMENTERS = [(fcn, FCN_SMALL, 1e-2), (segnet, SEGNET_SMALL, 1e-2), (dilated_net, DILATED_SMALL, 3e-3)]
 
 
-@pytest.mark.parametrize("builder,config,lr", SEGMENTERS, ids=["fcn", "segnet", "dilated"])
+@pytest.mark.parametrize("builder,config,lr", SEGMENTERS[1:], ids=["segnet", "dilated"])
 def test_learns_to_separate_shapes_from_noise(builder, config, lr):
-    """Quick goal: shape versus background, mean IoU ≥ 0.85 on held-out scenes after 48 steps."""
+    """Quick goal for the two nets whose full goal is slow: shape versus background, mean IoU ≥ 0.85
+    on held-out scenes after 48 steps."""
     iou = _learn(builder, config, train=512, epochs=3, binary=True, lr=lr)
     assert iou >= 0.85, iou
 
 
+def test_fcn_learns_to_segment_rectangles_circles_and_triangles():
+    """The issue's goal: background + three shape classes, mean IoU ≥ 0.8 on 200 held-out scenes
+    (measured 0.858). Brightness separates shapes from noise; only outlines separate the classes."""
+    builder, config, lr = SEGMENTERS[0]
+    iou = _learn(builder, config, train=3000, epochs=4, binary=False, lr=lr)
+    assert iou >= 0.8, iou
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("builder,config,lr", SEGMENTERS, ids=["fcn", "segnet", "dilated"])
+@pytest.mark.parametrize("builder,config,lr", SEGMENTERS[1:], ids=["segnet", "dilated"])
 def test_learns_to_segment_rectangles_circles_and_triangles(builder, config, lr):
-    """The issue's goal: background + three shape classes, mean IoU ≥ 0.8 on 200 held-out scenes."""
+    """The same goal for SegNet (measured 0.864) and the dilated net (0.862): about 30 s and 60 s
+    on a busy 2-core machine."""
     iou = _learn(builder, config, train=3000, epochs=4, binary=False, lr=lr)
     assert iou >= 0.8, iou

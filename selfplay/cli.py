@@ -1,0 +1,139 @@
+"""`goengine selfplay`: AlphaGo Zero self-play games with one net, on Ray workers, written as records.
+
+    goengine selfplay --weights run/best.pt --games 200 --workers 2 --out games/
+    goengine selfplay --weights run/best.pt --games 200 --workers 8 --out games/ --address head:6379
+
+The net's board size, and its architecture, come from the checkpoint. Each game becomes one record in
+OUT (rl/records.py, written atomically the moment its chunk of games comes back), and every
+`--sgf-every`-th game also an SGF in OUT/sgf. A game's seed comes from (--seed, --generation, its
+index), so running the same command again skips the games already on disk and plays only the missing
+ones: a crashed or interrupted run is resumed by repeating it.
+
+With --workers 1 and no --address the games are played in this process (no Ray); otherwise each worker
+is a Ray actor (selfplay/orchestrator.py) on an embedded local Ray, or on the cluster at --address.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", required=True, help="AlphaGo Zero checkpoint (e.g. RUN_DIR/best.pt)")
+    parser.add_argument("--games", type=int, required=True, help="games to play")
+    parser.add_argument("--workers", type=int, default=1, help="self-play workers, one CPU each (default 1)")
+    parser.add_argument("--out", required=True, help="folder for the game records")
+    parser.add_argument("--visits", type=int, default=200, help="root visits per move (default 200)")
+    parser.add_argument("--address", default=None, help="join the Ray cluster at this address (host:port)")
+    parser.add_argument("--board-size", type=int, default=None,
+                        help="refuse a checkpoint for another board size (default: the checkpoint's)")
+    parser.add_argument("--komi", type=float, default=7.0, help="komi (default 7)")
+    parser.add_argument("--parallel-games", type=int, default=16,
+                        help="games each worker plays at once, batching their leaves (default 16)")
+    parser.add_argument("--resign-threshold", type=float, default=0.05,
+                        help="resign below this win rate (0: never; disabled anyway in 10%% of games)")
+    parser.add_argument("--generation", type=int, default=0, help="generation recorded in the records")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the games")
+    parser.add_argument("--sgf-every", type=int, default=10, help="save every k-th game as SGF too (0: none)")
+
+
+def _check(args) -> None:
+    from goengine.cli import UserError
+
+    for name in ("games", "workers", "visits", "parallel_games"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}")
+    if not 0 <= args.resign_threshold < 1:
+        raise UserError(f"--resign-threshold must be in [0, 1), not {args.resign_threshold}")
+    if args.sgf_every < 0:
+        raise UserError(f"--sgf-every must be 0 or more, not {args.sgf_every}")
+
+
+def missing_chunks(config, generation: int, n_games: int, out_dir: str, chunk: int) -> list[tuple[int, int]]:
+    """(first game, count) runs of at most `chunk` games whose records are not in out_dir yet."""
+    from rl.records import record_filename
+    from selfplay.worker import game_seed
+
+    present = set(os.listdir(out_dir))
+    todo = [i for i in range(n_games)
+            if record_filename(generation, game_seed(config.seed, generation, i)) not in present]
+    runs: list[tuple[int, int]] = []
+    for i in todo:
+        if runs and runs[-1][0] + runs[-1][1] == i and runs[-1][1] < chunk:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((i, 1))
+    return runs
+
+
+def run(args: argparse.Namespace) -> int:
+    from goengine.cli import UserError
+
+    _check(args)
+    import torch
+
+    from nets.go.checkpoint import CheckpointError
+    from rl.net_player import load_zero_net
+    from rl.records import save_sgf, write_record
+    from selfplay.orchestrator import LocalSelfPlay, Orchestrator
+    from selfplay.worker import SelfPlayConfig, game_seed
+
+    try:
+        model, meta = load_zero_net(args.weights, args.board_size)
+    except CheckpointError as e:
+        raise UserError(str(e)) from None
+    os.makedirs(args.out, exist_ok=True)
+    config = SelfPlayConfig(board_size=meta.board_size, komi=args.komi, net=model.config, visits=args.visits,
+                            parallel_games=args.parallel_games, resign_threshold=args.resign_threshold,
+                            seed=args.seed)
+    chunk = max(1, min(args.parallel_games, math.ceil(args.games / args.workers)))
+    chunks = missing_chunks(config, args.generation, args.games, args.out, chunk)
+    todo = sum(c for _, c in chunks)
+    if todo < args.games:
+        print(f"goengine selfplay: {args.games - todo} of {args.games} games already in {args.out}", file=sys.stderr)
+    if not chunks:
+        return 0
+    version = int((meta.extra or {}).get("generation", 0)) if isinstance(meta.extra, dict) else 0
+    local = args.workers == 1 and args.address is None
+    if local:
+        torch.set_num_threads(1)  # one worker, one core: as a Ray actor would be
+        executor = LocalSelfPlay(config)
+    else:
+        try:
+            executor = Orchestrator(config, args.workers, address=args.address,
+                                    num_cpus=args.workers if args.address is None else None)
+        except ConnectionError as e:
+            raise UserError(str(e)) from None
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    games = positions = black_wins = 0
+    sgf_dir = os.path.join(args.out, "sgf")
+    index_of = {game_seed(config.seed, args.generation, i): i for i in range(args.games)}  # records hold seeds
+    try:
+        executor.publish(model.state_dict(), version)
+        with tqdm(total=todo, unit="game", file=sys.stderr, disable=None) as bar:
+            for records, _stats in executor.play(args.generation, chunks):
+                for record in records:
+                    write_record(args.out, record)
+                    index = index_of[record.seed]
+                    if args.sgf_every and index % args.sgf_every == 0:
+                        os.makedirs(sgf_dir, exist_ok=True)
+                        save_sgf(record, os.path.join(sgf_dir, f"game{index:06d}.sgf"))
+                    games += 1
+                    positions += record.num_moves
+                    black_wins += record.result > 0
+                bar.update(len(records))
+                seconds = time.perf_counter() - start
+                bar.set_postfix(positions_per_s=f"{positions / max(seconds, 1e-9):.0f}")
+    finally:
+        executor.close()
+    seconds = time.perf_counter() - start
+    print(f"goengine selfplay: {games} games, {positions} positions in {seconds:.0f} s "
+          f"({3600 * games / seconds:.0f} games/hour with {args.workers} worker{'s' * (args.workers > 1)}); "
+          f"Black won {black_wins}; records in {args.out}", file=sys.stderr)
+    return 0
+

@@ -45,16 +45,17 @@ BROKEN = """
     . . . . . . . . .
 """
 
-# LADDER plus White D7 and E6. After Black E4 White D5, Black's atari at D6 is itself in atari (its
-# neighbours C6 empty, D7, E6, D5 White): White captures it at C6 and has C5 and D6 again; Black D6 is
-# then suicide and Black C5 lets White D6 connect out. Black C5 at once lets White D6 connect too. So E4
-# no longer works; D5 still does (the path down and right is unchanged).
+# LADDER plus White D7, E6 and Black B5. After Black E4 White D5 (C5, D6), Black's atari at D6 is itself in
+# atari (C6 empty; D7, E6, D5 White). Extending at C5 leaves White one liberty (B5, C4 Black), but
+# capturing D6 at C6 gives White C5 and D6 back: Black D6 is then suicide, and Black C5 lets White D6
+# connect out. Black C5 at once lets White D6 connect. So E4 fails only because of the capture; D5
+# still works (the path down and right is unchanged).
 ESCAPE_BY_CAPTURE = """
     . . . . . . . . .
     . . . . . . . . .
     . . . O . . . . .
     . . . . O . . . .
-    . . . . X . . . .
+    . X . . X . . . .
     . . X O . . . . .
     . . . X . . . . .
     . . . . . . . . .

@@ -174,13 +174,14 @@ class DecoderLayer(nn.Module):
         self.dropout2 = nn.Dropout(dropout)
         self.dropout3 = nn.Dropout(dropout)
 
-    def _self_attention(self, y_NTD, attend_mask):
+    def _self_attention(self, y_NTD: torch.Tensor, attend_mask: torch.Tensor | None) -> torch.Tensor:
         return self.dropout1(self.self_attn(y_NTD, y_NTD, y_NTD, attend_mask))
 
-    def _cross_attention(self, y_NTD, memory_NSD, memory_mask):
+    def _cross_attention(self, y_NTD: torch.Tensor, memory_NSD: torch.Tensor,
+                         memory_mask: torch.Tensor | None) -> torch.Tensor:
         return self.dropout2(self.multihead_attn(y_NTD, memory_NSD, memory_NSD, memory_mask))
 
-    def _feed_forward(self, y_NTD):
+    def _feed_forward(self, y_NTD: torch.Tensor) -> torch.Tensor:
         return self.dropout3(self.linear2(self.dropout(F.relu(self.linear1(y_NTD)))))
 
     def forward(
@@ -281,7 +282,7 @@ class Transformer(nn.Module):
         """Feed back the argmax token until every row has emitted EOS or max_len tokens are out.
 
         Returns tokens_NL (L <= max_len) without the leading BOS; after a row's EOS it holds pad_id.
-        The decoder is re-run over the whole prefix each step: O(L^2) but simple, and fine at toy sizes.
+        Call `.eval()` first, or dropout stays on. The decoder is re-run over the whole prefix each step: O(L^2) but simple, and fine at toy sizes.
         """
         memory_NSD, src_mask = self.encode(src_NS)
         n = src_NS.shape[0]

@@ -1,0 +1,201 @@
+"""Self-play speed: 9x9 AlphaGo Zero self-play with the 6x64 net at 200 visits per move.
+
+Figures (issue 5's targets in brackets):
+  - positions and games per CPU-hour of one worker (>= 500 games/hour/core), from whole games played
+    by a SelfPlayWorker in this process with torch on one thread;
+  - where that CPU time goes: the net's forward passes, building the input planes, and the search (tree
+    walks, expansion, backup, Python glue), timed by wrapping the worker's NetEvaluator (search overhead
+    = everything but the forward, over the forward: <= 10%);
+  - the speed-up from 1 to 2 workers as Ray actors (num_cpus=2): evaluations per wall-clock second with
+    2 actors over 1 (>= 1.8x). On a shared machine the second core may be busy, so the CPU share each
+    actor got and the load average are reported beside it, and the speed-up per actor CPU-second.
+
+In-process figures are per CPU-second (time.process_time), so other load on a shared machine slows
+the clock of no phase; Ray figures are per wall-clock second, as a speed-up must be.
+
+Peer, measured in the same run: the bare forward pass of the same net at the worker's mean batch on one
+thread. Its positions per CPU-second bound what any search around this net can reach on this core; the
+ratio self-play / peer says how much of that bound the whole pipeline keeps.
+
+Games use the worker's defaults (Dirichlet noise, 7 temperature-1 moves, resignation at 5% with 10% of
+games played out, tree reuse) and a randomly initialised net, whose games run longer than a trained
+net's: the games per hour are for such games; the evaluations per second carry over. --quick caps the
+games at 10 moves, so its games per hour mean nothing.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+
+def _loadavg() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+def forward_rate(model, batch: int, seconds: float) -> float:
+    """Positions per CPU-second of the bare forward pass at `batch` on the current torch threads."""
+    import torch
+
+    x = torch.zeros(batch, model.config.in_planes, model.config.board_size, model.config.board_size)
+    x[:, ::3] = 1.0
+    with torch.no_grad():
+        model(x)
+        n, start = 0, time.process_time()
+        while time.process_time() - start < seconds:
+            model(x)
+            n += batch
+    return n / (time.process_time() - start)
+
+
+def in_process(config, state_dict, games: int) -> dict:
+    """One worker in this process: whole games, the CPU time split into forward, planes and search.
+
+    CPU time (time.process_time, torch on one thread) rather than wall time, so that other load on a
+    shared machine slows the clock of no phase."""
+    from selfplay.worker import SelfPlayWorker
+
+    worker = SelfPlayWorker(config, state_dict, 0)
+    evaluator = worker.evaluator
+    cpu = {"evaluate": 0.0, "forward": 0.0, "calls": 0}
+    evaluate, forward = evaluator.evaluate, evaluator.evaluate_planes
+
+    def timed_evaluate(batch):
+        start = time.process_time()
+        out = evaluate(batch)
+        cpu["evaluate"] += time.process_time() - start
+        return out
+
+    def timed_forward(planes, legal):
+        start = time.process_time()
+        out = forward(planes, legal)
+        cpu["forward"] += time.process_time() - start
+        cpu["calls"] += 1
+        return out
+
+    # instance attributes: the worker calls evaluator.evaluate, which calls self.evaluate_planes
+    evaluator.evaluate, evaluator.evaluate_planes = timed_evaluate, timed_forward
+    total, wall = time.process_time(), time.perf_counter()
+    records = worker.play_games(games, generation=1)
+    total, wall = time.process_time() - total, time.perf_counter() - wall
+    s = worker.stats
+    planes = cpu["evaluate"] - cpu["forward"]
+    search = total - cpu["evaluate"]
+    moves = sum(r.num_moves for r in records)
+    return {
+        "games": len(records),
+        "mean_game_moves": moves / len(records),
+        "resigned_games": sum(r.resigned for r in records),
+        "evaluations": s.evaluations,
+        "evaluations_per_move": s.evaluations / max(s.moves, 1),
+        "mean_net_batch": s.evaluations / max(cpu["calls"], 1),
+        "wall_s": wall,
+        "cpu_s": total,
+        "cpu_share": total / wall,
+        "positions_per_cpu_hour": 3600 * moves / total,
+        "games_per_cpu_hour": 3600 * len(records) / total,
+        "positions_per_wall_hour": 3600 * moves / wall,
+        "games_per_wall_hour": 3600 * len(records) / wall,
+        "forward_cpu_s": cpu["forward"],
+        "planes_cpu_s": planes,
+        "search_cpu_s": search,
+        "forward_us_per_evaluation": 1e6 * cpu["forward"] / max(s.evaluations, 1),
+        "planes_us_per_evaluation": 1e6 * planes / max(s.evaluations, 1),
+        "search_us_per_evaluation": 1e6 * search / max(s.evaluations, 1),
+        "search_overhead_vs_forward": (search + planes) / cpu["forward"],
+        "evaluations_per_cpu_s": s.evaluations / total,
+    }
+
+
+class _CpuTimedWorker:
+    """Mixin for the Ray measurement: a chunk's result with the actor process's CPU seconds for it."""
+
+    def timed_chunk(self, generation: int, first: int, count: int):
+        start = time.process_time()
+        records, stats = self.play_chunk(generation, first, count)
+        return stats, time.process_time() - start
+
+
+def ray_speedup(config, state_dict, games_per_worker: int) -> dict:
+    """Positions per wall-second with 1 and then 2 SelfPlayWorker actors on a local Ray of 2 CPUs."""
+    import ray
+
+    from goengine.warmup import warm
+    from selfplay.orchestrator import worker_env
+    from selfplay.worker import SelfPlayWorker
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", worker_env()["NUMBA_CACHE_DIR"])
+    warm((config.board_size,))
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": worker_env()}, log_to_driver=False,
+             configure_logging=False)
+    out: dict = {}
+    try:
+        remote = ray.remote(num_cpus=1)(type("TimedSelfPlayWorker", (_CpuTimedWorker, SelfPlayWorker), {}))
+        weights = ray.put(state_dict)
+        for k in (1, 2):
+            actors = [remote.remote(config, weights, 0, i) for i in range(k)]
+            # warm-up: process start, imports, numba cache loads, first forward passes
+            ray.get([a.timed_chunk.remote(0, 10**6 + i, 1) for i, a in enumerate(actors)])
+            load = _loadavg()
+            start = time.perf_counter()
+            results = ray.get([a.timed_chunk.remote(1, i * games_per_worker, games_per_worker)
+                               for i, a in enumerate(actors)])
+            wall = time.perf_counter() - start
+            evaluations = sum(stats.evaluations for stats, _ in results)
+            cpu = sum(c for _, c in results)
+            out[f"ray_{k}_workers_positions_per_s"] = sum(stats.moves for stats, _ in results) / wall
+            out[f"ray_{k}_workers_evaluations_per_s"] = evaluations / wall
+            out[f"ray_{k}_workers_evaluations_per_actor_cpu_s"] = evaluations / cpu
+            out[f"ray_{k}_workers_cpu_share_per_actor"] = cpu / (k * wall)
+            out[f"ray_{k}_workers_loadavg"] = load
+            for a in actors:
+                ray.kill(a)
+    finally:
+        ray.shutdown()
+    out["speedup_1_to_2_workers"] = out["ray_2_workers_evaluations_per_s"] / out["ray_1_workers_evaluations_per_s"]
+    # what the speed-up would be if each actor had a core to itself: per-CPU-second rates, 2 actors vs 1
+    out["speedup_1_to_2_workers_per_cpu"] = 2 * (out["ray_2_workers_evaluations_per_actor_cpu_s"]
+                                                 / out["ray_1_workers_evaluations_per_actor_cpu_s"])
+    return out
+
+
+def measure(quick: bool = False) -> dict:
+    import torch
+
+    import nets
+    from selfplay.worker import SelfPlayConfig
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one worker = one core, as in a Ray actor
+    try:
+        torch.manual_seed(0)
+        model = nets.build("zero_resnet", preset="6x64", board_size=9).eval()
+        state = model.state_dict()
+        parallel, leaves = (4, 2) if quick else (8, 2)
+        config = SelfPlayConfig(board_size=9, visits=200, parallel_games=parallel, leaves_per_game=leaves,
+                                net=model.config, seed=1, max_moves=10 if quick else None)
+        out: dict = {"board_size": 9, "net": "6x64", "visits": 200, "parallel_games": parallel,
+                     "leaves_per_game": leaves, "quick": quick, "cpus": os.cpu_count(), "loadavg_start": _loadavg()}
+        out.update(in_process(config, state, games=parallel))
+        peer = forward_rate(model, int(round(out["mean_net_batch"])), 1.0 if quick else 3.0)
+        out["peer_forward_positions_per_cpu_s"] = peer
+        out["ratio_selfplay_evaluations_to_peer_forward"] = out["evaluations_per_cpu_s"] / peer
+        capped = SelfPlayConfig(board_size=9, visits=200, parallel_games=parallel, leaves_per_game=leaves,
+                                net=model.config, seed=2, max_moves=6 if quick else 30)
+        out.update(ray_speedup(capped, state, games_per_worker=parallel))
+        out["target_games_per_hour_per_core"] = 500
+        out["target_search_overhead_vs_forward"] = 0.10
+        out["target_speedup_1_to_2_workers"] = 1.8
+        out["loadavg_end"] = _loadavg()
+        out["timer"] = "in-process figures per CPU-second (process_time); Ray figures per wall-clock second"
+        return out
+    finally:
+        torch.set_num_threads(threads)
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(measure()))

@@ -47,6 +47,10 @@ Where the paper is ambiguous, and what we chose:
   - Ladder escape: a chain of ours in atari; the move extends it or captures an attacking chain in atari
     touching it, and afterwards the chain has 3+ liberties or 2 from which no ladder captures it. A chain
     in atari in open space therefore "escapes" by extending; nets and other tactics are not read.
+  - Ladder reading (_ladder.py) plays only ataris for the attacker and extensions or captures of
+    ataried attackers for the defender, ignores superko, and stops at 100 plies or 2000 positions;
+    unread questions count as "no ladder".
+  - Liberties after move count the points freed by the move's captures.
   - Sensibleness: "own eyes" are eye-like points (`_kernels.is_eye`: all neighbours ours or the edge, at
     most one opponent diagonal, none on the edge), the playouts' rule.
 """
@@ -111,7 +115,7 @@ class Inputs:
 
     @property
     def lee(self) -> np.ndarray:
-        """int32 (N_QUANTITIES, N, N): rows Q_* of _lee.py."""
+        """int32 (N_QUANTITIES + 1, N, N): rows Q_* of _lee.py, then turns since (row _AGES)."""
         if self._lee is None:
             s, meta, legal, ages = self._state_fn()
             g = geometry(self.size)
@@ -131,101 +135,91 @@ _AGES = L.N_QUANTITIES  # the row of Inputs.lee holding turns since
 class Feature:
     name: str
     planes: int
-    fn: Callable[[Inputs], np.ndarray]  # -> float32 (planes, N, N)
+    fn: Callable[[Inputs, np.ndarray], None]  # writes its planes into a zeroed float32 (planes, N, N)
 
 
 FEATURES: dict[str, Feature] = {}
 
 
 def feature(name: str, planes: int):
-    """Register fn(inputs) -> (planes, N, N) under `name`."""
+    """Register fn(inputs, out) under `name`; out is its zeroed float32 (planes, N, N) slice."""
     def wrap(fn):
         FEATURES[name] = Feature(name, planes, fn)
         return fn
     return wrap
 
 
-def _one_hot(values_NN: np.ndarray, first: int, count: int) -> np.ndarray:
-    """Planes k = 0..count-1 marking values == first + k, the last plane also taking larger values."""
-    v = np.minimum(values_NN, first + count - 1)
-    return (v[None] == np.arange(first, first + count)[:, None, None]).astype(np.float32)
-
-
-def _constant(inputs: Inputs, value: float) -> np.ndarray:
-    return np.full((1, inputs.size, inputs.size), value, dtype=np.float32)
-
-
 @feature("zero_history", 2 * HISTORY)
-def _zero_history(inputs):
+def _zero_history(inputs, out):
     boards = inputs.boards(HISTORY)  # (8, N, N) newest first
-    mine = boards == inputs.to_play
-    theirs = boards == 3 - inputs.to_play
-    return np.stack([mine, theirs], axis=1).reshape(2 * HISTORY, inputs.size, inputs.size).astype(np.float32)  # (8, 2, N, N) -> (16, N, N)
+    out[0::2] = boards == inputs.to_play  # X_t
+    out[1::2] = boards == 3 - inputs.to_play  # Y_t
 
 
 @feature("colour_to_play", 1)
-def _colour_to_play(inputs):
-    return _constant(inputs, 1.0 if inputs.to_play == K.BLACK else 0.0)
+def _colour_to_play(inputs, out):
+    out[:] = inputs.to_play == K.BLACK
 
 
 @feature("stone_colour", 3)
-def _stone_colour(inputs):
-    return _one_hot(inputs.lee[L.Q_COLOUR], 0, 3)[[1, 2, 0]]  # mover, opponent, empty
+def _stone_colour(inputs, out):
+    colour = inputs.lee[L.Q_COLOUR]
+    out[0], out[1], out[2] = colour == 1, colour == 2, colour == 0  # mover, opponent, empty
 
 
 @feature("ones", 1)
-def _ones(inputs):
-    return _constant(inputs, 1.0)
+def _ones(inputs, out):
+    out[:] = 1.0
 
 
 @feature("turns_since", 8)
-def _turns_since(inputs):
-    return _one_hot(inputs.lee[_AGES], 1, 8)
+def _turns_since(inputs, out):
+    L.one_hot_into(inputs.lee[_AGES], 1, out)
 
 
 @feature("liberties", 8)
-def _liberties(inputs):
-    return _one_hot(inputs.lee[L.Q_LIBERTIES], 1, 8)
+def _liberties(inputs, out):
+    L.one_hot_into(inputs.lee[L.Q_LIBERTIES], 1, out)
 
 
 @feature("capture_size", 8)
-def _capture_size(inputs):
-    return _one_hot(inputs.lee[L.Q_CAPTURE], 0, 8)
+def _capture_size(inputs, out):
+    L.one_hot_into(inputs.lee[L.Q_CAPTURE], 0, out)
 
 
 @feature("self_atari_size", 8)
-def _self_atari_size(inputs):
-    return _one_hot(inputs.lee[L.Q_SELF_ATARI], 1, 8)
+def _self_atari_size(inputs, out):
+    L.one_hot_into(inputs.lee[L.Q_SELF_ATARI], 1, out)
 
 
 @feature("liberties_after_move", 8)
-def _liberties_after_move(inputs):
-    return _one_hot(inputs.lee[L.Q_LIBS_AFTER], 1, 8)
+def _liberties_after_move(inputs, out):
+    L.one_hot_into(inputs.lee[L.Q_LIBS_AFTER], 1, out)
 
 
 @feature("ladder_capture", 1)
-def _ladder_capture(inputs):
-    return _one_hot(inputs.lee[L.Q_LADDER_CAPTURE], 1, 1)
+def _ladder_capture(inputs, out):
+    L.one_hot_into(inputs.lee[L.Q_LADDER_CAPTURE], 1, out)
 
 
 @feature("ladder_escape", 1)
-def _ladder_escape(inputs):
-    return _one_hot(inputs.lee[L.Q_LADDER_ESCAPE], 1, 1)
+def _ladder_escape(inputs, out):
+    L.one_hot_into(inputs.lee[L.Q_LADDER_ESCAPE], 1, out)
 
 
 @feature("sensibleness", 1)
-def _sensibleness(inputs):
-    return _one_hot(inputs.lee[L.Q_SENSIBLE], 1, 1)
+def _sensibleness(inputs, out):
+    L.one_hot_into(inputs.lee[L.Q_SENSIBLE], 1, out)
 
 
 @feature("zeros", 1)
-def _zeros(inputs):
-    return _constant(inputs, 0.0)
+def _zeros(inputs, out):
+    pass  # the planes arrive zeroed
 
 
 @feature("player_colour", 1)
-def _player_colour(inputs):
-    return _constant(inputs, 1.0 if inputs.to_play == K.BLACK else 0.0)
+def _player_colour(inputs, out):
+    out[:] = inputs.to_play == K.BLACK
 
 
 _LEE_POLICY = ("stone_colour", "ones", "turns_since", "liberties", "capture_size", "self_atari_size",
@@ -247,15 +241,19 @@ def num_planes(feature_set: str) -> int:
     return sum(FEATURES[name].planes for name in feature_names(feature_set))
 
 
-def _planes(inputs: Inputs, feature_set: str) -> np.ndarray:
-    parts = []
+def _planes_into(inputs: Inputs, feature_set: str, out: np.ndarray) -> np.ndarray:
+    """Write the feature set's planes into a zeroed float32 (C, N, N) array, feature after feature."""
+    start = 0
     for name in feature_names(feature_set):
         f = FEATURES[name]
-        out = f.fn(inputs)
-        if out.shape != (f.planes, inputs.size, inputs.size):
-            raise AssertionError(f"feature {name} gave {out.shape}, declared {f.planes} planes")
-        parts.append(out)
-    return np.concatenate(parts, axis=0)
+        f.fn(inputs, out[start:start + f.planes])
+        start += f.planes
+    return out
+
+
+def _planes(inputs: Inputs, feature_set: str) -> np.ndarray:
+    out = np.zeros((num_planes(feature_set), inputs.size, inputs.size), dtype=np.float32)
+    return _planes_into(inputs, feature_set, out)
 
 
 def extract(position, feature_set: str) -> np.ndarray:
@@ -266,19 +264,14 @@ def extract(position, feature_set: str) -> np.ndarray:
 def turns_since(position) -> np.ndarray:
     """int32 (N*N,): moves (passes included) since the stone on each point was played, capped at 8;
     0 on empty points; 8 for stones no recorded move placed (setup). Walks `position.previous`."""
-    current = position.board_array().reshape(-1)
-    ages = np.where(current != 0, HISTORY, 0).astype(np.int32)
-    open_ = current != 0  # stones whose age is not yet known
-    pos, moves = position, 0
-    while pos is not None and moves < HISTORY and open_.any():
+    boards, moved, pos = [position.board_array().reshape(-1)], [], position
+    while pos is not None and sum(moved) < HISTORY:
         prev = pos.previous
-        older = prev.board_array().reshape(-1) if prev is not None else np.zeros_like(current)
-        is_move = prev is not None and len(prev.history) < len(pos.history)
-        moves += is_move
-        changed = open_ & (older != current)
-        ages[changed] = moves if is_move else HISTORY
-        open_ &= ~changed
+        moved.append(prev is not None and len(prev.history) < len(pos.history))  # else a setup
+        boards.append(prev.board_array().reshape(-1) if prev is not None else np.zeros_like(boards[0]))
         pos = prev
+    ages = np.empty(position.size * position.size, dtype=np.int32)
+    L.ages_from_steps(np.stack(boards), np.array(moved, dtype=np.int8), HISTORY, ages)
     return ages
 
 
@@ -300,8 +293,8 @@ def lee_planes_batch(batch, value: bool = False) -> np.ndarray:
     (B, C, N, N). Legality is the batch's (simple ko, no suicide; the root's superko is not known at
     leaves); turns since come from the history rows, exact up to 7 when H >= 8."""
     name = "lee_value" if value else "lee_policy"
-    out = np.empty((len(batch.to_play), num_planes(name), batch.size, batch.size), dtype=np.float32)
+    out = np.zeros((len(batch.to_play), num_planes(name), batch.size, batch.size), dtype=np.float32)
     for b in range(len(out)):
-        out[b] = _planes(Inputs.from_leaf(batch.size, batch.boards[b], batch.metas[b], batch.history[b],
-                                          batch.legal[b]), name)
+        _planes_into(Inputs.from_leaf(batch.size, batch.boards[b], batch.metas[b], batch.history[b],
+                                      batch.legal[b]), name, out[b])
     return out

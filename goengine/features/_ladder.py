@@ -101,6 +101,17 @@ def _attacker_moves(s, nb, chain_point, cand, row):
     return n
 
 
+@njit(cache=True, inline="always")
+def _free_neighbours(s, nb, p, skip):
+    """Empty neighbours of p other than `skip`: liberties a stone on p keeps whatever else happens."""
+    n = 0
+    for d in range(4):
+        r = p + nb[d]
+        if s[COLOUR, r] == EMPTY and r != skip:
+            n += 1
+    return n
+
+
 @njit(cache=True)
 def ladder_captured(s, meta, nb, zob, chain_point, attacker, work_s, work_meta, max_nodes):
     """True when the chain through `chain_point` (a stone of 3 - attacker) is captured in a ladder.
@@ -108,16 +119,24 @@ def ladder_captured(s, meta, nb, zob, chain_point, attacker, work_s, work_meta, 
     One liberty: the defender moves first. Two liberties: the attacker moves first. Any other count, or
     no defender stone at chain_point: False. (s, meta) are not modified; work_s/work_meta (from
     `ladder_work`) hold the plies, and their length caps the depth."""
+    work_s[0, :, :] = s
+    work_meta[0, :] = meta
+    return read_ladder(work_s, work_meta, nb, zob, chain_point, attacker, max_nodes)
+
+
+@njit(cache=True)
+def read_ladder(work_s, work_meta, nb, zob, chain_point, attacker, max_nodes):
+    """`ladder_captured` for a position already in work_s[0], work_meta[0] (saves a copy when the
+    caller has just played a move there). Overwrites the other plies of the work stack."""
     defender = 3 - attacker
-    if (attacker != BLACK and attacker != WHITE) or s[COLOUR, chain_point] != defender:
+    root_s = work_s[0]
+    if (attacker != BLACK and attacker != WHITE) or root_s[COLOUR, chain_point] != defender:
         return False
-    libs0 = s[LIBS, s[HEAD, chain_point]]
+    libs0 = root_s[LIBS, root_s[HEAD, chain_point]]
     if libs0 != 1 and libs0 != 2:
         return False
     root_attacks = libs0 == 2
     max_depth = work_s.shape[0] - 1
-    work_s[0, :, :] = s
-    work_meta[0, :] = meta
     first = attacker if root_attacks else defender
     if work_meta[0, TO_PLAY] != first:  # the ko ban belongs to the side that was to move
         work_meta[0, TO_PLAY] = first
@@ -126,9 +145,9 @@ def ladder_captured(s, meta, nb, zob, chain_point, attacker, work_s, work_meta, 
     n_cand = np.zeros(max_depth + 1, dtype=np.int32)
     idx = np.zeros(max_depth + 1, dtype=np.int32)
     if root_attacks:
-        n_cand[0] = _attacker_moves(work_s[0], nb, chain_point, cand, 0)
+        n_cand[0] = _attacker_moves(root_s, nb, chain_point, cand, 0)
     else:
-        n_cand[0] = _defender_moves(work_s[0], nb, chain_point, cand, 0)
+        n_cand[0] = _defender_moves(root_s, nb, chain_point, cand, 0)
     nodes = 1
     depth = 0
     pending = -1  # the result of the child just finished: 1 captured, 0 not, -1 none
@@ -149,12 +168,21 @@ def ladder_captured(s, meta, nb, zob, chain_point, attacker, work_s, work_meta, 
             depth -= 1
             pending = result
             continue
-        p = cand[depth, idx[depth]]
+        i = idx[depth]
+        p = cand[depth, i]
         idx[depth] += 1
         mover = attacker if attacking else defender
         cur_s = work_s[depth]
         cur_meta = work_meta[depth]
         if is_legal_simple(cur_s, cur_meta, nb, p, mover, False) != OK:
+            continue
+        # cheap outcomes first, without copying the board: an atari whose other side has three free
+        # points fails; so does an extension (candidate 0) onto a point with three free neighbours
+        if attacking:
+            if n_cand[depth] == 2 and _free_neighbours(cur_s, nb, cand[depth, 1 - i], p) >= 3:
+                continue
+        elif i == 0 and _free_neighbours(cur_s, nb, p, 0) >= 3:
+            pending = 0
             continue
         nxt_s = work_s[depth + 1]
         nxt_meta = work_meta[depth + 1]

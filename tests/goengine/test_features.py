@@ -257,3 +257,14 @@ def test_per_move_planes_match_a_reference(seed):
         assert decode(planes, LIBS, 8, 1) == libs
         assert decode(planes, TURNS, 8, 1) == turns
         assert vertices(planes[SENSIBLE]) == sorted(sensible)
+
+
+def test_seeded_golden_plane_sums():
+    """Regression guard (values from this code, checked by the reference tests above): plane sums of a
+    seeded random 9x9 game after 50 moves, Black to move."""
+    pos = random_positions(9, 1, 7, (50, 51))[0]
+    assert F.extract(pos, "lee_value").sum(axis=(1, 2)).astype(int).tolist() == [
+        24, 25, 32, 81, 1, 1, 1, 1, 1, 1, 1, 42, 3, 15, 9, 15, 0, 0, 7, 0, 29, 3, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+        0, 0, 0, 0, 2, 6, 9, 4, 3, 1, 3, 4, 4, 0, 32, 0, 81]
+    assert F.extract(pos, "zero").sum(axis=(1, 2)).astype(int).tolist() == [
+        24, 25, 24, 24, 23, 24, 23, 23, 22, 23, 22, 22, 21, 22, 21, 21, 81]

@@ -3,8 +3,8 @@
     goengine gtp --engine random --seed 1
     goengine gtp --playouts 800 --resign-threshold 0.05
 
-The player comes from `goengine.players.make_player(args)` when that factory exists (the search
-players), else `--engine random` gives `RandomPlayer`. Diagnostics go to stderr; stdout carries GTP only.
+The player comes from `goengine.players.make_player(args)` (the flags are shared with `goengine play`).
+Diagnostics go to stderr; stdout carries GTP only.
 """
 from __future__ import annotations
 
@@ -12,51 +12,15 @@ import argparse
 import sys
 
 import goengine
-from goengine.players import Player, RandomPlayer
-
-
-def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
-    try:
-        parser.add_argument(*flags, **kwargs)
-    except argparse.ArgumentError:  # already declared by players.add_player_arguments
-        pass
+from goengine.players import Player, add_player_arguments, make_player
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from goengine import players
-
-    shared = getattr(players, "add_player_arguments", None)
-    if shared is not None:  # the player's own flags, shared with `goengine play`
-        shared(parser)
-    else:
-        budget = parser.add_mutually_exclusive_group()
-        budget.add_argument("--playouts", type=int, default=None, help="playouts per move (search players)")
-        budget.add_argument("--seconds", type=float, default=None,
-                            help="seconds per move; the game clock (time_settings) may cut it shorter")
-    _add(parser, "--engine", choices=("random", "mcts"), default="mcts",
-         help="which player answers genmove (default: mcts)")
-    _add(parser, "--resign-threshold", type=float, default=0.1,
-         help="resign when the player's win rate falls below this (search players)")
-    _add(parser, "--seed", type=int, default=None, help="random seed of the player")
-    _add(parser, "--threads-free", type=int, default=0,
-         help="CPU threads to leave free for an opponent on the same machine (search players)")
-    _add(parser, "--size", type=int, default=19, help="board size until boardsize says otherwise")
-    _add(parser, "--komi", type=float, default=7.5, help="komi until the komi command says otherwise")
-    _add(parser, "--rules", default="chinese",
-         help="ko and suicide rules (chinese, tromp-taylor, new-zealand, aga, japanese, simple-ko)")
-
-
-def build_player(args: argparse.Namespace, stderr=sys.stderr) -> Player:
-    if args.engine == "random":
-        return RandomPlayer(args.seed)
-    from goengine import players
-
-    factory = getattr(players, "make_player", None)
-    if factory is None:
-        print(f"goengine gtp: no {args.engine} player in this build (goengine.players.make_player is "
-              "missing); playing random moves", file=stderr)
-        return RandomPlayer(args.seed)
-    return factory(args)
+    add_player_arguments(parser)  # the player's flags, shared with `goengine play`
+    parser.add_argument("--size", type=int, default=19, help="board size until boardsize says otherwise")
+    parser.add_argument("--komi", type=float, default=7.5, help="komi until the komi command says otherwise")
+    parser.add_argument("--rules", default="chinese",
+                        help="ko and suicide rules (chinese, tromp-taylor, new-zealand, aga, japanese, simple-ko)")
 
 
 def build_engine(args: argparse.Namespace, player: Player | None = None, stderr=sys.stderr):
@@ -64,7 +28,7 @@ def build_engine(args: argparse.Namespace, player: Player | None = None, stderr=
     from goengine.gtp.engine import GtpEngine
     from goengine.gtp.handlers import GoHandlers
 
-    player = player if player is not None else build_player(args, stderr)
+    player = player if player is not None else make_player(args)
     engine = GtpEngine("goengine", goengine.__version__, stderr=stderr)
     GoHandlers(player, size=args.size, komi=args.komi, rules=args.rules,
                seconds=args.seconds, playouts=args.playouts).register(engine)

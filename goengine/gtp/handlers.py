@@ -17,7 +17,6 @@ Commands follow GTP 2 (section 6) with KGS's `kgs-time_settings` and `kgs-genmov
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 
@@ -119,9 +118,8 @@ class GoHandlers(AnalysisCommands):
             "kgs-time_settings": self.kgs_time_settings, "kgs-genmove_cleanup": self.genmove_cleanup,
         }.items():
             engine.register(name, handler)
-        if importlib.util.find_spec("goengine.sgf") is not None:  # known_command tells the truth
-            engine.register("loadsgf", self.loadsgf)
-            engine.register("printsgf", self.printsgf)
+        engine.register("loadsgf", self.loadsgf)
+        engine.register("printsgf", self.printsgf)
         engine.register_stream("lz-analyze", self.lz_analyze)
         engine.register_stream("lz-genmove_analyze", self.lz_genmove_analyze)
 

@@ -18,9 +18,11 @@ thread. Its positions per CPU-second bound what any search around this net can r
 ratio self-play / peer says how much of that bound the whole pipeline keeps.
 
 Games use the worker's defaults (Dirichlet noise, 7 temperature-1 moves, resignation at 5% with 10% of
-games played out, tree reuse) and a randomly initialised net, whose games run longer than a trained
-net's: the games per hour are for such games; the evaluations per second carry over. --quick caps the
-games at 10 moves, so its games per hour mean nothing.
+games played out, tree reuse) and a randomly initialised net. Such a net's games are short (about 20
+moves: a side that leads on the board passes, and the search sees that the second pass wins), and
+short games reuse more of the tree, so games per hour here are far above a trained net's; the figure
+that carries over is evaluations per CPU-second, and games per hour = that * 3600 / (evaluations per
+move * moves per game). --quick caps the games at 10 moves.
 """
 from __future__ import annotations
 
@@ -90,6 +92,7 @@ def in_process(config, state_dict, games: int) -> dict:
         "resigned_games": sum(r.resigned for r in records),
         "evaluations": s.evaluations,
         "evaluations_per_move": s.evaluations / max(s.moves, 1),
+        "evaluations_per_game": s.evaluations / max(len(records), 1),
         "mean_net_batch": s.evaluations / max(cpu["calls"], 1),
         "wall_s": wall,
         "cpu_s": total,

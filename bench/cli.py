@@ -1,4 +1,4 @@
-"""`goengine bench {board,mcts,nets,selfplay} [--json]`: run one benchmark and print its figures."""
+"""`goengine bench {board,features,mcts,nets,selfplay} [--json]`: run one benchmark and print its figures."""
 from __future__ import annotations
 
 import importlib
@@ -7,6 +7,7 @@ import os
 
 BENCHMARKS = {
     "board": "bench.board",
+    "features": "bench.features",
     "mcts": "bench.mcts",
     "nets": "bench.nets",
     "selfplay": "bench.selfplay",

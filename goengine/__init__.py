@@ -2,7 +2,9 @@
 
 Start reading at position.py (`Position`, the immutable API), then board.py (the mutable fast path for
 search) and _kernels.py (the numba kernels both stand on). coords.py is the only place that converts
-coordinates. This package imports neither torch nor ray.
+coordinates. Beside them: rules.py, handicap.py, sgf.py, features/ (network input planes), symmetries.py,
+mcts/ (search), gtp/ (the protocol), play.py and match.py (the terminal game and the referee).
+This package imports neither torch nor ray.
 """
 from goengine.board import Board
 from goengine.position import IllegalMove, Position, result_string

@@ -18,6 +18,10 @@ def warm(sizes: tuple[int, ...] = (9,)) -> None:
         pos.score()
         Board(size).random_playout(rng_state(1))
         pos.with_colours(pos.board_array())
+        from goengine import features
+
+        for feature_set in ("zero", "lee_policy"):
+            features.extract(pos, feature_set)
     try:  # the search kernels, once they exist in this checkout
         from goengine.mcts import warmup as mcts_warmup
     except ImportError:

@@ -5,3 +5,4 @@ Start reading at `lee.py` (AlphaGo Lee's policy and value nets and how their lay
 sizes). `checkpoint.py` saves and loads any of them with their config; `bench.py` times forward passes.
 """
 from nets.go import bench, checkpoint, lee, presets, zero_resnet  # noqa: F401  (fills the registry)
+from nets.go import rollout  # noqa: F401

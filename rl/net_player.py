@@ -34,7 +34,7 @@ class NetMCTSPlayer(MCTSPlayer):
     def _check_size(self, position: Position) -> None:
         if position.size != self.board_size:
             raise ValueError(f"this net plays {self.board_size}x{self.board_size} only, not "
-                             f"{position.size}x{position.size} (boardsize {self.board_size})")
+                             f"{position.size}x{position.size}")
 
     def _expand_root(self, position: Position) -> None:
         # Search.collect sends every walk of a batch to an unexpanded root, so a short search would

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from goengine._kernels import (
-    BLACK, COLOUR, EMPTY, LAST_MOVE, OK, PASS, PASSES, TO_PLAY, area_score, is_eye, is_legal_simple, place,
+    BLACK, COLOUR, EMPTY, HEAD, LAST_MOVE, LIBS, OK, PASS, PASSES, TO_PLAY, area_score, is_eye, is_legal_simple, place,
     play_pass,
 )
 from goengine.mcts._playout import code_at, liberties_after, playout
@@ -159,7 +159,13 @@ def expand_with_knowledge(nodes, tree_meta, node, s, meta, nb, dg, w, pat, param
         n = even
         wins = even / 2
         libs, _size, captures = liberties_after(s, nb, p, colour)
-        if captures:
+        saves = False  # p is the last liberty of an own chain, and extending there gives it two or more
+        if libs >= 2:
+            for d in range(4):
+                r = p + nb[d]
+                if s[COLOUR, r] == colour and s[LIBS, s[HEAD, r]] == 1:
+                    saves = True
+        if captures or saves:
             n += params[PRIOR_CAPTURE]
             wins += params[PRIOR_CAPTURE]
         if libs == 1:

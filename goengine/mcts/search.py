@@ -35,7 +35,7 @@ class SearchConfig:
     prior_even: float = 10.0
     """Pseudo-visits at 50% that every child starts with (rollout mode)."""
     prior_capture: float = 15.0
-    """Pseudo-wins for moves that capture."""
+    """Pseudo-wins for moves that capture, or that save an own chain from atari."""
     prior_self_atari: float = 10.0
     """Pseudo-losses for self-ataris."""
     prior_pattern: float = 10.0

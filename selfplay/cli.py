@@ -73,6 +73,13 @@ def run(args: argparse.Namespace) -> int:
     from goengine.cli import UserError
 
     _check(args)
+    from selfplay.orchestrator import check_address
+
+    if args.address is not None:
+        try:
+            check_address(args.address)  # before the slow imports: an unreachable cluster fails at once
+        except ConnectionError as e:
+            raise UserError(str(e)) from None
     import torch
 
     from nets.go.checkpoint import CheckpointError

@@ -100,6 +100,8 @@ def add_player_arguments(parser) -> None:
     parser.add_argument("--resign-threshold", type=float, default=0.1,
                         help="resign below this win rate (0: never)")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the player")
+    parser.add_argument("--weights", default=None,
+                        help="AlphaGo Zero checkpoint (RUN_DIR/best.pt): the search uses this net's priors and values")
 
 
 def make_player(args):
@@ -119,6 +121,16 @@ def make_player(args):
     threshold = getattr(args, "resign_threshold", 0.1)
     if not 0 <= threshold < 1:
         raise ValueError(f"--resign-threshold must be in [0, 1), not {threshold}")
+    if getattr(args, "weights", None):
+        from rl.net_player import make_net_player  # torch is imported only when a net plays
+
+        player = make_net_player(args.weights, playouts, seconds, seed, resign_threshold=threshold)
+        size = getattr(args, "size", None)
+        if getattr(args, "command", None) == "gtp":
+            args.size = player.board_size  # GTP starts on the net's board; boardsize may not change it
+        elif size is not None and size != player.board_size:
+            raise ValueError(f"{args.weights} plays {player.board_size}x{player.board_size}, not {size}x{size}")
+        return player
     config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
                           resign_threshold=threshold)
     evaluator = RolloutEvaluator(heavy=not getattr(args, "light", False))

@@ -93,6 +93,7 @@ class Search:
         self.position: Position | None = None
         self.sims_done = 0
         self._root_filter = np.zeros(0, dtype=np.int8)
+        self._history: np.ndarray | None = None
 
     # --- root handling and reuse ---
     def _new_tree(self) -> None:
@@ -121,6 +122,7 @@ class Search:
         if not reused:
             self._new_tree()
         self.position = position
+        self._history = None
         g = position._board.geo
         # superko and suicide legality at the root come from the Position; deeper nodes use simple ko
         mask = position.legal_mask()
@@ -204,13 +206,12 @@ class Search:
         tree its share through apply()."""
         pos = self.position
         b, g = pos._board, pos._board.geo
-        h = getattr(self.evaluator, "history_length", 1)
-        root_history = np.zeros((h, g.n_points), dtype=np.int32)
-        for k, arr in enumerate(pos.recent_boards(h)):
-            root_history[k, g.on_board] = arr.reshape(-1)
+        if int(self.nodes[0]["first_child"]) < 0:
+            n = 1  # an unexpanded root: every walk would stop at it, so evaluate it alone first
+        root_history = self._root_history()
         leaf_s = np.empty((n, K.N_ROWS, g.n_points), dtype=np.int32)
         leaf_meta = np.empty((n, K.META_LEN), dtype=np.int64)
-        leaf_history = np.empty((n, h, g.n_points), dtype=np.int32)
+        leaf_history = np.empty((n, root_history.shape[0], g.n_points), dtype=np.int32)
         leaf_nodes = np.empty(n, dtype=np.int32)
         paths = np.empty((n, 4 * g.n_points), dtype=np.int32)
         path_lens = np.empty(n, dtype=np.int32)
@@ -225,6 +226,16 @@ class Search:
                           history=leaf_history[:count], to_play=leaf_meta[:count, K.TO_PLAY].astype(np.int8),
                           legal=legal)
         return PendingLeaves(batch, leaf_nodes[:count], paths[:count], path_lens[:count], terminal[:count])
+
+    def _root_history(self) -> np.ndarray:
+        """Colours of the root and its predecessors on the padded board, newest first (cached per root)."""
+        if self._history is None:
+            pos, g = self.position, self.position._board.geo
+            h = getattr(self.evaluator, "history_length", 1)
+            self._history = np.zeros((h, g.n_points), dtype=np.int32)
+            for k, arr in enumerate(pos.recent_boards(h)):
+                self._history[k, g.on_board] = arr.reshape(-1)
+        return self._history
 
     def apply(self, pending: "PendingLeaves", priors_BA: np.ndarray, values_B: np.ndarray) -> int:
         """Expand the pending leaves with the evaluator's priors and back up its values (win

@@ -26,7 +26,8 @@ def ids_at(pos: Position, vertex: str) -> list[int]:
     b = pos.board
     g = b.geo
     out = np.empty(R.MAX_FEATURES, dtype=np.int64)
-    n = R.rollout_feature_ids(b.s, b.meta, g.neighbours, g.diagonals, SPEC, coords.point(*coords.gtp_to_row_col(vertex, g.size), g.size), out)
+    p = coords.point(*coords.gtp_to_row_col(vertex, g.size), g.size)
+    n = R.rollout_feature_ids(b.s, b.meta, g.neighbours, g.diagonals, SPEC, p, out)
     return [int(i) for i in out[:n]]
 
 
@@ -153,7 +154,8 @@ def test_candidates_are_the_reference_boards_legal_non_eye_points(size):
     ref, board = RefBoard(size), Board(size)
     g = board.geo
     for _ in range(60 if size < 9 else 80):
-        expected = {coords.point(r, c, size) for (r, c) in ref.legal_points() if not python_eye(ref, (r, c), ref.to_play)}
+        expected = {coords.point(r, c, size) for (r, c) in ref.legal_points()
+                    if not python_eye(ref, (r, c), ref.to_play)}
         got = {int(p) for p in g.on_board if R.is_rollout_candidate(board.s, board.meta, g.neighbours, g.diagonals, p)}
         assert got == expected
         pt = random_move(ref, rng)
@@ -192,7 +194,8 @@ def test_incremental_cache_equals_a_rebuild_after_every_move(size, seed):
         np.testing.assert_allclose(ew[1:, :n_cached], fresh[1:, :n_cached], rtol=1e-12, atol=0)
         R.cached_probabilities(board.s, board.meta, g.neighbours, g.diagonals, g.width, SPEC, expw, ew, work,
                                g.on_board, probs_cache)
-        R.rollout_probabilities(board.s, board.meta, g.neighbours, g.diagonals, SPEC, weights, g.on_board, probs_scratch)
+        R.rollout_probabilities(board.s, board.meta, g.neighbours, g.diagonals, SPEC, weights, g.on_board,
+                                probs_scratch)
         np.testing.assert_allclose(probs_cache, probs_scratch, rtol=1e-9, atol=1e-12)
         before = board.meta[K.PRISONERS_B] + board.meta[K.PRISONERS_W]
         p = R.choose_cached(board.s, board.meta, g.neighbours, g.diagonals, g.width, SPEC, expw, ew, work, rng)

@@ -66,8 +66,12 @@ class GameRecord:
         return int(len(self.moves))
 
     def filename(self) -> str:
-        """Records sort by generation, then by seed (a fixed, arbitrary order within a generation)."""
-        return f"gen{self.generation:05d}-{self.seed & 0xFFFF_FFFF_FFFF_FFFF:016x}.npz"
+        return record_filename(self.generation, self.seed)
+
+
+def record_filename(generation: int, seed: int) -> str:
+    """Records sort by generation, then by seed (a fixed, arbitrary order within a generation)."""
+    return f"gen{generation:05d}-{seed & 0xFFFF_FFFF_FFFF_FFFF:016x}.npz"
 
 
 def check_record(record: GameRecord, where: str = "record") -> None:
@@ -188,3 +192,26 @@ def iter_records(directory: str | os.PathLike, max_generation: int | None = None
     """Every record in `directory`, in `record_paths` order."""
     for path in record_paths(directory, max_generation):
         yield read_record(path)
+
+
+def save_sgf(record: GameRecord, path: str | os.PathLike) -> None:
+    """The game as SGF (atomically, via goengine.sgf), both players named after the weights version."""
+    from goengine import coords
+    from goengine.sgf import save_game
+
+    n = record.board_size
+    moves = [("b" if t % 2 == 0 else "w", coords.action_to_gtp(int(a), n)) for t, a in enumerate(record.moves)]
+    if record.resigned:
+        result = "B+R" if record.result > 0 else "W+R"
+    else:
+        result = {1.0: "B+", -1.0: "W+", 0.0: "0"}[record.result]
+        if record.result != 0:
+            from goengine.position import Position
+
+            pos = Position(n, record.komi, record.rules)
+            for colour, vertex in moves:
+                pos = pos.play(vertex, colour)
+            result = pos.result()
+    name = f"goengine-zero-v{record.weights_version}"
+    save_game(path, moves, size=n, komi=record.komi, result=result, black_name=name, white_name=name,
+              comment=f"self-play generation {record.generation}, seed {record.seed}", rules=record.rules)

@@ -1,0 +1,82 @@
+"""`NetEvaluator`: an AlphaGo Zero network as the search's batch evaluator (goengine.mcts.evaluators).
+
+AlphaGo Zero (Silver et al. 2017, Methods "Search algorithm") evaluates each leaf s_L once with
+(p, v) = f_theta(s_L): p becomes the priors P(s_L, a) of its children and v is backed up. Here the
+search hands over a `LeafBatch` of leaves gathered with virtual loss; this class turns their last 8
+positions into the 17 input planes (goengine.features.zero_planes_batch), runs the net without
+gradients, and returns
+
+    priors_BA   softmax of the policy logits over the leaf's legal moves only (pass always legal)
+    values_B    (v + 1) / 2: the net's v in [-1, 1] as a win probability of the side to move
+
+The paper also evaluates each leaf under a random one of the 8 board symmetries; this evaluator does
+not (the search is deterministic for a given net, which makes self-play replayable from a seed).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from goengine.mcts.evaluators import LeafBatch
+
+HISTORY = 8
+"""Positions of history in AlphaGo Zero's planes: 8 per colour, newest first."""
+
+
+class NetEvaluator:
+    kind = "batch"
+    history_length = HISTORY
+
+    def __init__(self, model: nn.Module, board_size: int, batch_size: int = 256, device: str = "cpu"):
+        size = getattr(getattr(model, "config", None), "board_size", board_size)
+        if size != board_size:
+            raise ValueError(f"the net is for {size}x{size}, not {board_size}x{board_size}")
+        self.model = model.to(device).eval()
+        self.board_size = board_size
+        self.batch_size = batch_size
+        self.device = device
+        self.net_seconds = 0.0
+        """Time spent in planes + forward passes, so callers can tell net time from search time."""
+        self.positions = 0
+
+    def evaluate(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:
+        from goengine.features import zero_planes_batch  # lands with goengine.features
+
+        start = time.perf_counter()
+        planes_BCHW = zero_planes_batch(batch.history, batch.to_play, batch.size)
+        priors_BA, values_B = self.evaluate_planes(planes_BCHW, batch.legal)
+        self.net_seconds += time.perf_counter() - start
+        self.positions += len(values_B)
+        return priors_BA, values_B
+
+    def evaluate_planes(self, planes_BCHW: np.ndarray, legal_BA: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(priors over legal moves, win probability of the side to move) for ready-made planes."""
+        n = len(planes_BCHW)
+        priors_BA = np.empty(legal_BA.shape, dtype=np.float32)
+        values_B = np.empty(n, dtype=np.float32)
+        with torch.no_grad():
+            for lo in range(0, n, self.batch_size):
+                hi = min(n, lo + self.batch_size)
+                x_BCHW = torch.from_numpy(np.ascontiguousarray(planes_BCHW[lo:hi], dtype=np.float32)).to(self.device)
+                logits_BA, v_B = self.model(x_BCHW)
+                legal = torch.from_numpy(np.asarray(legal_BA[lo:hi]) != 0).to(self.device)
+                logits_BA = logits_BA.float().masked_fill(~legal, float("-inf"))
+                priors_BA[lo:hi] = torch.softmax(logits_BA, dim=1).cpu().numpy()
+                values_B[lo:hi] = ((v_B.float() + 1.0) / 2.0).cpu().numpy()
+        return priors_BA, values_B
+
+
+def concat_batches(batches: list[LeafBatch]) -> LeafBatch:
+    """One LeafBatch of the leaves of several searches (of one board size), in order: one net call can
+    then serve many games, and each search takes back its slice."""
+    return LeafBatch(
+        size=batches[0].size,
+        boards=np.concatenate([b.boards for b in batches]),
+        metas=np.concatenate([b.metas for b in batches]),
+        history=np.concatenate([b.history for b in batches]),
+        to_play=np.concatenate([b.to_play for b in batches]),
+        legal=np.concatenate([b.legal for b in batches]),
+    )

@@ -1,0 +1,299 @@
+"""`SelfPlayWorker`: AlphaGo Zero self-play, many games at once, their leaves batched into one net call.
+
+AlphaGo Zero (Silver et al. 2017, Nature 550, "Self-play"; Methods "Self-play") plays each move after
+a search from the current position with the best network, then picks
+
+    a ~ pi_t = N(s_t, a)^(1/tau) / sum_b N(s_t, b)^(1/tau),  tau = 1 for the opening moves, then tau -> 0
+
+(the most visited move), with Dirichlet noise P(s, a) = (1 - eps) p_a + eps eta_a, eta ~ Dir(alpha),
+eps = 0.25, on the root's priors so every move can be tried. A player resigns when the root's and the
+best child's values are below v_resign; resignation is disabled in 10% of games, and those games say how
+often a resignation would have been wrong. KataGo's playout-cap randomisation (Wu 2019, "Accelerating
+self-play learning in Go", sec. 3.1) is an option: a move gets the full search (with noise, recorded as a
+policy target) with probability `full_search_prob`, otherwise a fast search of `fast_visits` without
+noise that only moves the game on.
+
+The worker is a plain class (no Ray import; orchestrator.py makes it remote). It keeps `parallel_games`
+games in flight, each with its own `Search`; every round each game gathers `leaves_per_game` leaves
+(Search.collect, with virtual loss), one `NetEvaluator` call evaluates them all, and each search takes
+back its share (Search.apply). A game's randomness comes from its own seed, derived from (config seed,
+generation, game index), and the batches depend only on which games a call plays: the same call
+replays the same games, whichever process runs it, which is what lets a run resume exactly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from goengine import coords
+from goengine.mcts.search import Search, SearchConfig
+from goengine.position import Position
+from nets.go.presets import ZeroConfig, zero_config
+from rl.records import GameRecord, write_record
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    board_size: int = 9
+    komi: float = 7.0
+    rules: str = "chinese"
+    net: ZeroConfig | None = None
+    """Architecture of the net the weights belong to; None: preset "6x64" on board_size."""
+    visits: int = 200
+    """Root visits after each full search (reused subtree visits count, as Leela Zero's --visits)."""
+    parallel_games: int = 32
+    """Games in flight at once: their leaves share each net call."""
+    leaves_per_game: int = 1
+    """Leaves each game gathers per round (with virtual loss); more fills batches with fewer games."""
+    c_puct: float = 1.5
+    fpu_reduction: float = 0.0
+    """Unvisited children are valued at the parent's Q minus this. AlphaGo Zero starts them at a neutral
+    Q, and Leela Zero and KataGo drop their reduction at a noised root: a reduction makes a small search
+    revisit its first child, so visit targets echo the prior, and from a random net self-play then
+    collapses onto one habit (on 5x5 with 16-32 visits, the net learns to pass at once)."""
+    dirichlet_alpha: float | None = None
+    """Dir(alpha) root noise; None: AlphaGo Zero's 0.03 scaled by 361 / N² (0.134 on 9x9)."""
+    noise_weight: float = 0.25
+    """eps of the root noise (0 disables noise)."""
+    temperature_moves: int | None = None
+    """Moves sampled in proportion to visits (tau = 1) before playing the most visited; None: AlphaGo
+    Zero's 30 scaled by N² / 361 (7 on 9x9)."""
+    resign_threshold: float = 0.05
+    """Resign when the root's and the best move's win rates are below this (0: never)."""
+    resign_disabled_fraction: float = 0.1
+    """Share of games played out with resignation disabled, to count false resignations."""
+    fast_visits: int = 0
+    """Playout-cap randomisation: visits of a fast search (0: every search is full)."""
+    full_search_prob: float = 0.25
+    """Playout-cap randomisation: probability that a move gets the full search."""
+    max_moves: int | None = None
+    """Game length cap, scored by area when reached; None: 2 N²."""
+    reuse_tree: bool = True
+    """Keep the subtree of the move played (AlphaGo Zero does); False searches each move afresh."""
+    seed: int = 0
+    net_batch: int = 512
+    """Largest batch of one forward pass."""
+
+    def net_config(self) -> ZeroConfig:
+        net = self.net if self.net is not None else zero_config("6x64", board_size=self.board_size)
+        if net.board_size != self.board_size:
+            raise ValueError(f"net is for {net.board_size}x{net.board_size}, self-play is on {self.board_size}")
+        return net
+
+    def alpha(self) -> float:
+        return self.dirichlet_alpha if self.dirichlet_alpha is not None else 0.03 * 361 / self.board_size ** 2
+
+    def opening_moves(self) -> int:
+        if self.temperature_moves is not None:
+            return self.temperature_moves
+        return max(1, round(30 * self.board_size ** 2 / 361))
+
+    def move_cap(self) -> int:
+        return self.max_moves if self.max_moves is not None else 2 * self.board_size ** 2
+
+
+def game_seed(seed: int, generation: int, index: int) -> int:
+    """A game's 64-bit seed from the run's seed, its generation and its index in the generation."""
+    return int(np.random.SeedSequence([seed, generation, index]).generate_state(1, np.uint64)[0])
+
+
+@dataclass
+class WorkerStats:
+    games: int = 0
+    moves: int = 0
+    evaluations: int = 0
+    seconds: float = 0.0
+    net_seconds: float = 0.0
+    """Of `seconds`, the time inside NetEvaluator (planes and forward passes); the rest is search."""
+
+
+@dataclass
+class _Game:
+    """One game in flight."""
+
+    index: int
+    seed: int
+    rng: np.random.Generator
+    position: Position
+    resign_disabled: bool
+    moves: list = field(default_factory=list)
+    targets: list = field(default_factory=list)
+    full: list = field(default_factory=list)
+    would_resign: str | None = None  # colour that would first have resigned (resign-disabled games)
+    target_visits: int = 0
+    is_full: bool = True
+    noise_pending: bool = False
+
+
+class SelfPlayWorker:
+    def __init__(self, config: SelfPlayConfig, weights_state_dict, weights_version: int, worker_id: int = 0):
+        self.config = config
+        self.worker_id = worker_id
+        from nets.go.zero_resnet import ZeroResNet  # torch stays out of `import selfplay.worker` users' way
+        from rl.alphago_zero.evaluator import NetEvaluator
+
+        self.model = ZeroResNet(config.net_config())
+        self.weights_version = -1
+        self.set_weights(weights_state_dict, weights_version)
+        self.evaluator = NetEvaluator(self.model, config.board_size, batch_size=config.net_batch)
+        size = config.board_size
+        actions = size * size + 1
+        visits = max(config.visits, config.fast_visits)
+        nodes = (2 * visits + 2) * (actions + 1) + 1024
+        self.search_config = SearchConfig(tree_nodes=nodes, c_puct=config.c_puct, fpu_reduction=config.fpu_reduction,
+                                          batch_size=config.leaves_per_game)
+        self.stats = WorkerStats()
+
+    def set_weights(self, state_dict, version: int) -> None:
+        """Load new weights (a no-op for the version already loaded)."""
+        if version != self.weights_version:
+            self.model.load_state_dict(state_dict)
+            self.model.eval()
+            self.weights_version = version
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    # --- games ---
+    def _new_game(self, generation: int, index: int) -> _Game:
+        c = self.config
+        seed = game_seed(c.seed, generation, index)
+        rng = np.random.default_rng(seed)
+        disabled = c.resign_threshold <= 0 or rng.random() < c.resign_disabled_fraction
+        return _Game(index, seed, rng, Position(c.board_size, c.komi, c.rules), disabled)
+
+    def _start_move(self, game: _Game, search: Search) -> None:
+        c = self.config
+        game.is_full = c.fast_visits <= 0 or game.rng.random() < c.full_search_prob
+        game.target_visits = c.visits if game.is_full else c.fast_visits
+        if not c.reuse_tree:
+            search.position = None  # set_root then builds a new tree
+        search.set_root(game.position)
+        game.noise_pending = game.is_full and c.noise_weight > 0
+        self._maybe_noise(game, search)
+
+    def _maybe_noise(self, game: _Game, search: Search) -> None:
+        if game.noise_pending and int(search.nodes[0]["first_child"]) >= 0:
+            search.add_dirichlet_noise(self.config.alpha(), self.config.noise_weight, game.rng)
+            game.noise_pending = False
+
+    def _search_done(self, search: Search, game: _Game) -> bool:
+        # a new root needs at least one evaluation of its own before it has children to choose from
+        return int(search.nodes[0]["visits"]) >= game.target_visits and int(search.nodes[0]["first_child"]) >= 0
+
+    def _play_move(self, game: _Game, search: Search) -> str | None:
+        """Choose and play a move; returns the colour that resigned, if one did."""
+        c = self.config
+        size = c.board_size
+        counts = search.visit_counts()
+        total = float(counts.sum())
+        mover = game.position.to_play
+        if len(game.moves) < c.opening_moves() and total > 0:
+            action = int(game.rng.choice(len(counts), p=counts / total))
+        else:
+            best = search.best_child()
+            action = coords.point_to_action(int(search.nodes[best]["move"]), size)
+        if c.resign_threshold > 0 and game.is_full:
+            best = search.best_child()
+            if max(search.winrate(best), search.root_winrate()) < c.resign_threshold:
+                if not game.resign_disabled:
+                    return mover
+                if game.would_resign is None:
+                    game.would_resign = mover
+        game.moves.append(action)
+        game.targets.append(counts / total if game.is_full and total > 0 else np.zeros_like(counts))
+        game.full.append(game.is_full and total > 0)
+        game.position = game.position.play(coords.action_to_gtp(action, size))
+        return None
+
+    def _finish(self, game: _Game, generation: int, resigned_colour: str | None) -> GameRecord:
+        c = self.config
+        if resigned_colour is not None:
+            result = -1.0 if resigned_colour == "b" else 1.0
+        else:
+            score = game.position.score()
+            result = float(np.sign(score))
+        false_resign = None
+        if game.resign_disabled and game.would_resign is not None:
+            winner = "b" if result > 0 else "w" if result < 0 else None
+            false_resign = winner == game.would_resign
+        actions = c.board_size ** 2 + 1
+        return GameRecord(
+            board_size=c.board_size, komi=c.komi, rules=c.rules,
+            moves=np.array(game.moves, dtype=np.int16),
+            policy_targets=np.array(game.targets, dtype=np.float32).reshape(len(game.moves), actions),  # (T, A)
+            full_search=np.array(game.full, dtype=bool), result=result, generation=generation, seed=game.seed,
+            resign_disabled=game.resign_disabled, resigned=resigned_colour is not None,
+            false_resign=false_resign, weights_version=self.weights_version,
+        )
+
+    def play_games(self, n: int, *, generation: int = 0, first_game: int = 0,
+                   on_game: Callable[[GameRecord], None] | None = None) -> list[GameRecord]:
+        """Play games first_game .. first_game + n - 1 of `generation`, `parallel_games` at a time, and
+        return their records in the order they finished (on_game, if given, gets each as it finishes)."""
+        from rl.alphago_zero.evaluator import concat_batches
+
+        c = self.config
+        start = time.perf_counter()
+        queue = list(range(first_game, first_game + n))
+        searches = [Search(self.evaluator, self.search_config) for _ in range(min(c.parallel_games, n))]
+        slots: list[_Game | None] = [None] * len(searches)
+        done: list[GameRecord] = []
+        for i, search in enumerate(searches):
+            slots[i] = self._new_game(generation, queue.pop(0))
+            search.position = None
+            self._start_move(slots[i], search)
+        while any(g is not None for g in slots):
+            active = [i for i, g in enumerate(slots) if g is not None]
+            pending = [searches[i].collect(c.leaves_per_game) for i in active]
+            batch = concat_batches([p.batch for p in pending])
+            net_start = time.perf_counter()
+            priors_BA, values_B = self.evaluator.evaluate(batch)
+            self.stats.net_seconds += time.perf_counter() - net_start
+            self.stats.evaluations += len(values_B)
+            lo = 0
+            for i, p in zip(active, pending):
+                game, search = slots[i], searches[i]
+                hi = lo + len(p.leaf_nodes)
+                search.apply(p, priors_BA[lo:hi], values_B[lo:hi])
+                lo = hi
+                self._maybe_noise(game, search)
+                if not self._search_done(search, game):
+                    continue
+                resigned = self._play_move(game, search)
+                self.stats.moves += 1
+                if resigned is None and not game.position.is_over and len(game.moves) < c.move_cap():
+                    self._start_move(game, search)
+                    continue
+                record = self._finish(game, generation, resigned)
+                done.append(record)
+                self.stats.games += 1
+                if on_game is not None:
+                    on_game(record)
+                slots[i] = None
+                if queue:
+                    slots[i] = self._new_game(generation, queue.pop(0))
+                    search.position = None
+                    self._start_move(slots[i], search)
+        self.stats.seconds += time.perf_counter() - start
+        return done
+
+    def play_chunk(self, generation: int, first_game: int, count: int) -> tuple[list[GameRecord], WorkerStats]:
+        """play_games for an orchestrator: the records and this call's share of the stats."""
+        before = dataclasses.replace(self.stats)
+        records = self.play_games(count, generation=generation, first_game=first_game)
+        delta = WorkerStats(**{f.name: getattr(self.stats, f.name) - getattr(before, f.name)
+                               for f in dataclasses.fields(WorkerStats)})
+        return records, delta
+
+    def run(self, out_dir: str, n_games: int, *, generation: int = 0, first_game: int = 0) -> list[str]:
+        """Play n_games and write each record to out_dir the moment it finishes; returns the paths."""
+        paths: list[str] = []
+        self.play_games(n_games, generation=generation, first_game=first_game,
+                        on_game=lambda record: paths.append(write_record(out_dir, record)))
+        return paths

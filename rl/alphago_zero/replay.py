@@ -1,0 +1,140 @@
+"""The replay window: training positions sampled uniformly from the most recent self-play games.
+
+AlphaGo Zero (Silver et al. 2017, Methods "Optimization") trains on mini-batches "sampled uniformly at
+random from all positions of the most recent 500,000 games of self-play", each position transformed by a
+random one of the 8 dihedral symmetries of the board (Methods "Self-play": the rules of Go are invariant
+under rotation and reflection, so the augmented data stay correct).
+
+A position t of a game is the sample (s_t, pi_t, z_t):
+    s_t   the 17 input planes of the last 8 boards (goengine.features.zero_planes_batch)
+    pi_t  the recorded visit distribution (only moves that had a full search are sampled: KataGo's
+          playout-cap randomisation trains on those alone, Wu 2019 sec. 3.1)
+    z_t   the game's result from the point of view of the player to move at t: +1 win, -1 loss, 0 jigo
+
+Games are kept compactly as their board colours (T, N, N) int8 and replayed into planes when sampled.
+The window is the last `window_games` records in file order (generation, then seed: rl/records.py), so
+a window rebuilt from disk after a restart holds the same games, in the same order, as the one built
+during the run; with the sampler's saved RNG state that makes resumed training identical.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from goengine import coords
+from goengine.geometry import geometry
+from goengine.position import Position
+from rl.records import GameRecord, read_record, record_paths
+
+HISTORY = 8
+WALL = 3  # colour of the padded board's wall points, as the search's leaf histories carry them
+
+
+@dataclass
+class _Game:
+    boards: np.ndarray  # int8 (T, N, N): colours before each move
+    to_play: np.ndarray  # int8 (T,): 1 Black, 2 White
+    targets: np.ndarray  # float32 (T, A)
+    z: np.ndarray  # float32 (T,): result for the player to move
+    sample_moves: np.ndarray  # int64 (S,): the moves t that had a full search
+
+
+def _replay(record: GameRecord) -> _Game:
+    pos = Position(record.board_size, record.komi, record.rules)
+    boards, to_play = [], []
+    for action in record.moves:
+        boards.append(pos.board_array())
+        to_play.append(1 if pos.to_play == "b" else 2)
+        pos = pos.play(coords.action_to_gtp(int(action), record.board_size))
+    size = record.board_size
+    to_play_T = np.array(to_play, dtype=np.int8)
+    z = np.where(to_play_T == 1, record.result, -record.result).astype(np.float32)
+    return _Game(boards=np.array(boards, dtype=np.int8).reshape(len(to_play), size, size),  # (T, N, N)
+                 to_play=to_play_T, targets=record.policy_targets, z=z,
+                 sample_moves=np.flatnonzero(record.full_search))
+
+
+@dataclass
+class Batch:
+    planes_BCHW: np.ndarray  # float32 (B, 17, N, N)
+    policy_BA: np.ndarray  # float32 (B, A): target visit distributions
+    value_B: np.ndarray  # float32 (B,): z in {-1, 0, 1}
+
+
+class ReplayWindow:
+    """The most recent `window_games` games of a records folder, sampled position by position."""
+
+    def __init__(self, board_size: int, window_games: int, augment: bool = True):
+        self.board_size = board_size
+        self.window_games = window_games
+        self.augment = augment
+        self.games: OrderedDict[str, _Game] = OrderedDict()  # path -> game, file order
+        self._cum = np.zeros(1, dtype=np.int64)
+
+    def refresh(self, directory: str | os.PathLike, max_generation: int | None = None) -> int:
+        """Hold the last window_games records of `directory` (up to max_generation); returns the number
+        of training positions in the window. Games already held are not read again."""
+        paths = record_paths(directory, max_generation)[-self.window_games:]
+        kept: OrderedDict[str, _Game] = OrderedDict()
+        for path in paths:
+            game = self.games.get(path)
+            if game is None:
+                record = read_record(path)
+                if record.board_size != self.board_size:
+                    raise ValueError(f"record {path} is {record.board_size}x{record.board_size}, "
+                                     f"the run is {self.board_size}x{self.board_size}")
+                game = _replay(record)
+            kept[path] = game
+        self.games = kept
+        self._cum = np.cumsum([0] + [len(g.sample_moves) for g in kept.values()])
+        return self.positions
+
+    @property
+    def positions(self) -> int:
+        return int(self._cum[-1])
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
+        """batch_size positions drawn uniformly (with replacement) from the window, each under a random
+        board symmetry when augmenting."""
+        if self.positions == 0:
+            raise ValueError("the replay window holds no positions to train on")
+        from goengine.features import zero_planes_batch
+
+        size = self.board_size
+        g = geometry(size)
+        games = list(self.games.values())
+        flat = rng.integers(0, self.positions, size=batch_size)
+        which = np.searchsorted(self._cum, flat, side="right") - 1
+        history_BHP = np.full((batch_size, HISTORY, g.n_points), WALL, dtype=np.int32)
+        to_play_B = np.empty(batch_size, dtype=np.int8)
+        policy_BA = np.empty((batch_size, size * size + 1), dtype=np.float32)
+        value_B = np.empty(batch_size, dtype=np.float32)
+        for b in range(batch_size):
+            game = games[which[b]]
+            t = int(game.sample_moves[flat[b] - self._cum[which[b]]])
+            for k in range(HISTORY):
+                board_NN = game.boards[t - k] if t - k >= 0 else np.zeros((size, size), np.int8)
+                history_BHP[b, k, g.on_board] = board_NN.reshape(-1)  # (N, N) -> (N²,)
+            to_play_B[b] = game.to_play[t]
+            policy_BA[b] = game.targets[t]
+            value_B[b] = game.z[t]
+        planes_BCHW = zero_planes_batch(history_BHP, to_play_B, size)
+        if self.augment:
+            planes_BCHW, policy_BA = _augment(planes_BCHW, policy_BA, rng.integers(0, 8, size=batch_size), size)
+        return Batch(np.ascontiguousarray(planes_BCHW, dtype=np.float32), policy_BA, value_B)
+
+
+def _augment(planes_BCHW: np.ndarray, policy_BA: np.ndarray, k_B: np.ndarray, size: int):
+    """Each sample b under dihedral symmetry k_B[b], planes and policy alike (pass stays pass)."""
+    from goengine.symmetries import apply_planes, apply_policy
+
+    planes_out = np.empty_like(planes_BCHW)
+    policy_out = np.empty_like(policy_BA)
+    for k in np.unique(k_B):
+        idx = np.flatnonzero(k_B == k)
+        planes_out[idx] = apply_planes(planes_BCHW[idx], int(k))
+        policy_out[idx] = apply_policy(policy_BA[idx], int(k), size)
+    return planes_out, policy_out

@@ -1,0 +1,163 @@
+"""AlphaGo Zero's training step and its checkpoints.
+
+Loss (Silver et al. 2017, Nature 550, eq. 1):
+
+    l = (z - v)^2 - pi^T log p + c ||theta||^2
+
+value MSE against the game result z, cross-entropy of the policy p against the search's visit
+distribution pi, and L2 regularisation (c = 1e-4 in the paper). The paper optimises it with SGD with
+momentum 0.9 and a stepped learning rate (Methods "Optimization"); AdamW (Loshchilov & Hutter 2019) is
+offered too, and there the L2 term becomes decoupled weight decay, which is what AdamW is for.
+
+Learning rate schedules, by step s (`lr_at`): linear warm-up over `warmup_steps`, then
+    constant   lr
+    step       lr * 0.1^(milestones passed), as the paper's drops at fixed steps
+    cosine     lr * (0.01 + 0.99 * (1 + cos(pi * s / total_steps)) / 2), Loshchilov & Hutter 2017
+
+A checkpoint is a nets.go.checkpoint file of the net (so `goengine gtp --weights` can play it) whose
+`extra` holds everything else needed to carry on exactly: optimizer state, step, the trainer config,
+the torch and numpy RNG states, and what the caller adds (replay position, generation).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from nets.go import checkpoint
+from rl.alphago_zero.replay import Batch
+
+FEATURE_SET = "zero"
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    batch_size: int = 256
+    optimizer: str = "sgd"
+    """"sgd" (with momentum, as the paper) or "adamw"."""
+    lr: float = 0.02
+    momentum: float = 0.9
+    l2: float = 1e-4
+    """c in c ||theta||^2 (SGD: a loss term; AdamW: decoupled weight decay 2c, the same gradient)."""
+    schedule: str = "constant"
+    """"constant", "step" or "cosine"."""
+    milestones: tuple[int, ...] = ()
+    """Steps at which the "step" schedule divides the rate by 10."""
+    total_steps: int = 10_000
+    """Horizon of the "cosine" schedule."""
+    warmup_steps: int = 0
+    value_weight: float = 1.0
+    """Weight of the value MSE (1 in the paper; below 1 curbs value overfitting on few games)."""
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adamw', not {self.optimizer!r}")
+        if self.schedule not in ("constant", "step", "cosine"):
+            raise ValueError(f"schedule must be 'constant', 'step' or 'cosine', not {self.schedule!r}")
+        if self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("batch_size and lr must be positive")
+
+
+def lr_at(config: TrainerConfig, step: int) -> float:
+    """The learning rate of step `step` (0-based)."""
+    scale = 1.0
+    if config.warmup_steps > 0 and step < config.warmup_steps:
+        scale = (step + 1) / config.warmup_steps
+    if config.schedule == "step":
+        scale *= 0.1 ** sum(step >= m for m in config.milestones)
+    elif config.schedule == "cosine":
+        progress = min(step / max(config.total_steps, 1), 1.0)
+        scale *= 0.01 + 0.99 * (1 + math.cos(math.pi * progress)) / 2
+    return config.lr * scale
+
+
+def zero_loss(logits_BA: torch.Tensor, v_B: torch.Tensor, policy_BA: torch.Tensor, z_B: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(policy cross-entropy -pi^T log p, value MSE (z - v)^2), each averaged over the batch."""
+    policy_loss = -(policy_BA * F.log_softmax(logits_BA, dim=1)).sum(dim=1).mean()
+    value_loss = F.mse_loss(v_B, z_B)
+    return policy_loss, value_loss
+
+
+class Trainer:
+    """Owns the net being trained, its optimizer, the step count and the sampling RNG."""
+
+    def __init__(self, model: nn.Module, config: TrainerConfig = TrainerConfig(), seed: int = 0):
+        self.model = model
+        self.config = config
+        self.step = 0
+        self.rng = np.random.default_rng(seed)
+        """Draws the replay samples and symmetries; saved in checkpoints."""
+        torch.manual_seed(seed)
+        if config.optimizer == "sgd":
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=config.lr,
+                                                                    momentum=config.momentum)
+        else:
+            self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=2 * config.l2)
+
+    def l2_term(self) -> torch.Tensor:
+        return self.config.l2 * sum((p * p).sum() for p in self.model.parameters())
+
+    def train_step(self, batch: Batch) -> dict[str, float]:
+        """One optimisation step on `batch`; returns the loss terms and the learning rate used."""
+        lr = lr_at(self.config, self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        x_BCHW = torch.from_numpy(batch.planes_BCHW)
+        logits_BA, v_B = self.model(x_BCHW)
+        policy_loss, value_loss = zero_loss(logits_BA, v_B, torch.from_numpy(batch.policy_BA),
+                                            torch.from_numpy(batch.value_B))
+        l2 = self.l2_term()
+        loss = policy_loss + self.config.value_weight * value_loss
+        if self.config.optimizer == "sgd":
+            loss = loss + l2
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        self.model.eval()
+        return {"loss": loss.item(), "policy_loss": policy_loss.item(), "value_loss": value_loss.item(),
+                "l2": l2.item(), "lr": lr}
+
+    # --- checkpoints ---
+    def state(self) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "trainer_config": {k: list(v) if isinstance(v, tuple) else v
+                               for k, v in dataclasses.asdict(self.config).items()},
+            "numpy_rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def save(self, path: str | os.PathLike, extra: dict | None = None) -> None:
+        """Write the net and the trainer's state atomically (nets.go.checkpoint), with `extra` beside."""
+        checkpoint.save(path, self.model, feature_set=FEATURE_SET, extra={"trainer": self.state(), **(extra or {})})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, board_size: int | None = None) -> tuple["Trainer", dict]:
+        """A trainer exactly as saved, and the checkpoint's extra dict. CheckpointError for a file that
+        is unreadable, for another board size, or lacks the trainer's state."""
+        model, meta = checkpoint.load(path, board_size=board_size, feature_set=FEATURE_SET)
+        extra = meta.extra if isinstance(meta.extra, dict) else {}
+        state = extra.get("trainer")
+        if not isinstance(state, dict):
+            raise checkpoint.CheckpointError(f"checkpoint {os.fspath(path)}: holds a net but no trainer state")
+        try:
+            fields = dict(state["trainer_config"])
+            fields["milestones"] = tuple(fields.get("milestones", ()))
+            trainer = cls(model, TrainerConfig(**fields))
+            trainer.optimizer.load_state_dict(state["optimizer"])
+            trainer.step = int(state["step"])
+            trainer.rng.bit_generator.state = state["numpy_rng"]
+            torch.set_rng_state(state["torch_rng"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise checkpoint.CheckpointError(f"checkpoint {os.fspath(path)}: bad trainer state ({e})") from e
+        return trainer, extra

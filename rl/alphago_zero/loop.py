@@ -1,0 +1,347 @@
+"""The AlphaGo Zero generation loop: self-play -> train -> gate, with its whole state in one run folder.
+
+AlphaGo Zero (Silver et al. 2017, Nature 550, Methods "Self-play training pipeline") runs three
+processes: self-play with the best net alpha_theta* writes games; optimisation trains theta on positions
+from the most recent games; the evaluator plays each checkpoint against alpha_theta* and makes it the
+new best when it wins by a margin of 55%. Here they take turns, one generation g = 1, 2, ... at a time:
+
+    1. self-play   games_per_generation games of generation g with the best net (chunks on the executor:
+                   selfplay/orchestrator.py), each record written to RUN_DIR/games the moment it arrives
+    2. train       steps_per_generation steps, continuing the trainer of generation g-1 (not the best
+                   net: training never restarts), on the replay window -> RUN_DIR/nets/genGGGGG.pt
+    3. gate        the candidate against the best net (selfplay/arena.py), rated in RUN_DIR/elo.json
+                   (rl/elo.py); promoted to RUN_DIR/best.pt at >= promote_threshold
+    4. log         a row of RUN_DIR/metrics.csv and TensorBoard, the PNG plot, and RUN_DIR/state.json
+
+Resuming (also after kill -9) is exact because every step is atomic and either replayable or skipped:
+state.json names the last finished generation; games already on disk are kept and only missing chunks
+are replayed (a chunk's games depend only on its seed and weights); a candidate checkpoint already
+written is not trained again; a gating result already in elo.json is reused; a metrics row already in
+metrics.csv is not written twice. Trainer checkpoints carry the optimizer and the RNG states.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nets.go import checkpoint
+from nets.go.presets import ZeroConfig
+from nets.go.zero_resnet import ZeroResNet
+from rl.alphago_zero.replay import ReplayWindow
+from rl.alphago_zero.trainer import FEATURE_SET, Trainer, TrainerConfig
+from rl.records import GameRecord, record_filename, record_paths, save_sgf, write_record
+from selfplay.orchestrator import chunks_of
+from selfplay.worker import SelfPlayConfig, WorkerStats, game_seed
+
+STATE_VERSION = 1
+
+
+class RunDirError(ValueError):
+    """A run folder that cannot be used as asked: one clear line."""
+
+
+@dataclass(frozen=True)
+class ZeroRunConfig:
+    selfplay: SelfPlayConfig
+    trainer: TrainerConfig = TrainerConfig()
+    games_per_generation: int = 64
+    steps_per_generation: int = 100
+    window_games: int = 5000
+    """Replay window: the most recent games trained on (500,000 in the paper)."""
+    gate_games: int = 40
+    """Games of each gating match; 0 promotes every candidate unrated (AlphaZero's always-latest
+    self-play, Silver et al. 2018)."""
+    gate_visits: int | None = None
+    """Root visits per move in gating matches; None: the self-play visits."""
+    promote_threshold: float = 0.55
+    sgf_per_generation: int = 2
+    """Sample games of each generation also saved as SGF in RUN_DIR/sgf."""
+    seed: int = 0
+
+    @property
+    def board_size(self) -> int:
+        return self.selfplay.board_size
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ZeroRunConfig":
+        sp = dict(data["selfplay"])
+        sp["net"] = ZeroConfig(**sp["net"]) if sp.get("net") is not None else None
+        tr = dict(data["trainer"])
+        tr["milestones"] = tuple(tr.get("milestones", ()))
+        rest = {k: v for k, v in data.items() if k not in ("selfplay", "trainer")}
+        return cls(selfplay=SelfPlayConfig(**sp), trainer=TrainerConfig(**tr), **rest)
+
+
+def _write_json(path: str, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise RunDirError(f"{path}: unreadable ({e})") from None
+
+
+def initial_model(config: ZeroRunConfig, init_weights: str | None = None) -> ZeroResNet:
+    """Generation 0's net: seeded random weights, or those of `init_weights` (CheckpointError if that file
+    is unreadable, for another board size, or for another architecture)."""
+    torch.manual_seed(config.seed)
+    net = config.selfplay.net_config()
+    model = ZeroResNet(net)
+    if init_weights is not None:
+        source, _ = checkpoint.load(init_weights, board_size=config.board_size, feature_set=FEATURE_SET)
+        try:
+            model.load_state_dict(source.state_dict())
+        except RuntimeError:
+            raise checkpoint.CheckpointError(
+                f"checkpoint {init_weights}: its weights do not fit the {net.blocks}-block, {net.filters}-filter "
+                f"net of this run") from None
+    return model
+
+
+class ZeroRun:
+    """One run folder. `create` or `open` it, then `run(executor, ...)`."""
+
+    def __init__(self, run_dir: str, config: ZeroRunConfig, state: dict):
+        self.run_dir = run_dir
+        self.config = config
+        self.state = state
+        self.games_dir = os.path.join(run_dir, "games")
+        self.window = ReplayWindow(config.board_size, config.window_games)
+
+    # --- the folder ---
+    def net_path(self, generation: int) -> str:
+        return os.path.join(self.run_dir, "nets", f"gen{generation:05d}.pt")
+
+    @property
+    def best_path(self) -> str:
+        return os.path.join(self.run_dir, "best.pt")
+
+    @classmethod
+    def create(cls, run_dir: str, config: ZeroRunConfig, init_weights: str | None = None) -> "ZeroRun":
+        """A new run: config.json, generation 0's net (random, or init_weights), best.pt, state.json."""
+        if os.path.exists(os.path.join(run_dir, "state.json")):
+            raise RunDirError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out")
+        model = initial_model(config, init_weights)  # checked before anything is written
+        os.makedirs(os.path.join(run_dir, "nets"), exist_ok=True)
+        _write_json(os.path.join(run_dir, "config.json"), {"version": STATE_VERSION, "config": config.to_json()})
+        run = cls(run_dir, config, {"version": STATE_VERSION, "generation": 0, "best": 0})
+        Trainer(model, config.trainer, seed=config.seed).save(run.net_path(0), extra={"generation": 0})
+        checkpoint.save(run.best_path, model, feature_set=FEATURE_SET, extra={"generation": 0})
+        from rl.elo import RatingTable
+
+        RatingTable(run_dir)  # generation 0 is the anchor
+        _write_json(os.path.join(run_dir, "state.json"), run.state)
+        return run
+
+    @classmethod
+    def open(cls, run_dir: str, board_size: int | None = None) -> "ZeroRun":
+        """An existing run, to resume; RunDirError if it is none, or is for another board size."""
+        state_path = os.path.join(run_dir, "state.json")
+        if not os.path.exists(state_path):
+            raise RunDirError(f"{run_dir} holds no run to resume (no state.json)")
+        data = _read_json(os.path.join(run_dir, "config.json"))
+        try:
+            config = ZeroRunConfig.from_json(data["config"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise RunDirError(f"{run_dir}/config.json: not a run config ({e})") from None
+        if board_size is not None and board_size != config.board_size:
+            raise RunDirError(f"{run_dir} is a {config.board_size}x{config.board_size} run, "
+                              f"not {board_size}x{board_size}")
+        state = _read_json(state_path)
+        if state.get("version") != STATE_VERSION:
+            raise RunDirError(f"{state_path}: state version {state.get('version')!r}, this code reads {STATE_VERSION}")
+        return cls(run_dir, config, state)
+
+    # --- one generation ---
+    def _missing_chunks(self, generation: int) -> list[tuple[int, int]]:
+        sp = self.config.selfplay
+        have = {os.path.basename(p) for p in record_paths(self.games_dir, generation)}
+        out = []
+        for first, count in chunks_of(self.config.games_per_generation, sp.parallel_games):
+            names = {record_filename(generation, game_seed(sp.seed, generation, i)) for i in range(first, first + count)}
+            if not names <= have:
+                out.append((first, count))
+        return out
+
+    def selfplay(self, generation: int, executor, progress) -> dict:
+        best = self.state["best"]
+        model, _ = checkpoint.load(self.net_path(best), board_size=self.config.board_size)
+        executor.publish(model.state_dict(), best)
+        chunks = self._missing_chunks(generation)
+        stats, records = WorkerStats(), []
+        start = time.perf_counter()
+        bar = progress(total=sum(c for _, c in chunks), desc=f"gen {generation} self-play", unit="game")
+        for chunk_records, chunk_stats in executor.play(generation, chunks):
+            for record in chunk_records:
+                write_record(self.games_dir, record)
+            records.extend(chunk_records)
+            for f in dataclasses.fields(WorkerStats):
+                setattr(stats, f.name, getattr(stats, f.name) + getattr(chunk_stats, f.name))
+            bar.update(len(chunk_records))
+            bar.set_postfix(pos_per_s=f"{stats.moves / max(time.perf_counter() - start, 1e-9):.0f}")
+        bar.close()
+        seconds = time.perf_counter() - start
+        os.makedirs(os.path.join(self.run_dir, "sgf"), exist_ok=True)
+        for record in sorted(records, key=GameRecord.filename)[: self.config.sgf_per_generation]:
+            save_sgf(record, os.path.join(self.run_dir, "sgf", record.filename().replace(".npz", ".sgf")))
+        return _selfplay_metrics(records, stats, seconds)
+
+    def train(self, generation: int, progress) -> dict:
+        path = self.net_path(generation)
+        if os.path.exists(path):  # trained before an interruption: the checkpoint is the result
+            _, meta = checkpoint.load(path, board_size=self.config.board_size)
+            return dict(meta.extra.get("train_metrics", {}))
+        trainer, _ = Trainer.load(self.net_path(generation - 1), board_size=self.config.board_size)
+        positions = self.window.refresh(self.games_dir, generation)
+        sums: dict[str, float] = {}
+        bar = progress(total=self.config.steps_per_generation, desc=f"gen {generation} train", unit="step")
+        for _ in range(self.config.steps_per_generation):
+            m = trainer.train_step(self.window.sample(self.config.trainer.batch_size, trainer.rng))
+            for k, v in m.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.update(1)
+            bar.set_postfix(loss=f"{m['loss']:.3f}")
+        bar.close()
+        steps = max(self.config.steps_per_generation, 1)
+        metrics = {k: v / steps for k, v in sums.items()}
+        metrics.update(step=trainer.step, window_games=len(self.window.games), window_positions=positions)
+        trainer.save(path, extra={"generation": generation, "train_metrics": metrics,
+                                  "replay": {"games": len(self.window.games), "positions": positions,
+                                             "last": os.path.basename(next(reversed(self.window.games), ""))}})
+        return metrics
+
+    def gate(self, generation: int) -> dict:
+        from rl.elo import RatingTable
+        from selfplay.arena import play_match
+
+        best = self.state["best"]
+        if self.config.gate_games == 0:
+            model, _ = checkpoint.load(self.net_path(generation), board_size=self.config.board_size)
+            checkpoint.save(self.best_path, model, feature_set=FEATURE_SET, extra={"generation": generation})
+            return {"promoted": 1}
+        table = RatingTable(self.run_dir)
+        if generation not in table:
+            candidate, _ = checkpoint.load(self.net_path(generation), board_size=self.config.board_size)
+            incumbent, _ = checkpoint.load(self.net_path(best), board_size=self.config.board_size)
+            sp = self.config.selfplay
+            result = play_match(candidate, incumbent, sp.board_size, sp.komi, games=self.config.gate_games,
+                                visits=self.config.gate_visits or sp.visits,
+                                seed=game_seed(self.config.seed, generation, 2**40) % 2**31, rules=sp.rules)
+            promoted = result.score >= self.config.promote_threshold
+            table.add_match(generation, best, result.wins_a, result.losses_a, result.draws, promoted)
+        rating = table[generation]
+        if rating.promoted:
+            model, _ = checkpoint.load(self.net_path(generation), board_size=self.config.board_size)
+            checkpoint.save(self.best_path, model, feature_set=FEATURE_SET, extra={"generation": generation})
+        score = (rating.wins + 0.5 * rating.draws) / max(rating.games, 1)
+        return {"gate_score": score, "gate_games": rating.games, "promoted": int(rating.promoted),
+                "elo": rating.elo, "elo_low": rating.low, "elo_high": rating.high}
+
+    def log(self, generation: int, metrics: dict) -> None:
+        from rl.metrics_log import MetricsLog, plot, read_metrics
+
+        if not any(int(row.get("generation", -1)) == generation for row in read_metrics(self.run_dir)):
+            with MetricsLog(self.run_dir) as log:
+                log.log(generation=generation, **metrics)
+        plot(self.run_dir)
+
+    def step(self, executor, progress) -> dict:
+        """Play, train, gate and log one generation; returns its metrics."""
+        g = self.state["generation"] + 1
+        metrics = self.selfplay(g, executor, progress)
+        metrics.update(self.train(g, progress))
+        metrics.update(self.gate(g))
+        if metrics["promoted"]:
+            self.state["best"] = g
+        metrics["best"] = self.state["best"]
+        self.log(g, metrics)
+        self.state["generation"] = g
+        _write_json(os.path.join(self.run_dir, "state.json"), self.state)
+        return metrics
+
+    def run(self, executor, generations: int | None = None, minutes: float | None = None,
+            progress=None, on_generation=None) -> dict | None:
+        """Generations until the run has `generations` of them or `minutes` have passed (checked between
+        generations). Returns the last generation's metrics (None if none ran)."""
+        progress = progress or _no_progress
+        start = time.perf_counter()
+        last = None
+        while generations is None or self.state["generation"] < generations:
+            if minutes is not None and time.perf_counter() - start >= 60 * minutes:
+                break
+            last = self.step(executor, progress)
+            if on_generation is not None:
+                on_generation(last)
+        return last
+
+    def summary(self) -> str:
+        """The closing line: how strong the best net is, and how to play it."""
+        from rl.elo import RatingTable
+
+        table = RatingTable(self.run_dir)
+        best = self.state["best"]
+        games = len(record_paths(self.games_dir))
+        if best == 0:
+            strength = "the initial net (no candidate promoted yet)"
+        elif best not in table:
+            strength = f"generation {best} (unrated: gating is off)"
+        else:
+            r = table[best]
+            strength = f"generation {best}, Elo {r.elo:+.0f} [{r.low:+.0f}, {r.high:+.0f}] over the initial net"
+        return (f"{self.state['generation']} generations, {games} self-play games; best net: {strength}; "
+                f"play it: goengine gtp --weights {self.best_path} --playouts {self.config.selfplay.visits}")
+
+
+def _selfplay_metrics(records: list[GameRecord], stats: WorkerStats, seconds: float) -> dict:
+    n = len(records)
+    disabled = [r for r in records if r.resign_disabled]
+    would = [r for r in disabled if r.false_resign is not None]
+    return {
+        "games": n, "positions": stats.moves, "selfplay_seconds": seconds,
+        "games_per_hour": 3600 * n / seconds if seconds > 0 else 0.0,
+        "positions_per_s": stats.moves / seconds if seconds > 0 else 0.0,
+        "net_share": stats.net_seconds / stats.seconds if stats.seconds > 0 else 0.0,
+        "mean_game_length": float(np.mean([r.num_moves for r in records])) if n else 0.0,
+        "black_wins": float(np.mean([r.result > 0 for r in records])) if n else 0.0,
+        "resigned": float(np.mean([r.resigned for r in records])) if n else 0.0,
+        "false_resign_rate": float(np.mean([r.false_resign for r in would])) if would else 0.0,
+    }
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, **kw):
+        pass
+
+    def close(self):
+        pass
+
+
+def _no_progress(**kwargs):
+    return _NoBar()
+

@@ -1,0 +1,162 @@
+"""`goengine train zero`: the AlphaGo Zero loop (rl/alphago_zero/loop.py) from the command line.
+
+    goengine train zero --board-size 9 --workers 2 --out runs/z9 --minutes 60
+    goengine train zero --out runs/z9 --resume --minutes 60          # carries on where it stopped
+    goengine train zero --board-size 5 --komi 0.5 --net 2x16 --visits 32 --workers 0 --out runs/z5 --generations 10
+
+Self-play runs on `--workers` Ray actors (an embedded local Ray unless `--address` joins a cluster), or in
+this process with `--workers 0`. Everything lives in RUN_DIR (see loop.py); the run's settings are fixed
+when it is created, so with `--resume` only --workers, --address, --minutes, --generations, --threads and
+--no-progress apply (and --board-size, if given, must match the run). Bad input (a missing or mismatched
+checkpoint, a run folder of another board size, an unreachable Ray address) ends as one line.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+from goengine.cli import UserError
+
+
+def add_arguments(parser) -> None:
+    sub = parser.add_subparsers(dest="algorithm", metavar="algorithm", required=True)
+    z = sub.add_parser("zero", help="AlphaGo Zero: self-play, training and gating in a loop",
+                       description="AlphaGo Zero: self-play -> train -> gate, with exact resume from RUN_DIR")
+    z.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (created, or resumed with --resume)")
+    z.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
+    budget = z.add_mutually_exclusive_group()
+    budget.add_argument("--generations", type=int, help="stop when the run has this many generations")
+    budget.add_argument("--minutes", type=float, help="stop after the generation that passes this many minutes")
+    z.add_argument("--workers", type=int, default=2, help="Ray self-play actors (0: self-play in this process)")
+    z.add_argument("--address", help="join the Ray cluster at this address instead of starting a local one")
+    z.add_argument("--board-size", type=int, default=None, help="board size N (default 9)")
+    z.add_argument("--komi", type=float, default=None, help="komi (default 7 on 9x9 and larger, 0.5 below)")
+    z.add_argument("--net", default="6x64", help="net preset (nets/go/presets.py): 6x64, 10x128, 2x16, ...")
+    z.add_argument("--weights", help="start from this checkpoint instead of a random net")
+    z.add_argument("--visits", type=int, default=200, help="root visits per self-play move")
+    z.add_argument("--fast-visits", type=int, default=0,
+                   help="playout-cap randomisation: visits of fast searches (0: off)")
+    z.add_argument("--full-search-prob", type=float, default=0.25, help="playout-cap randomisation: P(full search)")
+    z.add_argument("--parallel-games", type=int, default=32, help="games each worker plays at once")
+    z.add_argument("--games", type=int, default=64, help="self-play games per generation")
+    z.add_argument("--steps", type=int, default=100, help="training steps per generation")
+    z.add_argument("--batch-size", type=int, default=256)
+    z.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    z.add_argument("--lr", type=float, default=0.02)
+    z.add_argument("--schedule", choices=("constant", "step", "cosine"), default="constant")
+    z.add_argument("--l2", type=float, default=1e-4, help="L2 coefficient c of c||theta||^2")
+    z.add_argument("--window", type=int, default=5000, help="replay window: most recent games trained on")
+    z.add_argument("--gate-games", type=int, default=40, help="games per gating match (0: promote every candidate)")
+    z.add_argument("--promote", type=float, default=0.55, help="gating score that promotes a candidate")
+    z.add_argument("--resign-threshold", type=float, default=0.05, help="resign below this win rate (0: never)")
+    z.add_argument("--seed", type=int, default=0)
+    z.add_argument("--threads", type=int, default=None, help="torch threads of this process (default: torch's)")
+    z.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _config(args):
+    from nets.go.presets import zero_config
+    from rl.alphago_zero.loop import ZeroRunConfig
+    from rl.alphago_zero.trainer import TrainerConfig
+    from selfplay.worker import SelfPlayConfig
+
+    size = args.board_size or 9
+    komi = args.komi if args.komi is not None else (7.0 if size >= 9 else 0.5)
+    positive = {"--visits": args.visits, "--games": args.games, "--batch-size": args.batch_size,
+                "--parallel-games": args.parallel_games, "--window": args.window}
+    for flag, value in positive.items():
+        if value < 1:
+            raise UserError(f"{flag} must be at least 1, not {value}")
+    if args.steps < 0 or args.gate_games < 0 or args.fast_visits < 0:
+        raise UserError("--steps, --gate-games and --fast-visits cannot be negative")
+    try:
+        net = zero_config(args.net, board_size=size)
+        selfplay = SelfPlayConfig(board_size=size, komi=komi, net=net, visits=args.visits,
+                                  parallel_games=args.parallel_games, fast_visits=args.fast_visits,
+                                  full_search_prob=args.full_search_prob, resign_threshold=args.resign_threshold,
+                                  seed=args.seed)
+        trainer = TrainerConfig(batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                                schedule=args.schedule, l2=args.l2,
+                                total_steps=max(1, (args.generations or 100) * args.steps))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return ZeroRunConfig(selfplay=selfplay, trainer=trainer, games_per_generation=args.games,
+                         steps_per_generation=args.steps, window_games=args.window, gate_games=args.gate_games,
+                         promote_threshold=args.promote, seed=args.seed)
+
+
+def _executor(config, args):
+    from selfplay.orchestrator import LocalSelfPlay, Orchestrator
+
+    if args.workers < 0:
+        raise UserError(f"--workers cannot be negative, not {args.workers}")
+    if args.workers == 0:
+        if args.address:
+            raise UserError("--address needs --workers of at least 1")
+        return LocalSelfPlay(config.selfplay)
+    try:
+        return Orchestrator(config.selfplay, args.workers, address=args.address,
+                            num_cpus=None if args.address else max(args.workers, os.cpu_count() or 1))
+    except ConnectionError as e:
+        raise UserError(str(e)) from None
+
+
+def run(args) -> int:
+    if args.algorithm != "zero":
+        raise UserError(f"unknown algorithm {args.algorithm!r}")
+    if args.generations is None and args.minutes is None:
+        raise UserError("give --generations G or --minutes M")
+    for flag, value in (("--generations", args.generations), ("--minutes", args.minutes)):
+        if value is not None and value <= 0:
+            raise UserError(f"{flag} must be positive, not {value}")
+    import torch
+    from tqdm import tqdm
+
+    from nets.go.checkpoint import CheckpointError
+    from rl.alphago_zero.loop import RunDirError, ZeroRun, initial_model
+    from rl.records import RecordError
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)  # the entry point owns the process
+    run_dir = args.out
+    executor = None
+    try:
+        if args.resume:
+            zero_run = ZeroRun.open(run_dir, board_size=args.board_size)
+            config = zero_run.config
+        else:
+            config = _config(args)
+            if os.path.exists(os.path.join(run_dir, "state.json")):
+                existing = ZeroRun.open(run_dir)  # a clear error for a folder of another board size first
+                if existing.config.board_size != config.board_size:
+                    raise RunDirError(f"{run_dir} is a {existing.config.board_size}x{existing.config.board_size} "
+                                      f"run, not {config.board_size}x{config.board_size}")
+                raise RunDirError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out")
+            initial_model(config, args.weights)  # a bad --weights fails before Ray starts
+        executor = _executor(config, args)  # before creating anything: an unreachable --address leaves no folder
+        if not args.resume:
+            zero_run = ZeroRun.create(run_dir, config, init_weights=args.weights)
+    except (RunDirError, CheckpointError, RecordError) as e:
+        if executor is not None:
+            executor.close()
+        raise UserError(str(e)) from None
+    progress = functools.partial(tqdm, leave=False, file=sys.stderr, disable=True if args.no_progress else None,
+                                 dynamic_ncols=True)
+
+    def report(m: dict) -> None:
+        line = (f"generation {zero_run.state['generation']}: {m.get('games', 0)} games, "
+                f"{m.get('positions_per_s', 0):.0f} positions/s, loss {m.get('loss', float('nan')):.3f}")
+        if "gate_score" in m:
+            line += f", gate {m['gate_score']:.2f} ({'promoted' if m['promoted'] else 'kept best'})"
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        zero_run.run(executor, generations=args.generations, minutes=args.minutes, progress=progress,
+                     on_generation=report)
+    except (CheckpointError, RecordError) as e:
+        raise UserError(str(e)) from None
+    finally:
+        executor.close()
+    print(f"goengine train zero: {zero_run.summary()}")
+    return 0

@@ -23,6 +23,19 @@ from goengine._kernels import (
     play_pass,
 )
 from goengine.mcts._playout import code_at, liberties_after, playout
+from goengine.mcts.rollout_policy import rollout_playout
+
+# playout policies of rollout_search and leaf_rollouts
+POLICY_LIGHT, POLICY_HEAVY, POLICY_LEE = 0, 1, 2
+
+
+@njit(cache=True)
+def run_playout(s, meta, nb, dg, zob, on_board, w, pat, rng, max_moves, policy, spec, expw, moves, start):
+    """A playout with the chosen policy: uniform (light), MoGo-style (heavy), or AlphaGo's trained
+    rollout policy p_pi (spec and expw from goengine.mcts.rollout_policy.RolloutPolicy)."""
+    if policy == POLICY_LEE:
+        return rollout_playout(s, meta, nb, dg, zob, on_board, w, spec, expw, rng, max_moves, moves, start)
+    return playout(s, meta, nb, dg, zob, on_board, w, pat, rng, max_moves, policy == POLICY_HEAVY, moves, start)
 
 NODE = np.dtype([
     ("parent", np.int32),
@@ -238,7 +251,7 @@ def amaf_backup(nodes, path, path_len, moves, n_moves, first_colour, root_colour
 
 @njit(cache=True)
 def rollout_search(nodes, tree_meta, root, root_s, root_meta, nb, dg, zob, on_board, w, pat, rng, n_sims,
-                   max_moves, komi, params, heavy, root_filter):
+                   max_moves, komi, params, policy, spec, expw, root_filter):
     """n_sims UCT-RAVE simulations with playouts from the leaves. Returns simulations done."""
     s = root_s.copy()
     meta = root_meta.copy()
@@ -281,7 +294,8 @@ def rollout_search(nodes, tree_meta, root, root_s, root_meta, nb, dg, zob, on_bo
         if meta[PASSES] >= 2:
             score = area_score(s, meta, nb, on_board)
         else:
-            score, n_moves = playout(s, meta, nb, dg, zob, on_board, w, pat, rng, max_moves, heavy, moves, n_moves)
+            score, n_moves = run_playout(s, meta, nb, dg, zob, on_board, w, pat, rng, max_moves, policy, spec, expw,
+                                         moves, n_moves)
         black_wins = score - komi > 0
         amaf_backup(nodes, path, path_len, moves, n_moves, first_colour, root_colour, black_wins)
     return n_sims
@@ -431,7 +445,7 @@ def legal_actions(s, meta, nb, on_board, out):
 
 
 @njit(cache=True)
-def leaf_rollouts(leaf_s, leaf_meta, nb, dg, zob, on_board, w, pat, rng, max_moves, heavy, komi):
+def leaf_rollouts(leaf_s, leaf_meta, nb, dg, zob, on_board, w, pat, rng, max_moves, policy, spec, expw, komi):
     """One playout from each leaf: 1.0 if the side to move at the leaf wins, else 0.0."""
     n = leaf_s.shape[0]
     out = np.empty(n, dtype=np.float64)
@@ -440,7 +454,7 @@ def leaf_rollouts(leaf_s, leaf_meta, nb, dg, zob, on_board, w, pat, rng, max_mov
         s = leaf_s[b].copy()
         meta = leaf_meta[b].copy()
         colour = meta[TO_PLAY]
-        score, _t = playout(s, meta, nb, dg, zob, on_board, w, pat, rng, max_moves, heavy, moves, 0)
+        score, _t = run_playout(s, meta, nb, dg, zob, on_board, w, pat, rng, max_moves, policy, spec, expw, moves, 0)
         black_wins = score - komi > 0
         out[b] = 1.0 if black_wins == (colour == BLACK) else 0.0
     return out

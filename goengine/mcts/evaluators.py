@@ -46,6 +46,8 @@ class BatchEvaluator(Protocol):
 class RolloutEvaluator:
     heavy: bool = True
     """MoGo-style heavy playouts (captures, atari escapes, 3x3 patterns) rather than uniform random."""
+    policy: object = None
+    """A goengine.mcts.rollout_policy.RolloutPolicy: playouts follow AlphaGo's trained p_pi instead."""
     kind: str = "rollout"
 
 
@@ -69,6 +71,7 @@ class MixedEvaluator:
     inner: BatchEvaluator
     lam: float = 0.5
     heavy: bool = True
+    policy: object = None  # a RolloutPolicy: the playouts follow AlphaGo's p_pi, as AlphaGo Lee's did
     kind: str = "mixed"
 
     @property

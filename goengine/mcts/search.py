@@ -79,6 +79,10 @@ class PendingLeaves:
     terminal: np.ndarray  # float64 (B,): area score of finished games, NaN otherwise
 
 
+_NO_SPEC = np.zeros((0, 0), dtype=np.int64)  # placeholders when the playouts are not AlphaGo's p_pi
+_NO_WEIGHTS = np.zeros(0, dtype=np.float64)
+
+
 class Search:
     def __init__(self, evaluator=None, config: SearchConfig = SearchConfig()):
         self.evaluator = evaluator if evaluator is not None else RolloutEvaluator()
@@ -190,9 +194,10 @@ class Search:
         b, g = pos._board, pos._board.geo
         max_moves = self.config.max_playout_moves or 3 * g.size * g.size
         if self.mode == T.MODE_RAVE:
+            policy, spec, expw = self._playout_policy()
             return int(T.rollout_search(self.nodes, self.tree_meta, 0, b.s, b.meta, g.neighbours, g.diagonals,
                                         g.zobrist, g.on_board, g.width, self.pattern, self.rng, n, max_moves,
-                                        pos.komi, self.params, self.evaluator.heavy, self._root_filter))
+                                        pos.komi, self.params, policy, spec, expw, self._root_filter))
         return self._batch_step(n, max_moves)
 
     def _batch_step(self, n: int, max_moves: int) -> int:
@@ -227,6 +232,14 @@ class Search:
                           legal=legal)
         return PendingLeaves(batch, leaf_nodes[:count], paths[:count], path_lens[:count], terminal[:count])
 
+    def _playout_policy(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """(policy code, pattern spec, exp weights) of the evaluator's playouts, for the kernels."""
+        policy = getattr(self.evaluator, "policy", None)
+        if policy is not None:
+            return T.POLICY_LEE, policy.spec, policy.expw
+        code = T.POLICY_HEAVY if self.evaluator.heavy else T.POLICY_LIGHT
+        return code, _NO_SPEC, _NO_WEIGHTS
+
     def _root_history(self) -> np.ndarray:
         """Colours of the root and its predecessors on the padded board, newest first (cached per root)."""
         if self._history is None:
@@ -247,8 +260,9 @@ class Search:
         if self.evaluator.kind == "mixed":
             max_moves = self.config.max_playout_moves or 3 * g.size * g.size
             lam = self.evaluator.lam
+            policy, spec, expw = self._playout_policy()
             z = T.leaf_rollouts(batch.boards, batch.metas, g.neighbours, g.diagonals, g.zobrist, g.on_board,
-                                g.width, self.pattern, self.rng, max_moves, self.evaluator.heavy, pos.komi)
+                                g.width, self.pattern, self.rng, max_moves, policy, spec, expw, pos.komi)
             values = (1.0 - lam) * values + lam * z
         no_filter = np.zeros(0, dtype=np.int8)
         for i in range(len(pending.leaf_nodes)):

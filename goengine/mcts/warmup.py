@@ -5,6 +5,7 @@ from __future__ import annotations
 def warm(sizes: tuple[int, ...] = (9,)) -> None:
     from goengine.mcts.evaluators import MixedEvaluator, RolloutEvaluator, UniformEvaluator
     from goengine.mcts.player import MCTSPlayer, PlayerConfig
+    from goengine.mcts.rollout_policy import RolloutPolicy
     from goengine.mcts.search import Search, SearchConfig
     from goengine.position import Position
 
@@ -12,7 +13,8 @@ def warm(sizes: tuple[int, ...] = (9,)) -> None:
         pos = Position(size=size).play("pass")
         config = SearchConfig(tree_nodes=20_000)
         for evaluator in (RolloutEvaluator(heavy=True), RolloutEvaluator(heavy=False), UniformEvaluator(),
-                          MixedEvaluator(UniformEvaluator(), 0.5)):
+                          RolloutEvaluator(policy=RolloutPolicy()), MixedEvaluator(UniformEvaluator(), 0.5),
+                          MixedEvaluator(UniformEvaluator(), 0.5, policy=RolloutPolicy())):
             search = Search(evaluator, config)
             search.set_root(pos)
             search.run(sims=16)

@@ -9,6 +9,7 @@ from goengine.mcts import _playout as PL
 from goengine.mcts.evaluators import MixedEvaluator, RolloutEvaluator, UniformEvaluator
 from goengine.mcts.patterns import pattern_table
 from goengine.mcts.player import MCTSPlayer, PlayerConfig
+from goengine.mcts.rollout_policy import RolloutPolicy
 from goengine.mcts.search import Search, SearchConfig
 from goengine.players import TimeBudget
 from tests.goengine.test_positions import TRIPLE_KO
@@ -51,7 +52,10 @@ def test_visits_add_up(heavy):
 
 
 @pytest.mark.parametrize("evaluator", [RolloutEvaluator(True), RolloutEvaluator(False),
-                                       MixedEvaluator(UniformEvaluator(), 1.0)], ids=["heavy", "light", "mixed"])
+                                       RolloutEvaluator(policy=RolloutPolicy()),
+                                       MixedEvaluator(UniformEvaluator(), 1.0),
+                                       MixedEvaluator(UniformEvaluator(), 1.0, policy=RolloutPolicy())],
+                         ids=["heavy", "light", "p_pi", "mixed", "mixed_p_pi"])
 def test_finds_the_capture_that_wins(evaluator):
     pos = Position.from_ascii(CAPTURE_TO_WIN, komi=0.5)
     s = search(pos, evaluator, sims=3000)

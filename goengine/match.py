@@ -76,6 +76,8 @@ class GameResult:
     moves: list[str] = field(default_factory=list)
     seconds: float = 0.0
     sgf: str | None = None
+    think_seconds: dict[str, float] = field(default_factory=dict)  # per colour: time spent in genmove
+    genmoves: dict[str, int] = field(default_factory=dict)  # per colour: genmove answers
 
 
 def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
@@ -181,11 +183,16 @@ class Referee:
         position = Position(cfg.size, cfg.komi, cfg.rules)
         setup = position
         moves: list[str] = []
+        think = {"b": 0.0, "w": 0.0}
+        answered = {"b": 0, "w": 0}
         try:
             position = setup = self._setup(engines)
             colour = "w" if cfg.handicap >= 2 else "b"
             while len(moves) < cfg.move_cap and position.passes < 2:
+                asked = time.monotonic()
                 reply = self._send(engines[colour], colour, f"genmove {colour}", self._move_timeout())
+                think[colour] += time.monotonic() - asked
+                answered[colour] += 1
                 move = (reply.split() or [""])[0]
                 if move.lower() == "resign":
                     raise _Forfeit(colour, "resign", f"{colour} resigned")
@@ -211,7 +218,7 @@ class Referee:
             letter = {"resign": "R", "timeout": "T"}.get(f.reason, "F")
             result, reason, detail = f"{winner.upper()}+{letter}", f.reason, f.detail
         game = GameResult(index + 1, labels["b"], labels["w"], winner, result, reason, detail, moves,
-                          round(time.monotonic() - started, 3))
+                          round(time.monotonic() - started, 3), think_seconds=think, genmoves=answered)
         if cfg.out_dir:
             game.sgf = _save_sgf(cfg, game, setup, position)
         return game
@@ -255,8 +262,13 @@ def summarise(games: list[GameResult], first: str, second: str) -> dict:
     """The first engine's record: wins, losses, draws, score rate and its 95% Wilson interval."""
     wins = losses = draws = 0
     reasons: dict[str, int] = {}
+    think = {first: 0.0, second: 0.0}
+    answered = {first: 0, second: 0}
     for g in games:
         first_colour = "b" if g.black == first else "w"
+        for colour, label in ((first_colour, first), ("w" if first_colour == "b" else "b", second)):
+            think[label] += g.think_seconds.get(colour, 0.0)
+            answered[label] += g.genmoves.get(colour, 0)
         if g.winner is None:
             draws += 1
         elif g.winner == first_colour:
@@ -269,6 +281,8 @@ def summarise(games: list[GameResult], first: str, second: str) -> dict:
     lo, hi = wilson_interval(points, n)
     return {"first": first, "second": second, "games": n, "wins": wins, "losses": losses, "draws": draws,
             "win_rate": points / n if n else 0.0, "ci95": [lo, hi], "reasons": reasons,
+            "seconds_per_move": {label: think[label] / answered[label] if answered[label] else None
+                                 for label in (first, second)},
             "results": [{k: v for k, v in asdict(g).items() if k != "moves"} | {"moves": len(g.moves)}
                         for g in games]}
 
@@ -377,4 +391,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{summary['first']}: {summary['wins']} wins, {summary['losses']} losses, {summary['draws']} draws "
               f"in {summary['games']} games against {summary['second']}: score {summary['win_rate']:.3f} "
               f"(95% CI {lo:.3f} to {hi:.3f})")
+        per_move = ", ".join(f"{label} {s:.2f}" for label, s in summary["seconds_per_move"].items() if s is not None)
+        print(f"mean seconds per move (genmove round trip): {per_move}")
     return 0

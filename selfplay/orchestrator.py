@@ -93,11 +93,11 @@ class Orchestrator:
         self.restarts = 0
         self._owns_ray = False
         if not ray.is_initialized():
+            if address is not None:
+                check_address(address)
             # compile the kernels into the cache before any worker starts, so none compiles or races
             os.environ.update({k: v for k, v in worker_env().items() if k == "NUMBA_CACHE_DIR"})
             warm((config.board_size,))
-            if address is not None:
-                check_address(address)
             try:
                 ray.init(address=address, num_cpus=num_cpus if address is None else None, include_dashboard=False,
                          runtime_env={"env_vars": worker_env()}, log_to_driver=False, configure_logging=False)

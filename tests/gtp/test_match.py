@@ -123,7 +123,7 @@ def test_command_line_json_and_sgf(tmp_path, capsys):
     assert summary["ci95"] == pytest.approx(list(wilson_interval(2, 3)))
     assert [r["result"] for r in summary["results"]] == ["B+48.5", "W+0.5", "W+0.5"]
     # every genmove was answered and timed: both engines moved in every game, quickly
-    assert set(summary["seconds_per_move"]) == {"one", "two"}
+    assert set(summary["seconds_per_move"]) == {summary["first"], summary["second"]}
     assert all(0 < s < 5 for s in summary["seconds_per_move"].values())
     assert sum(sum(r["genmoves"].values()) for r in summary["results"]) >= 3 * 2
     assert err.count("game ") == 3 and sorted(os.listdir(tmp_path)) == [f"game-00{i}.sgf" for i in (1, 2, 3)]

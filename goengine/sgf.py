@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 
 from sgfmill import sgf, sgf_grammar
 
+from goengine import atomic
 from goengine import coords
 from goengine.handicap import fixed_handicap_vertices
 from goengine.position import IllegalMove, Position
@@ -349,20 +350,7 @@ def save_game(path: str | os.PathLike, game: GameRecord | Sequence[Position] | P
 
 def write_atomically(path: str | os.PathLike, data: bytes) -> None:
     """Write data to path so that readers see the old file or the new one, never a torn one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".sgf", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic.write_bytes(path, data)
 
 
 def position_to_sgf(position: Position, *, black_name: str | None = None, white_name: str | None = None,

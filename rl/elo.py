@@ -26,10 +26,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
+from goengine.atomic import atomic_open
 from goengine.match import wilson_interval
 
 ELO_FILE = "elo.json"
@@ -146,19 +146,8 @@ class RatingTable:
             for key in ("elo", "low", "high"):
                 row[key] = _to_json(row[key])
             rows.append(row)
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".elo.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"version": TABLE_VERSION, "ratings": rows}, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_open(self.path, "w", encoding="utf-8") as f:
+            json.dump({"version": TABLE_VERSION, "ratings": rows}, f, indent=1)
 
     def add_match(self, generation: int, opponent: int, wins: float, losses: float, draws: float = 0.0,
                   promoted: bool = False) -> Rating:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
+
+from goengine.atomic import atomic_open
 
 CSV_FILE = "metrics.csv"
 TENSORBOARD_DIR = "tensorboard"
@@ -77,19 +78,10 @@ class MetricsLog:
 
     def _widen(self, columns: list[str]) -> None:
         _, rows = _read_csv(self.path)
-        fd, tmp = tempfile.mkstemp(dir=self.run_dir, prefix=".metrics.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-                writer = csv.DictWriter(f, fieldnames=columns, restval="")
-                writer.writeheader()
-                writer.writerows(rows)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_open(self.path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
         self.columns = columns
 
     def close(self) -> None:
@@ -162,13 +154,9 @@ def plot(run_dir: str | os.PathLike, x_key: str = "generation") -> str:
     ax_elo.set_ylabel("Elo")
     fig.tight_layout()
     path = os.path.join(run_dir, PLOT_FILE)
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".metrics.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=80)
-        os.replace(tmp, path)
+        with atomic_open(path, "wb") as f:
+            fig.savefig(f, format="png", dpi=80)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn as nn
 
+from goengine.atomic import atomic_open
 from nets.registry import available, build
 
 FORMAT = "goengine-net"
@@ -88,20 +88,8 @@ def save(path: str | os.PathLike, model: nn.Module, *, feature_set: str, extra: 
         "state_dict": model.state_dict(),
         "extra": extra,
     }
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    # The temporary file sits beside the target so os.replace is a rename within one file system.
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    with atomic_open(path, "wb") as f:
+        torch.save(payload, f)
 
 
 def _first_line(error: Exception) -> str:

@@ -8,24 +8,14 @@ are left (about 110 moves on 9x9), so each of our playouts does more work.
 from __future__ import annotations
 
 import random
-import time
 
 import numpy as np
 
+from bench._timing import cpu_rate
 from goengine import _kernels as K
 from goengine import coords
 from goengine.board import Board, rng_state
 from goengine.position import Position
-
-
-def _cpu_rate(fn, min_seconds: float) -> float:
-    """Calls of fn per CPU-second, repeating until min_seconds of CPU time have passed."""
-    n, start = 0, time.process_time()
-    while True:
-        n += fn()
-        elapsed = time.process_time() - start
-        if elapsed >= min_seconds:
-            return n / elapsed
 
 
 def playouts_per_s(size: int, seconds: float) -> float:
@@ -38,7 +28,7 @@ def playouts_per_s(size: int, seconds: float) -> float:
         K.playouts(b.s, b.meta, g.neighbours, g.diagonals, g.zobrist, g.on_board, rng, batch, 3 * size * size)
         return batch
 
-    return _cpu_rate(run, seconds)
+    return cpu_rate(run, seconds)
 
 
 def play_costs_us(size: int) -> dict:
@@ -80,9 +70,9 @@ def play_costs_us(size: int) -> dict:
     replay_board()
     replay_position()  # compile and warm both paths before timing
     return {
-        f"board_play_us_{size}x{size}": 1e6 / _cpu_rate(replay_board, 0.5),
-        f"position_play_us_{size}x{size}": 1e6 / _cpu_rate(replay_position, 0.5),
-        f"copy_us_{size}x{size}": 1e6 / _cpu_rate(copy_board, 0.3),
+        f"board_play_us_{size}x{size}": 1e6 / cpu_rate(replay_board, 0.5),
+        f"position_play_us_{size}x{size}": 1e6 / cpu_rate(replay_position, 0.5),
+        f"copy_us_{size}x{size}": 1e6 / cpu_rate(copy_board, 0.3),
     }
 
 
@@ -109,8 +99,8 @@ def openspiel_rates(size: int, seconds: float) -> dict:
         return 1
 
     return {
-        f"openspiel_cpp_playouts_per_s_{size}x{size}": _cpu_rate(cpp, seconds),
-        f"openspiel_python_playouts_per_s_{size}x{size}": _cpu_rate(python_driven, seconds / 2),
+        f"openspiel_cpp_playouts_per_s_{size}x{size}": cpu_rate(cpp, seconds),
+        f"openspiel_python_playouts_per_s_{size}x{size}": cpu_rate(python_driven, seconds / 2),
     }
 
 

@@ -12,21 +12,12 @@ import time
 
 import numpy as np
 
+from bench._timing import cpu_rate
 from goengine import _kernels as K
 from goengine import features as F
 from goengine.geometry import geometry
 from goengine.mcts.evaluators import LeafBatch
 from goengine.position import Position
-
-
-def _cpu_rate(fn, min_seconds: float) -> float:
-    """Items per CPU-second of fn() (which returns how many it did), repeated for min_seconds."""
-    n, start = 0, time.process_time()
-    while True:
-        n += fn()
-        elapsed = time.process_time() - start
-        if elapsed >= min_seconds:
-            return n / elapsed
 
 
 def sample_positions(size: int, count: int, seed: int = 0) -> list[Position]:
@@ -77,7 +68,7 @@ def measure_features(quick: bool = False) -> dict:
                     F.extract(pos, name)
                 return len(positions)
 
-            out[f"features_per_s_{name}_{size}x{size}"] = _cpu_rate(per_position, seconds)
+            out[f"features_per_s_{name}_{size}x{size}"] = cpu_rate(per_position, seconds)
 
         def zero_batch():
             F.zero_planes_batch(batch.history, batch.to_play, size)
@@ -88,8 +79,8 @@ def measure_features(quick: bool = False) -> dict:
             return len(positions)
 
         zero_batch()
-        out[f"features_per_s_zero_batch_{size}x{size}"] = _cpu_rate(zero_batch, seconds)
-        out[f"features_per_s_lee_policy_batch_{size}x{size}"] = _cpu_rate(lee_batch, seconds)
+        out[f"features_per_s_zero_batch_{size}x{size}"] = cpu_rate(zero_batch, seconds)
+        out[f"features_per_s_lee_policy_batch_{size}x{size}"] = cpu_rate(lee_batch, seconds)
         out[f"zero_batch_over_extract_{size}x{size}"] = (out[f"features_per_s_zero_batch_{size}x{size}"]
                                                          / out[f"features_per_s_zero_{size}x{size}"])
     out["features_timer"] = "process_time (CPU seconds of one core)"

@@ -8,7 +8,6 @@ peer in the same run is our own per-position path beside the batch path (their r
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 

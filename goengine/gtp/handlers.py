@@ -134,6 +134,9 @@ class GoHandlers(AnalysisCommands):
         size = gtp.number(args[0], int)
         if not coords.MIN_SIZE <= size <= coords.MAX_SIZE:
             raise GtpError(gtp.UNACCEPTABLE_SIZE)
+        fixed = getattr(self.player, "board_size", None)  # a network player knows one board size
+        if fixed is not None and size != fixed:
+            raise GtpError(gtp.UNACCEPTABLE_SIZE)
         self._new_game(size)
         return ""
 

@@ -60,6 +60,9 @@ def test_gtp_game_of_legal_moves(weights):
             break
     assert any(m != "pass" for m in moves)
     assert engine.handle("final_score").startswith("= ")
+    # the net knows one board size: GTP refuses another, and keeps its own
+    assert engine.handle("boardsize 9") == "? unacceptable size\n\n"
+    assert engine.handle(f"boardsize {SIZE}") == "=\n\n"
 
 
 def test_short_search_visits_a_move_not_just_the_root(weights):

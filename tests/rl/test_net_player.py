@@ -60,8 +60,6 @@ def test_gtp_game_of_legal_moves(weights):
             break
     assert any(m != "pass" for m in moves)
     assert engine.handle("final_score").startswith("= ")
-    # the net knows one board size: GTP refuses another, and keeps its own
-    assert engine.handle("boardsize 9") == "? unacceptable size\n\n"
     assert engine.handle(f"boardsize {SIZE}") == "=\n\n"
 
 
@@ -88,10 +86,12 @@ def test_the_nets_value_steers_the_search(tmp_path):
 
 
 def test_other_board_size_is_refused_in_one_line(weights):
-    engine = gtp(make_net_player(weights, playouts=4))
-    assert engine.handle("boardsize 9") == "=\n\n"
-    reply = engine.handle("genmove b")
-    assert reply.startswith("? this net plays 5x5 only, not 9x9") and reply.count("\n") == 2
+    player = make_net_player(weights, playouts=4)
+    engine = gtp(player)
+    assert engine.handle("boardsize 9") == "? unacceptable size\n\n"  # GTP's canonical answer
+    assert engine.handle("genmove b").startswith("= ")  # still on the net's own board
+    with pytest.raises(ValueError, match="this net plays 5x5 only, not 9x9"):
+        player.genmove(Position(9), "b")
 
 
 def test_bad_checkpoints_are_one_clear_error(tmp_path, weights):

@@ -39,6 +39,9 @@ def add_arguments(parser) -> None:
                    help="playout-cap randomisation: visits of fast searches (0: off)")
     z.add_argument("--full-search-prob", type=float, default=0.25, help="playout-cap randomisation: P(full search)")
     z.add_argument("--parallel-games", type=int, default=32, help="games each worker plays at once")
+    z.add_argument("--leaves-per-game", type=int, default=1, help="leaves each game adds to a net call")
+    z.add_argument("--temperature-moves", type=int, default=None,
+                   help="opening moves drawn in proportion to visits (default 30 N^2/361)")
     z.add_argument("--games", type=int, default=64, help="self-play games per generation")
     z.add_argument("--steps", type=int, default=100, help="training steps per generation")
     z.add_argument("--batch-size", type=int, default=256)
@@ -64,7 +67,8 @@ def _config(args):
     size = args.board_size or 9
     komi = args.komi if args.komi is not None else (7.0 if size >= 9 else 0.5)
     positive = {"--visits": args.visits, "--games": args.games, "--batch-size": args.batch_size,
-                "--parallel-games": args.parallel_games, "--window": args.window}
+                "--parallel-games": args.parallel_games, "--window": args.window,
+                "--leaves-per-game": args.leaves_per_game}
     for flag, value in positive.items():
         if value < 1:
             raise UserError(f"{flag} must be at least 1, not {value}")
@@ -73,7 +77,8 @@ def _config(args):
     try:
         net = zero_config(args.net, board_size=size)
         selfplay = SelfPlayConfig(board_size=size, komi=komi, net=net, visits=args.visits,
-                                  parallel_games=args.parallel_games, fast_visits=args.fast_visits,
+                                  parallel_games=args.parallel_games, leaves_per_game=args.leaves_per_game,
+                                  temperature_moves=args.temperature_moves, fast_visits=args.fast_visits,
                                   full_search_prob=args.full_search_prob, resign_threshold=args.resign_threshold,
                                   seed=args.seed)
         trainer = TrainerConfig(batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
@@ -132,7 +137,8 @@ def run(args) -> int:
                 if existing.config.board_size != config.board_size:
                     raise RunDirError(f"{run_dir} is a {existing.config.board_size}x{existing.config.board_size} "
                                       f"run, not {config.board_size}x{config.board_size}")
-                raise RunDirError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out")
+                raise RunDirError(f"{run_dir} already holds a run: pass --resume to continue it, "
+                                  f"or choose another --out")
             initial_model(config, args.weights)  # a bad --weights fails before Ray starts
         executor = _executor(config, args)  # before creating anything: an unreachable --address leaves no folder
         if not args.resume:

@@ -181,7 +181,8 @@ class ZeroRun:
         have = {os.path.basename(p) for p in record_paths(self.games_dir, generation)}
         out = []
         for first, count in chunks_of(self.config.games_per_generation, sp.parallel_games):
-            names = {record_filename(generation, game_seed(sp.seed, generation, i)) for i in range(first, first + count)}
+            names = {record_filename(generation, game_seed(sp.seed, generation, i))
+                     for i in range(first, first + count)}
             if not names <= have:
                 out.append((first, count))
         return out

@@ -152,7 +152,8 @@ def test_bad_inputs_give_one_line(tmp_path, capsys, one_thread):
     run_dir = str(tmp_path / "run5")
     ZeroRun.create(run_dir, tiny_config())
     cases = [
-        (["--out", str(tmp_path / "a"), "--generations", "1", "--weights", str(tmp_path / "missing.pt")], "no such file"),
+        (["--out", str(tmp_path / "a"), "--generations", "1", "--weights", str(tmp_path / "missing.pt")],
+         "no such file"),
         (["--out", str(tmp_path / "b"), "--generations", "1", "--board-size", "9",
           "--weights", os.path.join(run_dir, "best.pt")], "board size 5, expected 9"),
         (["--out", str(tmp_path / "c"), "--generations", "1", "--board-size", "5", "--net", "6x64",

@@ -365,12 +365,37 @@ def hash_after(s, meta, nb, zob, p, colour):
     return h
 
 
+@njit(cache=True, inline="always")
+def _flood_empty(s, nb, p, stamp, region):
+    """Mark the empty region containing p with `stamp`, writing its points into `region`. Returns
+    (number of points, reach) where reach has bit BLACK / bit WHITE set for the colours it touches."""
+    s[MARK, p] = stamp
+    region[0] = p
+    n = 1
+    k = 0
+    reach = 0
+    while k < n:  # the region array doubles as the work queue
+        q = region[k]
+        k += 1
+        for d in range(4):
+            r = q + nb[d]
+            cr = s[COLOUR, r]
+            if cr == EMPTY:
+                if s[MARK, r] != stamp:
+                    s[MARK, r] = stamp
+                    region[n] = r
+                    n += 1
+            elif cr == BLACK or cr == WHITE:
+                reach |= cr
+    return n, reach
+
+
 @njit(cache=True)
 def area_score(s, meta, nb, on_board):
     """Tromp-Taylor area: Black's stones and empty regions reaching only Black, minus White's.
     Returns Black minus White, without komi."""
     stamp = _next_stamp(s, meta)
-    stack = np.empty(on_board.shape[0], dtype=np.int32)
+    region = np.empty(on_board.shape[0], dtype=np.int32)
     score = 0
     for i in range(on_board.shape[0]):
         p = on_board[i]
@@ -380,30 +405,11 @@ def area_score(s, meta, nb, on_board):
         elif c == WHITE:
             score -= 1
         elif s[MARK, p] != stamp:
-            # flood the empty region from p, noting which colours it reaches
-            s[MARK, p] = stamp
-            stack[0] = p
-            top = 1
-            region = 0
-            reach = 0  # bit 1: Black, bit 2: White
-            while top > 0:
-                top -= 1
-                q = stack[top]
-                region += 1
-                for d in range(4):
-                    r = q + nb[d]
-                    cr = s[COLOUR, r]
-                    if cr == EMPTY:
-                        if s[MARK, r] != stamp:
-                            s[MARK, r] = stamp
-                            stack[top] = r
-                            top += 1
-                    elif cr == BLACK or cr == WHITE:
-                        reach |= cr
+            n, reach = _flood_empty(s, nb, p, stamp, region)
             if reach == BLACK:
-                score += region
+                score += n
             elif reach == WHITE:
-                score -= region
+                score -= n
     return score
 
 
@@ -411,37 +417,17 @@ def area_score(s, meta, nb, on_board):
 def area_owner(s, meta, nb, on_board, action_of_point, owner):
     """Fill owner[action] with the Tromp-Taylor owner of every point: BLACK, WHITE or EMPTY (neutral)."""
     stamp = _next_stamp(s, meta)
-    stack = np.empty(on_board.shape[0], dtype=np.int32)
-    region_points = np.empty(on_board.shape[0], dtype=np.int32)
+    region = np.empty(on_board.shape[0], dtype=np.int32)
     for i in range(on_board.shape[0]):
         p = on_board[i]
         c = s[COLOUR, p]
         if c != EMPTY:
             owner[i] = c
         elif s[MARK, p] != stamp:
-            s[MARK, p] = stamp
-            stack[0] = p
-            top = 1
-            n_region = 0
-            reach = 0
-            while top > 0:
-                top -= 1
-                q = stack[top]
-                region_points[n_region] = q
-                n_region += 1
-                for d in range(4):
-                    r = q + nb[d]
-                    cr = s[COLOUR, r]
-                    if cr == EMPTY:
-                        if s[MARK, r] != stamp:
-                            s[MARK, r] = stamp
-                            stack[top] = r
-                            top += 1
-                    elif cr == BLACK or cr == WHITE:
-                        reach |= cr
+            n, reach = _flood_empty(s, nb, p, stamp, region)
             value = reach if reach == BLACK or reach == WHITE else EMPTY
-            for j in range(n_region):
-                owner[action_of_point[region_points[j]]] = value
+            for j in range(n):
+                owner[action_of_point[region[j]]] = value
 
 
 @njit(cache=True, inline="always")

@@ -168,31 +168,30 @@ def choose_heavy(s, meta, nb, dg, w, pat, rng, cand):
                 return p
             n -= 1
             cand[i] = cand[n]
-    k = meta[N_EMPTY]
-    while k > 0:
-        i = _rand_below(rng, k)
-        p = s[EMPTIES, i]
-        if not is_eye(s, nb, dg, p, colour) and _acceptable(s, meta, nb, p, colour):
-            return p
-        k -= 1
-        last_empty = s[EMPTIES, k]
-        s[EMPTIES, i] = last_empty
-        s[EPOS, last_empty] = i
-        s[EMPTIES, k] = p
-        s[EPOS, p] = k
-    return PASS
+    return pick_random(s, meta, nb, dg, rng, colour, True)
 
 
 @njit(cache=True)
 def choose_light(s, meta, nb, dg, rng):
     """Uniform among legal moves that do not fill an own eye-like point (as _kernels.random_playout)."""
-    colour = meta[TO_PLAY]
+    return pick_random(s, meta, nb, dg, rng, meta[TO_PLAY], False)
+
+
+@njit(cache=True, inline="always")
+def pick_random(s, meta, nb, dg, rng, colour, no_big_self_atari):
+    """A uniform draw among the empty points that are legal and not an own eye-like point (and, if asked,
+    not a self-atari of two or more stones); PASS when none is. Rejected points are swapped past the end
+    of the draw window of the empty list, so each is tried at most once."""
     k = meta[N_EMPTY]
     while k > 0:
         i = _rand_below(rng, k)
         p = s[EMPTIES, i]
-        if not is_eye(s, nb, dg, p, colour) and is_legal_simple(s, meta, nb, p, colour, False) == OK:
-            return p
+        if not is_eye(s, nb, dg, p, colour):
+            if no_big_self_atari:
+                if _acceptable(s, meta, nb, p, colour):
+                    return p
+            elif is_legal_simple(s, meta, nb, p, colour, False) == OK:
+                return p
         k -= 1
         last_empty = s[EMPTIES, k]
         s[EMPTIES, i] = last_empty

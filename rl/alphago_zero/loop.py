@@ -36,7 +36,7 @@ from nets.go.presets import ZeroConfig
 from nets.go.zero_resnet import ZeroResNet
 from rl.alphago_zero.replay import ReplayWindow
 from rl.alphago_zero.trainer import FEATURE_SET, Trainer, TrainerConfig
-from rl.records import GameRecord, record_filename, record_paths, save_sgf, write_record
+from rl.records import GameRecord, read_record, record_filename, record_paths, save_sgf, write_record
 from selfplay.orchestrator import chunks_of
 from selfplay.worker import SelfPlayConfig, WorkerStats, game_seed
 
@@ -192,21 +192,24 @@ class ZeroRun:
         model, _ = checkpoint.load(self.net_path(best), board_size=self.config.board_size)
         executor.publish(model.state_dict(), best)
         chunks = self._missing_chunks(generation)
-        stats, records = WorkerStats(), []
+        stats = WorkerStats()
         start = time.perf_counter()
         bar = progress(total=sum(c for _, c in chunks), desc=f"gen {generation} self-play", unit="game")
         for chunk_records, chunk_stats in executor.play(generation, chunks):
             for record in chunk_records:
                 write_record(self.games_dir, record)
-            records.extend(chunk_records)
             for f in dataclasses.fields(WorkerStats):
                 setattr(stats, f.name, getattr(stats, f.name) + getattr(chunk_stats, f.name))
             bar.update(len(chunk_records))
             bar.set_postfix(pos_per_s=f"{stats.moves / max(time.perf_counter() - start, 1e-9):.0f}")
         bar.close()
         seconds = time.perf_counter() - start
+        # the generation's games as on disk: also those played before an interruption, in file order
+        prefix = f"gen{generation:05d}-"
+        records = [read_record(p) for p in record_paths(self.games_dir, generation)
+                   if os.path.basename(p).startswith(prefix)]
         os.makedirs(os.path.join(self.run_dir, "sgf"), exist_ok=True)
-        for record in sorted(records, key=GameRecord.filename)[: self.config.sgf_per_generation]:
+        for record in records[: self.config.sgf_per_generation]:
             save_sgf(record, os.path.join(self.run_dir, "sgf", record.filename().replace(".npz", ".sgf")))
         return _selfplay_metrics(records, stats, seconds)
 
@@ -321,8 +324,8 @@ def _selfplay_metrics(records: list[GameRecord], stats: WorkerStats, seconds: fl
     disabled = [r for r in records if r.resign_disabled]
     would = [r for r in disabled if r.false_resign is not None]
     return {
-        "games": n, "positions": stats.moves, "selfplay_seconds": seconds,
-        "games_per_hour": 3600 * n / seconds if seconds > 0 else 0.0,
+        "games": n, "positions": sum(r.num_moves for r in records), "selfplay_seconds": seconds,
+        "games_per_hour": 3600 * stats.games / seconds if seconds > 0 else 0.0,
         "positions_per_s": stats.moves / seconds if seconds > 0 else 0.0,
         "net_share": stats.net_seconds / stats.seconds if stats.seconds > 0 else 0.0,
         "mean_game_length": float(np.mean([r.num_moves for r in records])) if n else 0.0,

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass, fields
 from typing import Iterator
 
 import numpy as np
+
+from goengine.atomic import atomic_open
 
 RECORD_VERSION = 1
 FILE_PATTERN = re.compile(r"^gen(\d{5,})-([0-9a-f]{16})\.npz$")
@@ -96,18 +97,8 @@ def check_record(record: GameRecord, where: str = "record") -> None:
 
 
 def _atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def write_record(directory: str | os.PathLike, record: GameRecord) -> str:

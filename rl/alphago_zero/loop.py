@@ -24,13 +24,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from goengine.atomic import atomic_open
 from nets.go import checkpoint
 from nets.go.presets import ZeroConfig
 from nets.go.zero_resnet import ZeroResNet
@@ -83,17 +83,8 @@ class ZeroRunConfig:
 
 
 def _write_json(path: str, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
 
 
 def _read_json(path: str) -> dict:

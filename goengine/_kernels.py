@@ -91,6 +91,17 @@ def _add_empty(s, meta, p):
     meta[N_EMPTY] = n + 1
 
 
+@njit(cache=True, inline="always")
+def chain_seen(s, nb, p, d, colour, h):
+    """True when a neighbour of p in a direction before d is a stone of chain h (of `colour`): loops over
+    the four neighbours use it to handle a chain that touches p on several sides once."""
+    for e in range(d):
+        r2 = p + nb[e]
+        if s[COLOUR, r2] == colour and s[HEAD, r2] == h:
+            return True
+    return False
+
+
 @njit(cache=True)
 def _next_stamp(s, meta):
     stamp = meta[STAMP] + 1
@@ -138,11 +149,7 @@ def _remove_chain(s, meta, nb, zob, h):
             r = q + nb[d]
             if s[COLOUR, r] == other:
                 hr = s[HEAD, r]
-                seen = False
-                for e in range(d):
-                    r2 = q + nb[e]
-                    if s[COLOUR, r2] == other and s[HEAD, r2] == hr:
-                        seen = True
+                seen = chain_seen(s, nb, q, d, other, hr)
                 if not seen:
                     s[LIBS, hr] += 1
         q = nxt
@@ -223,11 +230,7 @@ def place(s, meta, nb, zob, p, colour):
         r = p + nb[d]
         if s[COLOUR, r] == other:
             h = s[HEAD, r]
-            seen = False
-            for e in range(d):
-                r2 = p + nb[e]
-                if s[COLOUR, r2] == other and s[HEAD, r2] == h:
-                    seen = True
+            seen = chain_seen(s, nb, p, d, other, h)
             if not seen:
                 s[LIBS, h] -= 1
                 if s[LIBS, h] == 0:

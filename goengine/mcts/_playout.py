@@ -14,7 +14,7 @@ from numba import njit
 
 from goengine._kernels import (
     BLACK, COLOUR, CSIZE, EMPTIES, EMPTY, EPOS, HEAD, LAST_MOVE, LIBS, N_EMPTY, NEXT, OK, PASS, PASSES, TO_PLAY,
-    WHITE, _rand_below, area_owner, area_score, is_eye, is_legal_simple, place, play_pass,
+    WHITE, _rand_below, area_owner, area_score, chain_seen, is_eye, is_legal_simple, place, play_pass,
 )
 
 MAX_CANDIDATES = 64
@@ -70,11 +70,7 @@ def liberties_after(s, nb, p, colour):
         r = p + nb[d]
         if s[COLOUR, r] == colour:
             h = s[HEAD, r]
-            seen = False
-            for e in range(d):
-                r2 = p + nb[e]
-                if s[COLOUR, r2] == colour and s[HEAD, r2] == h:
-                    seen = True
+            seen = chain_seen(s, nb, p, d, colour, h)
             if seen:
                 continue
             size += s[CSIZE, h]

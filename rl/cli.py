@@ -53,6 +53,9 @@ def add_arguments(parser) -> None:
     z.add_argument("--gate-games", type=int, default=40, help="games per gating match (0: promote every candidate)")
     z.add_argument("--promote", type=float, default=0.55, help="gating score that promotes a candidate")
     z.add_argument("--resign-threshold", type=float, default=0.05, help="resign below this win rate (0: never)")
+    z.add_argument("--inference", choices=("torch", "ort", "ort-int8"), default="torch",
+                   help="self-play forward passes in torch, ONNX Runtime fp32 or ONNX Runtime static int8 "
+                        "(gating matches use torch; default torch)")
     z.add_argument("--seed", type=int, default=0)
     z.add_argument("--threads", type=int, default=None, help="torch threads of this process (default: torch's)")
     z.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -80,7 +83,7 @@ def _config(args):
                                   parallel_games=args.parallel_games, leaves_per_game=args.leaves_per_game,
                                   temperature_moves=args.temperature_moves, fast_visits=args.fast_visits,
                                   full_search_prob=args.full_search_prob, resign_threshold=args.resign_threshold,
-                                  seed=args.seed)
+                                  seed=args.seed, inference=args.inference)
         trainer = TrainerConfig(batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                                 schedule=args.schedule, l2=args.l2,
                                 total_steps=max(1, (args.generations or 100) * args.steps))

@@ -10,7 +10,8 @@ index), so running the same command again skips the games already on disk and pl
 ones: a crashed or interrupted run is resumed by repeating it.
 
 With --workers 1 and no --address the games are played in this process (no Ray); otherwise each worker
-is a Ray actor (selfplay/orchestrator.py) on an embedded local Ray, or on the cluster at --address.
+is a Ray actor (selfplay/orchestrator.py) on an embedded local Ray, or on the cluster at --address. With
+--inference ort or ort-int8 each worker runs the net in ONNX Runtime on one thread (selfplay/worker.py).
 """
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--generation", type=int, default=0, help="generation recorded in the records")
     parser.add_argument("--seed", type=int, default=0, help="seed of the games")
     parser.add_argument("--sgf-every", type=int, default=10, help="save every k-th game as SGF too (0: none)")
+    parser.add_argument("--inference", choices=("torch", "ort", "ort-int8"), default="torch",
+                        help="forward passes in torch, ONNX Runtime fp32, or ONNX Runtime static int8 "
+                             "(calibrated on random games, then on each worker's recent positions; default torch)")
 
 
 def _check(args) -> None:
@@ -95,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(args.out, exist_ok=True)
     config = SelfPlayConfig(board_size=meta.board_size, komi=args.komi, net=model.config, visits=args.visits,
                             parallel_games=args.parallel_games, resign_threshold=args.resign_threshold,
-                            seed=args.seed)
+                            seed=args.seed, inference=args.inference)
     chunk = max(1, min(args.parallel_games, math.ceil(args.games / args.workers)))
     chunks = missing_chunks(config, args.generation, args.games, args.out, chunk)
     todo = sum(c for _, c in chunks)

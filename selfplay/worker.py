@@ -16,9 +16,13 @@ noise that only moves the game on.
 The worker is a plain class (no Ray import; orchestrator.py makes it remote). It keeps `parallel_games`
 games in flight, each with its own `Search`; every round each game gathers `leaves_per_game` leaves
 (Search.collect, with virtual loss), one `NetEvaluator` call evaluates them all, and each search takes
-back its share (Search.apply). A game's randomness comes from its own seed, derived from (config seed,
+back its share (Search.apply). The forward pass runs in torch, or in ONNX Runtime in fp32 or static int8
+(`inference`; rl/alphago_zero/ort_evaluator.py), whose session is rebuilt for each new weights version
+before the next games start. A game's randomness comes from its own seed, derived from (config seed,
 generation, game index), and the batches depend only on which games a call plays: the same call
-replays the same games, whichever process runs it, which is what lets a run resume exactly.
+replays the same games, whichever process runs it, which is what lets a run resume exactly (with
+"ort-int8" only nearly: each version's int8 ranges are calibrated on the positions this worker evaluated
+under the previous version).
 """
 from __future__ import annotations
 
@@ -35,6 +39,9 @@ from goengine.mcts.search import Search, SearchConfig
 from goengine.position import Position
 from nets.go.presets import ZeroConfig, zero_config
 from rl.records import GameRecord, write_record
+
+INFERENCE = ("torch", "ort", "ort-int8")
+"""Forward-pass backends of self-play: torch, ONNX Runtime fp32, ONNX Runtime static int8."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,14 @@ class SelfPlayConfig:
     seed: int = 0
     net_batch: int = 512
     """Largest batch of one forward pass."""
+    inference: str = "torch"
+    """Forward-pass backend, one of INFERENCE: "ort" runs the exported net in ONNX Runtime on one thread;
+    "ort-int8" quantizes it to int8 for each new weights version, calibrated on positions this worker
+    evaluated recently (random games for the first version)."""
+
+    def __post_init__(self) -> None:
+        if self.inference not in INFERENCE:
+            raise ValueError(f"inference must be one of {', '.join(INFERENCE)}, not {self.inference!r}")
 
     def net_config(self) -> ZeroConfig:
         net = self.net if self.net is not None else zero_config("6x64", board_size=self.board_size)
@@ -110,6 +125,10 @@ class WorkerStats:
     seconds: float = 0.0
     net_seconds: float = 0.0
     """Of `seconds`, the time inside NetEvaluator (planes and forward passes); the rest is search."""
+    session_builds: int = 0
+    """ONNX Runtime sessions built for new weights (export, and for int8 calibration and quantization)."""
+    session_build_seconds: float = 0.0
+    """Wall time of those builds; not part of `seconds`."""
 
 
 @dataclass
@@ -139,22 +158,48 @@ class SelfPlayWorker:
 
         self.model = ZeroResNet(config.net_config())
         self.weights_version = -1
+        self.stats = WorkerStats()
         self.set_weights(weights_state_dict, weights_version)
-        self.evaluator = NetEvaluator(self.model, config.board_size, batch_size=config.net_batch)
+        if config.inference == "torch":
+            self.evaluator = NetEvaluator(self.model, config.board_size, batch_size=config.net_batch)
+        else:
+            from rl.alphago_zero.ort_evaluator import OrtEvaluator
+
+            self.evaluator = OrtEvaluator(self.model, config.board_size,
+                                          "int8" if config.inference == "ort-int8" else "fp32",
+                                          batch_size=config.net_batch, seed=self._calibration_seed())
+            self._count_build(self.evaluator.build_seconds)
+        self.session_version = self.weights_version
+        """Weights version the evaluator's ONNX Runtime session was built for (torch needs no build)."""
         size = config.board_size
         actions = size * size + 1
         visits = max(config.visits, config.fast_visits)
         nodes = (2 * visits + 2) * (actions + 1) + 1024
         self.search_config = SearchConfig(tree_nodes=nodes, c_puct=config.c_puct, fpu_reduction=config.fpu_reduction,
                                           batch_size=config.leaves_per_game)
-        self.stats = WorkerStats()
 
     def set_weights(self, state_dict, version: int) -> None:
-        """Load new weights (a no-op for the version already loaded)."""
+        """Load new weights (a no-op for the version already loaded). An ONNX Runtime session is rebuilt
+        for them by prepare(), which the next play_games calls: the positions evaluated until then under
+        the old weights are what int8 calibrates on."""
         if version != self.weights_version:
             self.model.load_state_dict(state_dict)
             self.model.eval()
             self.weights_version = version
+
+    def prepare(self) -> None:
+        """Build the ONNX Runtime session for the loaded weights, if it is not built yet."""
+        if self.config.inference != "torch" and self.session_version != self.weights_version:
+            self._count_build(self.evaluator.load(self.model, seed=self._calibration_seed()))
+            self.session_version = self.weights_version
+
+    def _calibration_seed(self) -> int:
+        # random calibration games depend on the version only, like the games' own seeds
+        return game_seed(self.config.seed, self.weights_version, 2**40 + 1)
+
+    def _count_build(self, seconds: float) -> None:
+        self.stats.session_builds += 1
+        self.stats.session_build_seconds += seconds
 
     def pid(self) -> int:
         return os.getpid()
@@ -239,6 +284,7 @@ class SelfPlayWorker:
         from rl.alphago_zero.evaluator import concat_batches
 
         c = self.config
+        self.prepare()
         start = time.perf_counter()
         queue = list(range(first_game, first_game + n))
         searches = [Search(self.evaluator, self.search_config) for _ in range(min(c.parallel_games, n))]

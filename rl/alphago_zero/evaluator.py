@@ -62,11 +62,18 @@ class NetEvaluator:
                 hi = min(n, lo + self.batch_size)
                 x_BCHW = torch.from_numpy(np.ascontiguousarray(planes_BCHW[lo:hi], dtype=np.float32)).to(self.device)
                 logits_BA, v_B = self.model(x_BCHW)
-                legal = torch.from_numpy(np.asarray(legal_BA[lo:hi]) != 0).to(self.device)
-                logits_BA = logits_BA.float().masked_fill(~legal, float("-inf"))
-                priors_BA[lo:hi] = torch.softmax(logits_BA, dim=1).cpu().numpy()
-                values_B[lo:hi] = ((v_B.float() + 1.0) / 2.0).cpu().numpy()
+                priors_BA[lo:hi], values_B[lo:hi] = priors_and_values(logits_BA, v_B, legal_BA[lo:hi])
         return priors_BA, values_B
+
+
+def priors_and_values(logits_BA: torch.Tensor, v_B: torch.Tensor,
+                      legal_BA: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The net's raw outputs as the search wants them: softmax over the legal moves only, and v in [-1, 1]
+    as the side to move's win probability (v + 1) / 2. Every backend (torch here, ONNX Runtime in
+    ort_evaluator.py) maps through this one function, so they differ only in their forward passes."""
+    legal = torch.from_numpy(np.asarray(legal_BA) != 0).to(logits_BA.device)
+    logits_BA = logits_BA.float().masked_fill(~legal, float("-inf"))
+    return torch.softmax(logits_BA, dim=1).cpu().numpy(), ((v_B.float() + 1.0) / 2.0).cpu().numpy()
 
 
 def concat_batches(batches: list[LeafBatch]) -> LeafBatch:

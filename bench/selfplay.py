@@ -13,9 +13,16 @@ Figures (issue 5's targets in brackets):
 In-process figures are per CPU-second (time.process_time), so other load on a shared machine slows
 the clock of no phase; Ray figures are per wall-clock second, as a speed-up must be.
 
+Backends, measured in the same run so their ratios hold on a noisy machine: games of the same seeds
+(identical for fp32 ORT, nearly so for int8, whose games can part ways) are played with the forward pass
+in torch, in ONNX Runtime fp32 ("ort_") and in ONNX Runtime static int8
+("ort_int8_"; calibrated on random games for this first version, and the time to recalibrate on the
+positions it then evaluated is reported too). Unprefixed figures are torch's; the bare forward pass of
+each backend is also timed at batches 1, 16 and 64 (forward_us_per_position_b{B}_{backend}).
+
 Peer, measured in the same run: the bare forward pass of the same net at the worker's mean batch on one
-thread. Its positions per CPU-second bound what any search around this net can reach on this core; the
-ratio self-play / peer says how much of that bound the whole pipeline keeps.
+thread (for every backend). Its positions per CPU-second bound what any search around this net can
+reach on this core; the ratio self-play / peer says how much of that bound the whole pipeline keeps.
 
 Games use the worker's defaults (Dirichlet noise, 7 temperature-1 moves, resignation at 5% with 10% of
 games played out, tree reuse) and a randomly initialised net. Such a net's games are short (about 20
@@ -49,6 +56,21 @@ def forward_rate(model, batch: int, seconds: float) -> float:
         while time.process_time() - start < seconds:
             model(x)
             n += batch
+    return n / (time.process_time() - start)
+
+
+def ort_forward_rate(evaluator, model, batch: int, seconds: float) -> float:
+    """Positions per CPU-second of an OrtEvaluator's bare session call at `batch` (forward_rate's input)."""
+    import numpy as np
+
+    c = model.config
+    x = np.zeros((batch, c.in_planes, c.board_size, c.board_size), dtype=np.float32)
+    x[:, ::3] = 1.0
+    evaluator.forward(x)
+    n, start = 0, time.process_time()
+    while time.process_time() - start < seconds:
+        evaluator.forward(x)
+        n += batch
     return n / (time.process_time() - start)
 
 
@@ -87,6 +109,7 @@ def in_process(config, state_dict, games: int) -> dict:
     search = total - cpu["evaluate"]
     moves = sum(r.num_moves for r in records)
     return {
+        "session_build_s": s.session_build_seconds,
         "games": len(records),
         "mean_game_moves": moves / len(records),
         "resigned_games": sum(r.resigned for r in records),
@@ -164,11 +187,58 @@ def ray_speedup(config, state_dict, games_per_worker: int) -> dict:
     return out
 
 
+BACKEND_FIGURES = ("games_per_cpu_hour", "evaluations_per_cpu_s", "forward_us_per_evaluation",
+                   "planes_us_per_evaluation", "search_us_per_evaluation", "mean_game_moves", "mean_net_batch",
+                   "session_build_s")
+
+
+def backends(config, model, games: int, quick: bool, torch_figures: dict) -> dict:
+    """The in-process figures again with ONNX Runtime fp32 and int8 (session builds timed apart), and
+    every backend's bare forward pass at the worker's mean batch and at batches 1, 16 and 64."""
+    import dataclasses
+
+    from rl.alphago_zero.ort_evaluator import OrtEvaluator
+    from selfplay.worker import SelfPlayWorker
+
+    state = model.state_dict()
+    out = {f"torch_{k}": torch_figures[k] for k in BACKEND_FIGURES}
+    for name, inference in (("ort", "ort"), ("ort_int8", "ort-int8")):
+        figures = in_process(dataclasses.replace(config, inference=inference), state, games)
+        out.update({f"{name}_{k}": figures[k] for k in BACKEND_FIGURES})
+        out[f"{name}_evaluations_speedup_vs_torch"] = (figures["evaluations_per_cpu_s"]
+                                                       / torch_figures["evaluations_per_cpu_s"])
+    # ort_int8_session_build_s above calibrated on random games (a first version); a later version
+    # recalibrates on the positions the worker evaluated, as in training
+    worker = SelfPlayWorker(dataclasses.replace(config, inference="ort-int8", max_moves=4), state, 0)
+    worker.play_games(1, generation=1)
+    worker.set_weights(state, 1)
+    worker.prepare()
+    out["ort_int8_rebuild_s"] = worker.evaluator.build_seconds
+    out["ort_int8_rebuild_calibration"] = worker.evaluator.calibration_source
+    size = model.config.board_size
+    sessions = {"ort": OrtEvaluator(model, size, "fp32"), "ort_int8": worker.evaluator}
+    out["ort_model_bytes"] = len(sessions["ort"].model_bytes)
+    out["ort_int8_model_bytes"] = len(sessions["ort_int8"].model_bytes)
+    seconds = 0.3 if quick else 1.0
+    mean_batch = int(round(torch_figures["mean_net_batch"]))
+    for batch in (1, 16, 64):  # interleaved, so that load changes hit every backend alike
+        out[f"forward_us_per_position_b{batch}_torch"] = 1e6 / forward_rate(model, batch, seconds)
+        for name, evaluator in sessions.items():
+            out[f"forward_us_per_position_b{batch}_{name}"] = 1e6 / ort_forward_rate(evaluator, model, batch, seconds)
+    for name, evaluator in sessions.items():
+        peer = ort_forward_rate(evaluator, model, mean_batch, 1.0 if quick else 3.0)
+        out[f"{name}_peer_forward_positions_per_cpu_s"] = peer
+        out[f"{name}_ratio_selfplay_evaluations_to_peer_forward"] = out[f"{name}_evaluations_per_cpu_s"] / peer
+    return out
+
+
 def measure(quick: bool = False) -> dict:
+    import dataclasses
+
     import torch
 
     import nets
-    from selfplay.worker import SelfPlayConfig
+    from selfplay.worker import SelfPlayConfig, SelfPlayWorker
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one worker = one core, as in a Ray actor
@@ -181,7 +251,10 @@ def measure(quick: bool = False) -> dict:
                                 net=model.config, seed=1, max_moves=10 if quick else None)
         out: dict = {"board_size": 9, "net": "6x64", "visits": 200, "parallel_games": parallel,
                      "leaves_per_game": leaves, "quick": quick, "cpus": os.cpu_count(), "loadavg_start": _loadavg()}
+        # warm-up: numba cache loads and torch's first passes would otherwise land in the first backend's time
+        SelfPlayWorker(dataclasses.replace(config, parallel_games=1, max_moves=2), state, 0).play_games(1)
         out.update(in_process(config, state, games=parallel))
+        out.update(backends(config, model, parallel, quick, out))
         peer = forward_rate(model, int(round(out["mean_net_batch"])), 1.0 if quick else 3.0)
         out["peer_forward_positions_per_cpu_s"] = peer
         out["ratio_selfplay_evaluations_to_peer_forward"] = out["evaluations_per_cpu_s"] / peer

@@ -6,9 +6,13 @@ coordinates. Beside them: rules.py, handicap.py, sgf.py, features/ (network inpu
 mcts/ (search), gtp/ (the protocol), play.py and match.py (the terminal game and the referee).
 This package imports neither torch nor ray.
 """
-from goengine.board import Board
-from goengine.position import IllegalMove, Position, result_string
-from goengine.rules import Rules
+from goengine import _jit_cache
+
+_jit_cache.pin()  # before any kernel is defined: see _jit_cache.py
+
+from goengine.board import Board  # noqa: E402
+from goengine.position import IllegalMove, Position, result_string  # noqa: E402
+from goengine.rules import Rules  # noqa: E402
 
 __all__ = ["Board", "IllegalMove", "Position", "Rules", "result_string"]
 __version__ = "0.1.0"

@@ -6,6 +6,8 @@ Heavy playout move choice, in order (Gelly et al. 2006; Coulom 2007; Pachi and m
   2. a MoGo 3x3 pattern on one of the eight points around the last move;
   3. a uniform random legal move that does not fill an own eye.
 Every candidate is rejected if it is a self-atari of a chain of two or more stones.
+
+The playouts do not read ladders; the tree's priors do (_tactics.py says why).
 """
 from __future__ import annotations
 
@@ -139,31 +141,36 @@ def tactical_candidates(s, meta, nb, colour, last, out):
 
 
 @njit(cache=True)
+def _pick_acceptable(s, meta, nb, rng, colour, cand, n):
+    """A random candidate among cand[:n] that is _acceptable, or PASS."""
+    while n > 0:
+        i = _rand_below(rng, n)
+        p = cand[i]
+        if _acceptable(s, meta, nb, p, colour):
+            return p
+        n -= 1
+        cand[i] = cand[n]
+    return PASS
+
+
+@njit(cache=True)
 def choose_heavy(s, meta, nb, dg, w, pat, rng, cand):
     colour = meta[TO_PLAY]
     last = meta[LAST_MOVE]
     if last != PASS:
         n = tactical_candidates(s, meta, nb, colour, last, cand)
-        while n > 0:
-            i = _rand_below(rng, n)
-            p = cand[i]
-            if _acceptable(s, meta, nb, p, colour):
-                return p
-            n -= 1
-            cand[i] = cand[n]
+        p = _pick_acceptable(s, meta, nb, rng, colour, cand, n)
+        if p != PASS:
+            return p
         n = 0
         for d in range(8):
             p = last + (nb[d] if d < 4 else dg[d - 4])
             if s[COLOUR, p] == EMPTY and pat[code_at(s, w, p)]:
                 cand[n] = p
                 n += 1
-        while n > 0:
-            i = _rand_below(rng, n)
-            p = cand[i]
-            if _acceptable(s, meta, nb, p, colour):
-                return p
-            n -= 1
-            cand[i] = cand[n]
+        p = _pick_acceptable(s, meta, nb, rng, colour, cand, n)
+        if p != PASS:
+            return p
     return pick_random(s, meta, nb, dg, rng, colour, True)
 
 

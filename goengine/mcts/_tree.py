@@ -23,6 +23,7 @@ from goengine._kernels import (
     play_pass,
 )
 from goengine.mcts._playout import code_at, liberties_after, playout
+from goengine.mcts._tactics import escape_holds, ladder_atari, ladder_stack
 from goengine.mcts.rollout_policy import rollout_playout
 
 # playout policies of rollout_search and leaf_rollouts
@@ -139,11 +140,14 @@ def _is_empty_area(s, w, p):
 
 
 @njit(cache=True)
-def expand_with_knowledge(nodes, tree_meta, node, s, meta, nb, dg, w, pat, params, legal_filter):
+def expand_with_knowledge(nodes, tree_meta, node, s, meta, nb, dg, zob, w, pat, params, legal_filter, lad_s, lad_meta):
     """Create the children of `node` for every legal move of the side to move that does not fill its
     own eye, plus pass, with prior pseudo-visits from simple Go knowledge (michi-style). `legal_filter`
     (int8 per padded point, or an empty array) further restricts moves (superko at the root).
-    Returns False when the node array is full."""
+    Tactical moves get PRIOR_CAPTURE pseudo-wins: captures, escapes from atari that hold (read with
+    the ladder reader: goengine.mcts._tactics.escape_holds), and ataris that capture a two-liberty chain
+    in a ladder. lad_s/lad_meta are the reader's scratch (ladder_stack). Returns False when the node
+    array is full."""
     colour = meta[TO_PLAY]
     count = 0
     n_points = s.shape[1]
@@ -172,13 +176,20 @@ def expand_with_knowledge(nodes, tree_meta, node, s, meta, nb, dg, w, pat, param
         n = even
         wins = even / 2
         libs, _size, captures = liberties_after(s, nb, p, colour)
-        saves = False  # p is the last liberty of an own chain, and extending there gives it two or more
-        if libs >= 2:
+        tactical = captures
+        if not tactical:
             for d in range(4):
                 r = p + nb[d]
-                if s[COLOUR, r] == colour and s[LIBS, s[HEAD, r]] == 1:
-                    saves = True
-        if captures or saves:
+                c = s[COLOUR, r]
+                if c == colour and s[LIBS, s[HEAD, r]] == 1 and libs >= 2:
+                    # the last liberty of an own chain: extending there saves it if the chain then holds
+                    tactical = escape_holds(s, meta, nb, zob, p, colour, lad_s, lad_meta)
+                    break
+                if c == 3 - colour and s[LIBS, s[HEAD, r]] == 2 and libs >= 2:
+                    if ladder_atari(s, meta, nb, zob, p, s[HEAD, r], colour, lad_s, lad_meta):
+                        tactical = True
+                        break
+        if tactical:
             n += params[PRIOR_CAPTURE]
             wins += params[PRIOR_CAPTURE]
         if libs == 1:
@@ -260,6 +271,7 @@ def rollout_search(nodes, tree_meta, root, root_s, root_meta, nb, dg, zob, on_bo
     moves = np.empty(max_path + max_moves + 2, dtype=np.int32)
     first_colour = np.zeros(s.shape[1], dtype=np.int8)
     no_filter = np.zeros(0, dtype=np.int8)
+    lad_s, lad_meta = ladder_stack(s, w)
     root_colour = root_meta[TO_PLAY]
     expand_visits = params[EXPAND_VISITS]
     for sim in range(n_sims):
@@ -276,7 +288,8 @@ def rollout_search(nodes, tree_meta, root, root_s, root_meta, nb, dg, zob, on_bo
                 if nodes[node].visits < expand_visits and node != root:
                     break
                 flt = root_filter if node == root else no_filter
-                if not expand_with_knowledge(nodes, tree_meta, node, s, meta, nb, dg, w, pat, params, flt):
+                if not expand_with_knowledge(nodes, tree_meta, node, s, meta, nb, dg, zob, w, pat, params, flt, lad_s,
+                                             lad_meta):
                     break
             if meta[PASSES] >= 2 or path_len >= max_path - 1:
                 break

@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-from goengine import Position
+from goengine import Position, coords
 from goengine import _kernels as K
 from goengine.board import rng_state
 from goengine.mcts import _playout as PL
+from goengine.mcts import _tactics as TA
 from goengine.mcts.evaluators import MixedEvaluator, RolloutEvaluator, UniformEvaluator
 from goengine.mcts.patterns import pattern_table
 from goengine.mcts.player import MCTSPlayer, PlayerConfig
@@ -126,7 +127,7 @@ def test_passes_when_passing_wins_and_resigns_when_lost():
     behind = Position.from_ascii(board, komi=9.5, to_play="w").play("pass")
     player = MCTSPlayer(PlayerConfig(playouts=200, resign_threshold=0), SMALL)
     player.genmove(behind, "b")
-    assert "reason" not in player.last_search and player.last_search["sims"] == 200
+    assert "reason" not in player.last_search and 0 < player.last_search["sims"] <= 200
     lost = Position.from_ascii("""
         . O . O . O . O .
         O O O O O O O O O
@@ -225,6 +226,88 @@ def test_heavy_policy_captures_and_escapes():
         . . . . .
     """, to_play="w").play("C2")
     assert heavy_choice(ladder)[0] == 0
+
+
+LADDER_START = """
+    . . . . . . . . .
+    . . . . . . . . .
+    . . . . . . . . .
+    . . . . . . . . .
+    . . . O . . . . .
+    . . O X . . . . .
+    . . . . O . . . .
+    . . . . . . . . .
+    . . . . . . . . .
+"""
+
+
+def _escape_holds(pos, vertex):
+    b = pos.board
+    g = b.geo
+    lad_s, lad_meta = TA.ladder_stack(b.s, g.width)
+    before = b.s.copy()
+    holds = TA.escape_holds(b.s, b.meta, g.neighbours, g.zobrist, coords.gtp_to_point(vertex, pos.size), b.to_play,
+                            lad_s, lad_meta)
+    assert np.array_equal(before, b.s), "reading must not touch the board"
+    return bool(holds)
+
+
+def _ladder_atari(pos, vertex, chain):
+    b = pos.board
+    g = b.geo
+    lad_s, lad_meta = TA.ladder_stack(b.s, g.width)
+    h = b.s[K.HEAD, coords.gtp_to_point(chain, pos.size)]
+    return bool(TA.ladder_atari(b.s, b.meta, g.neighbours, g.zobrist, coords.gtp_to_point(vertex, pos.size), h,
+                                b.to_play, lad_s, lad_meta))
+
+
+def _pseudo_wins(search, vertex):
+    """Prior pseudo-wins given to the root child `vertex` at expansion."""
+    point = coords.gtp_to_point(vertex, search.position.size)
+    child = next(c for c in search.children() if c["move"] == point)
+    return float(child["w"] - child["wins"])
+
+
+def test_priors_do_not_reward_running_out_of_a_ladder():
+    # White E4 ataris Black D4; extending at D3 leaves two liberties (C3, D2) and the ladder runs to the
+    # lower-left corner: the escape does not hold...
+    ladder = Position.from_ascii(LADDER_START, to_play="w").play("E4")
+    assert not _escape_holds(ladder, "D3")
+    # ...unless a Black stone on B2 breaks the ladder
+    broken = Position.from_ascii(LADDER_START, to_play="w").with_stones(black=["B2"]).play("E4")
+    assert _escape_holds(broken, "D3")
+    # the tree's priors follow: D3 gets the tactical bonus only where the escape holds
+    config = SearchConfig(seed=1, tree_nodes=20_000)
+    found = {}
+    for name, pos in (("ladder", ladder), ("broken", broken)):
+        search = Search(config=config)
+        search.set_root(pos)
+        search.run(sims=1)
+        found[name] = _pseudo_wins(search, "D3")
+    assert found["broken"] - found["ladder"] == pytest.approx(config.prior_capture)
+
+
+def test_priors_reward_an_atari_that_starts_a_working_ladder():
+    # White D4 has two liberties (D3, E4) between Black C4, D5, E3: either atari sends it down a ladder
+    start = Position.from_ascii("""
+        . . . . . . . . .
+        . . . . . . . . .
+        . . . . . . . . .
+        . . . . . . . . .
+        . . . X . . . . .
+        . . X . . . . . .
+        . . . . X . . . .
+        . . . . . . . . .
+        . . . . . . . . .
+    """, to_play="w")
+    attack = start.play("D4")
+    assert _ladder_atari(attack, "E4", "D4") and _ladder_atari(attack, "D3", "D4")
+    # a White stone on B2 breaks the ladder to the lower left (after E4, D3); the other still works
+    guarded = start.with_stones(white=["B2"]).play("D4")
+    assert not _ladder_atari(guarded, "E4", "D4") and _ladder_atari(guarded, "D3", "D4")
+    # an atari on a chain with three free points beyond its other liberty fails without reading
+    open_board = Position(9).play("E5").play("E6")
+    assert not _ladder_atari(open_board, "D6", "E6")
 
 
 def test_pattern_table_is_symmetric_and_selective():

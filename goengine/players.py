@@ -34,6 +34,11 @@ class TimeBudget:
 
     seconds: float | None = None
     playouts: int | None = None
+    bankable: bool = False
+    """`seconds` is a mean per move, not a hard limit: a player may keep what an easy move leaves
+    unused and spend it on a hard one."""
+    limit_s: float | None = None
+    """A hard limit on this move whatever the bank holds (what the game clock allows), or None."""
 
 
 class Player(Protocol):
@@ -93,7 +98,8 @@ def add_player_arguments(parser) -> None:
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--playouts", type=int, default=None, help="simulations per move")
     budget.add_argument("--seconds", type=float, default=None,
-                        help="seconds per move (default 1; a game clock may cut it shorter)")
+                        help="mean seconds per move (default 1): a decided move stops early and a hard one "
+                             "may use the time saved, up to 3x; a GTP game clock makes it a hard limit")
     parser.add_argument("--engine", choices=("mcts", "random"), default="mcts",
                         help="mcts: tree search with playouts (default); random: random sensible moves")
     parser.add_argument("--light", action="store_true", help="uniform random playouts instead of heavy ones")

@@ -204,11 +204,13 @@ class GoHandlers(AnalysisCommands):
         return ""
 
     def _budget(self, colour: str, position: Position) -> TimeBudget:
-        seconds = self.seconds
+        # --seconds is a mean per move that the player may redistribute (a referee's per-move clock
+        # stays a hard limit); without it, the clock's share is the budget
         clock_s = self.clock.budget(colour, expected_moves_left(position))
-        if clock_s is not None:
-            seconds = clock_s if seconds is None else min(seconds, clock_s)
-        return TimeBudget(seconds=seconds, playouts=self.playouts)
+        if self.seconds is not None:
+            seconds = self.seconds if clock_s is None else min(self.seconds, clock_s)
+            return TimeBudget(seconds=seconds, playouts=self.playouts, bankable=True, limit_s=clock_s)
+        return TimeBudget(seconds=clock_s, playouts=self.playouts, bankable=clock_s is None)
 
     def _think(self, colour: str) -> tuple[Position, str]:
         """Ask the player for a move of `colour`; charge the clock. Returns (position asked, move)."""

@@ -75,6 +75,16 @@ def _extension_liberties(s, nb, p, colour, out):
 
 
 @njit(cache=True)
+def _play_on_stack(s, meta, nb, zob, p, colour, lad_s, lad_meta):
+    """Copy the position to the first ply of the reading stack and play `colour` at p there; returns
+    that ply's board (the reader starts from it)."""
+    lad_s[0, :, :] = s
+    lad_meta[0, :] = meta
+    place(lad_s[0], lad_meta[0], nb, zob, p, colour)
+    return lad_s[0]
+
+
+@njit(cache=True)
 def escape_holds(s, meta, nb, zob, p, colour, lad_s, lad_meta):
     """After `colour` plays the legal point p: does the chain through p have three or more liberties,
     or two from which the opponent cannot capture it in a ladder?
@@ -96,11 +106,7 @@ def escape_holds(s, meta, nb, zob, p, colour, lad_s, lad_meta):
         if (free_neighbours(s, nb, libs[0], libs[1], p) >= 3
                 and free_neighbours(s, nb, libs[1], libs[0], p) >= 3):
             return True
-    ls = lad_s[0]
-    lm = lad_meta[0]
-    ls[:, :] = s
-    lm[:] = meta
-    place(ls, lm, nb, zob, p, colour)
+    ls = _play_on_stack(s, meta, nb, zob, p, colour, lad_s, lad_meta)
     n_libs = ls[LIBS, ls[HEAD, p]]
     if n_libs >= 3:
         return True
@@ -126,11 +132,7 @@ def ladder_atari(s, meta, nb, zob, p, h, colour, lad_s, lad_meta):
             break
     if o == PASS or free_neighbours(s, nb, o, p) >= 3:
         return False
-    ls = lad_s[0]
-    lm = lad_meta[0]
-    ls[:, :] = s
-    lm[:] = meta
-    place(ls, lm, nb, zob, p, colour)
+    ls = _play_on_stack(s, meta, nb, zob, p, colour, lad_s, lad_meta)
     if ls[COLOUR, h] != 3 - colour or ls[LIBS, ls[HEAD, h]] != 1 or ls[LIBS, ls[HEAD, p]] < 2:
         return False  # not an atari, or one that puts the attacking stone in atari itself
     return read_ladder(lad_s, lad_meta, nb, zob, h, colour, LADDER_NODES)

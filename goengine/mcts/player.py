@@ -6,8 +6,8 @@ the budget given, then play the most visited move, or resign when its win rate i
 Dead stones come from the ownership of playouts from the position.
 
 Time (as Leela Zero and KataGo manage it): the search stops early once the most visited move cannot be
-overtaken in the simulations left. When the budget is a mean per move rather than a clock (GTP
-`--seconds` without `time_settings`), the seconds an easy move leaves unused go to a bank, and each
+overtaken in the simulations left. When the budget is a mean per move (GTP `--seconds`; a game clock's
+share, if one is set, still caps every move), the seconds an easy move leaves unused go to a bank, and each
 move may run on into it, up to `bank_max` shares more, for as long as its choice is still open: the
 mean time per move stays within the budget, and it goes where the choice is hard.
 """

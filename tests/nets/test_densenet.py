@@ -15,13 +15,7 @@ DIGITS = dict(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: a second intra-op thread only spins, and on a shared machine it steals a core."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 def _record_channels(model: nn.Module, x: torch.Tensor) -> tuple[list[tuple[str, int]], list[tuple[int, int]]]:

@@ -26,14 +26,7 @@ STYLES = ["post", "pre", "bottleneck", "wide", "pyramid"]
 STYLE_FIELDS = {"post": {}, "pre": {}, "bottleneck": {}, "wide": {"widen": 2}, "pyramid": {"pyramid_step": 4}}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Run this module on one thread: these nets are too small for a second one to help, and on a busy
-    two-core machine it mostly spins waiting for the first."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 def n_params(module: nn.Module) -> int:

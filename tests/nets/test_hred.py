@@ -7,13 +7,7 @@ from nets.sequence.hred import HRED, HREDConfig, gaussian_kl, hred, rule_dialogu
 from nets.sequence.seq2seq import EOS, SPECIAL_TOKENS
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: threads only add overhead on a shared 2-core machine."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 SMALL = dict(embed_size=8, utterance_size=12, context_size=12, decoder_size=12)

@@ -9,13 +9,7 @@ from nets.vision.data import digits_split, fit, predict
 from nets.vision.normalization import BatchNorm, GroupNorm, InstanceNorm2d, LayerNorm
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: a second intra-op thread only spins, and on a shared machine it steals a core."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 def _randomise_affine(ours: nn.Module, theirs: nn.Module, seed: int) -> None:

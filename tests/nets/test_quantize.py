@@ -24,12 +24,7 @@ GOLDEN_FP32_VALUE_SUM = -0.29125142  # value sum of 4 positions, seeded 2x16 net
 GOLDEN_INT8_VALUE_SUM = -1.4706936  # value sum of 8 held-out positions, learned net, int8
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +97,6 @@ def test_export_writes_the_file_atomically_and_keeps_the_mode(tmp_path, planes):
     assert float(v_B.sum()) == pytest.approx(GOLDEN_FP32_VALUE_SUM, abs=1e-5)
 
 
-
 def targets(planes_BCHW):
     """The task: policy = the point of the last move (the opponent's stone that is new since the previous
     board), value = tanh(stone balance / 3) for the side to move."""
@@ -163,7 +157,6 @@ def test_int8_agrees_with_fp32_on_a_learned_net(learned, planes, tmp_path):
     assert len(int8) < len(fp32) - 2.5 * summary["int8_weight_values"]
     # golden regression value of this seeded run, beside the fp32 comparison above
     assert float(v8_B[:8].sum()) == pytest.approx(GOLDEN_INT8_VALUE_SUM, abs=1e-4)
-
 
 
 def test_per_channel_scales_beat_one_scale_per_tensor(learned, planes):

@@ -24,12 +24,7 @@ CORPUS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "fixture
 HELD_OUT = 20  # the last games of the corpus are only ever tested on
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,7 @@ VOCAB = SPECIAL_TOKENS + 10  # ten digits
 ATTENTIONS = [None, "additive", "dot", "general"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: threads only add overhead on a shared 2-core machine."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 # --- attention -------------------------------------------------------------------------------------

@@ -25,14 +25,6 @@ from nets.vision.boxes import (
 from nets.vision.ssd import SSD, SSDBackbone, SSDConfig, build_ssd, hard_negative_mask, multibox_loss
 
 
-@pytest.fixture
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # the machine is shared; tiny convolutions gain nothing from more
-    yield
-    torch.set_num_threads(previous)
-
-
 # ---------------------------------------------------------------------------------- default boxes
 
 
@@ -314,7 +306,7 @@ def test_scenes_are_what_they_claim():
             assert (bright > 0.97) if label == 1 else (0.6 < bright < 0.92)
 
 
-def test_tiny_ssd_learns_rectangles_and_circles(one_thread):
+def test_tiny_ssd_learns_rectangles_and_circles(torch_one_thread):
     # 120 Adam steps of 32 scenes, ~5 s on an idle core; measured mAP@0.5 0.95-0.96 over three seeds.
     images_N1HW, truths = shape_scenes(600, seed=0)
     test_images_N1HW, test_truths = shape_scenes(200, seed=1)
@@ -328,7 +320,7 @@ def test_tiny_ssd_learns_rectangles_and_circles(one_thread):
 
 
 @pytest.mark.slow
-def test_tiny_ssd_learns_to_a_high_bar(one_thread):
+def test_tiny_ssd_learns_to_a_high_bar(torch_one_thread):
     # Longer training on more scenes: measured mAP@0.5 0.99 (VOC all-point), 0.94 (11-point).
     images_N1HW, truths = shape_scenes(2000, seed=0)
     test_images_N1HW, test_truths = shape_scenes(300, seed=1)

@@ -24,12 +24,7 @@ NET = zero_config("2x16", board_size=SIZE)
 GOLDEN_INT8_VALUE_SUM = 16.440346  # 32 positions, seeded net and calibration games, int8 ORT
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 def tiny_net(seed=0):
@@ -63,7 +58,6 @@ def test_int8_evaluator_gives_distributions_over_legal_moves():
     assert np.abs(values_B - ref_values_B).max() < 0.1
     # golden regression value of this seeded net and calibration, beside the checks above
     assert float(values_B.sum()) == pytest.approx(GOLDEN_INT8_VALUE_SUM, abs=1e-4)
-
 
 
 def test_calibration_source_follows_what_was_evaluated():

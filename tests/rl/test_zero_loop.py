@@ -38,15 +38,7 @@ def tiny_config(**kw):
     return ZeroRunConfig(**base)
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_run_folder_contents(tmp_path, one_thread):
+def test_run_folder_contents(tmp_path, torch_one_thread):
     run_dir = str(tmp_path / "run")
     config = tiny_config()
     run = ZeroRun.create(run_dir, config)
@@ -148,7 +140,7 @@ def _cli(capsys, *args):
     return code, err
 
 
-def test_bad_inputs_give_one_line(tmp_path, capsys, one_thread):
+def test_bad_inputs_give_one_line(tmp_path, capsys, torch_one_thread):
     run_dir = str(tmp_path / "run5")
     ZeroRun.create(run_dir, tiny_config())
     cases = [

@@ -11,13 +11,7 @@ from selfplay.arena import ArenaConfig, MatchResult, load_net, play_match
 SIZE = 5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny batches on a shared 2-core machine: torch's thread pool only costs time here
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 def random_net(seed=0):

@@ -139,7 +139,7 @@ def _choose(slot: _Slot, config: ArenaConfig) -> str:
         counts = search.visit_counts().astype(np.float64)
         if counts.sum() > 0:
             return coords.action_to_gtp(int(slot.rng.choice(len(counts), p=counts / counts.sum())), size)
-    best = search.best_child()
+    best = search.chosen_child()
     if best is None:
         return "pass"
     if config.resign_threshold > 0 and max(search.winrate(best), search.root_winrate()) < config.resign_threshold:

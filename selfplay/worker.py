@@ -238,11 +238,13 @@ class SelfPlayWorker:
         counts = search.visit_counts()
         total = float(counts.sum())
         mover = game.position.to_play
+        pass_action = size * size
+        action = -1
         if len(game.moves) < c.opening_moves() and total > 0:
             action = int(game.rng.choice(len(counts), p=counts / total))
-        else:
-            best = search.best_child()
-            action = coords.point_to_action(int(search.nodes[best]["move"]), size)
+        if action < 0 or (action == pass_action and search.passing_loses()):
+            # chosen_child() plays on instead of a pass that loses by the count as the board stands
+            action = coords.point_to_action(int(search.nodes[search.chosen_child()]["move"]), size)
         if c.resign_threshold > 0 and game.is_full:
             best = search.best_child()
             if max(search.winrate(best), search.root_winrate()) < c.resign_threshold:

@@ -120,7 +120,7 @@ class MCTSPlayer:
                     reporting = bool(report(self.search.analysis()))
         if bankable:
             self.bank_s = max(0.0, self.bank_s + seconds - (time.perf_counter() - start))
-        best = self.search.best_child()
+        best = self.search.chosen_child()
         if best is None:
             return "pass"
         move = coords.point_to_gtp(int(self.search.nodes[best]["move"]), position.size)

@@ -310,6 +310,41 @@ class Search:
         order = np.lexsort((kids["w"] / np.maximum(kids["n"], 1), kids["visits"]))
         return first + int(order[-1])
 
+    def chosen_child(self) -> int | None:
+        """The move to play: best_child(), except that a pass which loses by the count of the board as it
+        stands gives way to the most visited move that fills no eye-like point of the mover's own (Leela
+        Zero's rule when it does not play "dumbpass"). The opponent could answer such a pass with a pass
+        and win by Tromp-Taylor scoring, so it is never better than playing on; the search alone misses
+        that when its visits barely exceed the moves (a fast self-play search of 24 visits over 82
+        moves plays the prior's top move, and a random net's top move was often the pass: on 9x9,
+        Black passed at move 6-16 and White's pass ended the game). Passes when nothing else is left."""
+        best = self.best_child()
+        if best is None or int(self.nodes[best]["move"]) != coords.PASS or not self.passing_loses():
+            return best
+        play = self._best_play()
+        return best if play is None else play
+
+    def passing_loses(self) -> bool:
+        """Would the side to move lose (or draw) if the game ended now, by Tromp-Taylor area scoring?"""
+        pos = self.position
+        return pos.score() * (1 if pos.to_play == "b" else -1) <= 0
+
+    def _best_play(self) -> int | None:
+        """The most visited root child (then the highest prior) that is neither a pass, nor illegal by
+        superko, nor a fill of an eye-like point of the mover's own."""
+        b, g = self.position._board, self.position._board.geo
+        colour = K.BLACK if self.position.to_play == "b" else K.WHITE
+        first = int(self.nodes[0]["first_child"])
+        pick, key = None, None
+        for i, child in enumerate(self.children()):
+            m = int(child["move"])
+            if m == coords.PASS or child["visits"] < 0 or K.is_eye(b.s, g.neighbours, g.diagonals, m, colour):
+                continue
+            k = (int(child["visits"]), float(child["prior"]))
+            if key is None or k > key:
+                pick, key = first + i, k
+        return pick
+
     def winrate(self, node: int) -> float:
         """Mean result of the real simulations through `node`, for the player who made its move."""
         visits = int(self.nodes[node]["visits"])

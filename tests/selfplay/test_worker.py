@@ -64,7 +64,10 @@ def replay_checks(record):
         legal = pos.legal_mask()
         if record.full_search[t]:
             assert record.policy_targets[t][legal == 0].sum() == 0
-            assert record.policy_targets[t][action] > 0, "the move played was searched"
+            target = record.policy_targets[t]
+            if target[action] == 0:  # only a move that replaced a pass losing by the count (chosen_child)
+                sign = 1 if pos.to_play == "b" else -1
+                assert target[SIZE * SIZE] == target.max() and pos.score() * sign <= 0, "the move played was searched"
         pos = pos.play(coords.action_to_gtp(int(action), SIZE))
     if not record.resigned:
         assert pos.is_over or len(record.moves) == 2 * SIZE * SIZE
@@ -170,3 +173,35 @@ def test_config_defaults_follow_the_paper():
     assert c.net_config().blocks == 5 and c.net_config().filters == 64
     with pytest.raises(ValueError, match="net is for"):
         SelfPlayConfig(board_size=9, net=NET).net_config()
+
+
+def _own_eye(pos, vertex):
+    """Every on-board neighbour of vertex is a stone of the side to move (diagonals not checked)."""
+    row, col = coords.gtp_to_row_col(vertex, SIZE)
+    board = pos.board_array()
+    own = 1 if pos.to_play == "b" else 2
+    return all(board[r, c] == own for r, c in ((row - 1, col), (row + 1, col), (row, col - 1), (row, col + 1))
+               if 0 <= r < SIZE and 0 <= c < SIZE)
+
+
+def test_a_net_that_loves_to_pass_still_plays_games_out():
+    """A random net whose pass logit is the largest (the 9x9 run that ended games at move 6-16): every
+    pass played either wins by the count as the board stands or has only own eyes left to fill."""
+    torch.manual_seed(0)
+    net = ZeroResNet(NET)
+    with torch.no_grad():
+        net.policy_head[-1].bias[-1] += 8.0
+    worker = SelfPlayWorker(config(komi=7.5, fast_visits=4, full_search_prob=0.25, temperature_moves=2), net.state_dict(), 0)
+    records = worker.play_games(4)
+    passes = 0
+    for record in records:
+        pos = Position(SIZE, record.komi, record.rules)
+        for action in record.moves:
+            if int(action) == SIZE * SIZE:
+                passes += 1
+                sign = 1 if pos.to_play == "b" else -1
+                others = [m for m in pos.legal_moves() if m != "pass" and not _own_eye(pos, m)]
+                assert pos.score() * sign > 0 or not others, (record.moves, pos)
+            pos = pos.play(coords.action_to_gtp(int(action), SIZE))
+    assert passes >= len(records)  # the games did end by passes
+    assert np.mean([r.num_moves for r in records]) > SIZE * SIZE / 2

@@ -100,7 +100,7 @@ def test_seeded_golden_first_step(window):
     # the policy loss of a fresh net sits near log(26), the value loss near E[z^2] = 1
     assert abs(m["policy_loss"] - np.log(26)) < 0.3 and 0.5 < m["value_loss"] < 1.6
     assert m["loss"] == pytest.approx(m["policy_loss"] + m["value_loss"] + m["l2"], rel=1e-6)
-    golden = (3.3492, 0.9770)  # seeded regression values of this set-up (2x16 on 5x5, seeds 0/2/3)
+    golden = (3.3881, 0.9683)  # seeded regression values of this set-up (2x16 on 5x5, seeds 0/2/3)
     assert (round(m["policy_loss"], 4), round(m["value_loss"], 4)) == pytest.approx(golden, abs=2e-3)
 
 

@@ -154,8 +154,10 @@ def run(args) -> int:
                                  dynamic_ncols=True)
 
     def report(m: dict) -> None:
-        line = (f"generation {zero_run.state['generation']}: {m.get('games', 0)} games, "
-                f"{m.get('positions_per_s', 0):.0f} positions/s, loss {m.get('loss', float('nan')):.3f}")
+        rate = m.get("positions_per_s", float("nan"))
+        speed = "played before the restart" if rate != rate else f"{rate:.0f} positions/s"
+        line = (f"generation {zero_run.state['generation']}: {m.get('games', 0)} games, {speed}, "
+                f"loss {m.get('loss', float('nan')):.3f}")
         if "gate_score" in m:
             line += f", gate {m['gate_score']:.2f} ({'promoted' if m['promoted'] else 'kept best'})"
         print(line, file=sys.stderr, flush=True)

@@ -314,11 +314,12 @@ def _selfplay_metrics(records: list[GameRecord], stats: WorkerStats, seconds: fl
     n = len(records)
     disabled = [r for r in records if r.resign_disabled]
     would = [r for r in disabled if r.false_resign is not None]
+    played = stats.games > 0 and seconds > 0  # else every game was on disk from before a restart: no rates
     return {
         "games": n, "positions": sum(r.num_moves for r in records), "selfplay_seconds": seconds,
-        "games_per_hour": 3600 * stats.games / seconds if seconds > 0 else 0.0,
-        "positions_per_s": stats.moves / seconds if seconds > 0 else 0.0,
-        "net_share": stats.net_seconds / stats.seconds if stats.seconds > 0 else 0.0,
+        "games_per_hour": 3600 * stats.games / seconds if played else float("nan"),
+        "positions_per_s": stats.moves / seconds if played else float("nan"),
+        "net_share": stats.net_seconds / stats.seconds if played and stats.seconds > 0 else float("nan"),
         "mean_game_length": float(np.mean([r.num_moves for r in records])) if n else 0.0,
         "black_wins": float(np.mean([r.result > 0 for r in records])) if n else 0.0,
         "resigned": float(np.mean([r.resigned for r in records])) if n else 0.0,

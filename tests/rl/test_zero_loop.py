@@ -174,3 +174,24 @@ def test_bad_inputs_give_one_line(tmp_path, capsys, torch_one_thread):
         f.write(b"damaged")
     code, err = _cli(capsys, "--out", run_dir, "--resume", "--generations", "1", "--workers", "0", "--no-progress")
     assert code == 2 and len(err) == 1 and "gen00000.pt: cannot be read" in err[0], err
+
+
+def test_a_generation_replayed_from_disk_reports_no_rates():
+    """After a restart whose generation had all its games on disk, nothing was played: its rates are NaN
+    in metrics.csv (not 0 games an hour), and the counts still come from the records."""
+    from rl.alphago_zero.loop import _selfplay_metrics
+    from selfplay.worker import WorkerStats
+
+    from nets.go.zero_resnet import ZeroResNet
+
+    net = zero_config("2x16", board_size=5)
+    selfplay = LocalSelfPlay(SelfPlayConfig(board_size=5, komi=0.5, net=net, visits=4, parallel_games=4,
+                                            resign_threshold=0, seed=1))
+    torch.manual_seed(0)
+    selfplay.publish(ZeroResNet(net).state_dict(), 0)
+    played = [r for chunk, _ in selfplay.play(1, [(0, 4)]) for r in chunk]
+    fresh = _selfplay_metrics(played, WorkerStats(games=4, moves=40, seconds=2.0, net_seconds=1.0), 2.0)
+    assert fresh["games_per_hour"] == 7200 and fresh["net_share"] == 0.5
+    on_disk = _selfplay_metrics(played, WorkerStats(), 0.001)
+    assert on_disk["games"] == 4 and on_disk["positions"] == sum(r.num_moves for r in played)
+    assert all(on_disk[k] != on_disk[k] for k in ("games_per_hour", "positions_per_s", "net_share"))

@@ -24,7 +24,7 @@ from goengine._kernels import (
 )
 from goengine.mcts._playout import code_at, liberties_after, playout
 from goengine.mcts._tactics import escape_holds, ladder_atari, ladder_stack
-from goengine.mcts.rollout_policy import rollout_playout
+from goengine.mcts._rollout_cache import rollout_playout
 
 # playout policies of rollout_search and leaf_rollouts
 POLICY_LIGHT, POLICY_HEAVY, POLICY_LEE = 0, 1, 2

@@ -18,11 +18,14 @@ games in flight, each with its own `Search`; every round each game gathers `leav
 (Search.collect, with virtual loss), one `NetEvaluator` call evaluates them all, and each search takes
 back its share (Search.apply). The forward pass runs in torch, or in ONNX Runtime in fp32 or static int8
 (`inference`; rl/alphago_zero/ort_evaluator.py), whose session is rebuilt for each new weights version
-before the next games start. A game's randomness comes from its own seed, derived from (config seed,
-generation, game index), and the batches depend only on which games a call plays: the same call
-replays the same games, whichever process runs it, which is what lets a run resume exactly (with
-"ort-int8" only nearly: each version's int8 ranges are calibrated on the positions this worker evaluated
-under the previous version).
+before the next games start; or, with "server", in an inference server shared by many workers
+(selfplay/inference.py: on a GPU), which the worker is handed and which holds the weights itself. A
+game's randomness comes from its own seed, derived from (config seed, generation, game index), and the
+batches depend only on which games a call plays: the same call replays the same games, whichever
+process runs it, which is what lets a run resume exactly ("server" only nearly: a request merged with
+other workers' into one pass can round differently, selfplay/inference.py; "ort-int8" only nearly too:
+each version's int8 ranges are calibrated on the positions this worker evaluated under the previous
+version).
 """
 from __future__ import annotations
 
@@ -40,8 +43,9 @@ from goengine.position import Position
 from nets.go.presets import ZeroConfig, zero_config
 from rl.records import GameRecord, write_record
 
-INFERENCE = ("torch", "ort", "ort-int8")
-"""Forward-pass backends of self-play: torch, ONNX Runtime fp32, ONNX Runtime static int8."""
+INFERENCE = ("torch", "ort", "ort-int8", "server")
+"""Forward-pass backends of self-play: torch, ONNX Runtime fp32, ONNX Runtime static int8 (all in the
+worker), or an inference server that merges the batches of many workers (selfplay/inference.py)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,8 @@ class SelfPlayConfig:
     inference: str = "torch"
     """Forward-pass backend, one of INFERENCE: "ort" runs the exported net in ONNX Runtime on one thread;
     "ort-int8" quantizes it to int8 for each new weights version, calibrated on positions this worker
-    evaluated recently (random games for the first version)."""
+    evaluated recently (random games for the first version); "server" sends the planes to the inference
+    server the worker is given, and the worker holds no net."""
 
     def __post_init__(self) -> None:
         if self.inference not in INFERENCE:
@@ -150,19 +155,32 @@ class _Game:
 
 
 class SelfPlayWorker:
-    def __init__(self, config: SelfPlayConfig, weights_state_dict, weights_version: int, worker_id: int = 0):
+    def __init__(self, config: SelfPlayConfig, weights_state_dict, weights_version: int, worker_id: int = 0,
+                 server=None):
+        """`server`, for inference "server" only: what evaluates the planes, anything with
+        `evaluate(planes_BCHW, legal_BA, version) -> (priors_BA, values_B)` (inference.ServerEvaluator);
+        the weights then live there, and `weights_state_dict` may be None."""
         self.config = config
         self.worker_id = worker_id
         from nets.go.zero_resnet import ZeroResNet  # torch stays out of `import selfplay.worker` users' way
         from rl.alphago_zero.evaluator import NetEvaluator
 
-        self.model = ZeroResNet(config.net_config())
         self.weights_version = -1
         self.stats = WorkerStats()
-        self.set_weights(weights_state_dict, weights_version)
+        if (server is not None) != (config.inference == "server"):
+            raise ValueError('a server is given for inference "server", and only for it')
+        if config.inference == "server":
+            from selfplay.inference import ServerEvaluator
+
+            self.model = None
+            self.evaluator = ServerEvaluator(server, config.board_size)
+            self.set_weights(weights_state_dict, weights_version)
+        else:
+            self.model = ZeroResNet(config.net_config())
+            self.set_weights(weights_state_dict, weights_version)
         if config.inference == "torch":
             self.evaluator = NetEvaluator(self.model, config.board_size, batch_size=config.net_batch)
-        else:
+        elif config.inference in ("ort", "ort-int8"):
             from rl.alphago_zero.ort_evaluator import OrtEvaluator
 
             self.evaluator = OrtEvaluator(self.model, config.board_size,
@@ -182,14 +200,22 @@ class SelfPlayWorker:
         """Load new weights (a no-op for the version already loaded). An ONNX Runtime session is rebuilt
         for them by prepare(), which the next play_games calls: the positions evaluated until then under
         the old weights are what int8 calibrates on."""
-        if version != self.weights_version:
+        if version == self.weights_version:
+            return
+        if self.model is not None:
             self.model.load_state_dict(state_dict)
             self.model.eval()
-            self.weights_version = version
+        else:  # the server holds the weights: only the version, which it checks on every request
+            self.evaluator.version = version
+        self.weights_version = version
+
+    def set_server(self, server) -> None:
+        """Send the planes to this server from now on (a restarted one)."""
+        self.evaluator.client = server
 
     def prepare(self) -> None:
         """Build the ONNX Runtime session for the loaded weights, if it is not built yet."""
-        if self.config.inference != "torch" and self.session_version != self.weights_version:
+        if self.config.inference in ("ort", "ort-int8") and self.session_version != self.weights_version:
             self._count_build(self.evaluator.load(self.model, seed=self._calibration_seed()))
             self.session_version = self.weights_version
 

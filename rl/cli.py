@@ -6,9 +6,12 @@
 
 Self-play runs on `--workers` Ray actors (an embedded local Ray unless `--address` joins a cluster), or in
 this process with `--workers 0`. Everything lives in RUN_DIR (see loop.py); the run's settings are fixed
-when it is created, so with `--resume` only --workers, --address, --minutes, --generations, --threads and
---no-progress apply (and --board-size, if given, must match the run). Bad input (a missing or mismatched
-checkpoint, a run folder of another board size, an unreachable Ray address) ends as one line.
+when it is created, so with `--resume` only --workers, --address, --minutes, --generations, --threads,
+--no-progress and the inference server's --inference-device, --inference-max-batch,
+--inference-max-wait-ms and --inference-fp16 apply (and --board-size, if given, must match the run).
+With --inference server the workers' leaves are evaluated by one inference actor (selfplay/inference.py),
+on a GPU if there is one. Bad input (a missing or mismatched checkpoint, a run folder of another board
+size, an unreachable Ray address, --inference-device cuda without a GPU) ends as one line.
 """
 from __future__ import annotations
 
@@ -53,9 +56,9 @@ def add_arguments(parser) -> None:
     z.add_argument("--gate-games", type=int, default=40, help="games per gating match (0: promote every candidate)")
     z.add_argument("--promote", type=float, default=0.55, help="gating score that promotes a candidate")
     z.add_argument("--resign-threshold", type=float, default=0.05, help="resign below this win rate (0: never)")
-    z.add_argument("--inference", choices=("torch", "ort", "ort-int8"), default="torch",
-                   help="self-play forward passes in torch, ONNX Runtime fp32 or ONNX Runtime static int8 "
-                        "(gating matches use torch; default torch)")
+    from selfplay.cli import add_inference_arguments
+
+    add_inference_arguments(z, note="; gating matches use torch")
     z.add_argument("--seed", type=int, default=0)
     z.add_argument("--threads", type=int, default=None, help="torch threads of this process (default: torch's)")
     z.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -95,18 +98,21 @@ def _config(args):
 
 
 def _executor(config, args):
+    from selfplay.cli import server_config
     from selfplay.orchestrator import LocalSelfPlay, Orchestrator
 
     if args.workers < 0:
         raise UserError(f"--workers cannot be negative, not {args.workers}")
+    server = server_config(args, config.selfplay.inference, on_this_machine=not args.address)
     if args.workers == 0:
         if args.address:
             raise UserError("--address needs --workers of at least 1")
-        return LocalSelfPlay(config.selfplay)
+        return LocalSelfPlay(config.selfplay, server=server)
     try:
         return Orchestrator(config.selfplay, args.workers, address=args.address,
-                            num_cpus=None if args.address else max(args.workers, os.cpu_count() or 1))
-    except ConnectionError as e:
+                            num_cpus=None if args.address else max(args.workers, os.cpu_count() or 1),
+                            server=server)
+    except (ConnectionError, ValueError) as e:
         raise UserError(str(e)) from None
 
 
@@ -153,6 +159,8 @@ def run(args) -> int:
     progress = functools.partial(tqdm, leave=False, file=sys.stderr, disable=True if args.no_progress else None,
                                  dynamic_ncols=True)
 
+    server_seen = []  # the inference server's stats at the last report
+
     def report(m: dict) -> None:
         rate = m.get("positions_per_s", float("nan"))
         speed = "played before the restart" if rate != rate else f"{rate:.0f} positions/s"
@@ -160,6 +168,12 @@ def run(args) -> int:
                 f"loss {m.get('loss', float('nan')):.3f}")
         if "gate_score" in m:
             line += f", gate {m['gate_score']:.2f} ({'promoted' if m['promoted'] else 'kept best'})"
+        stats = executor.inference_stats()
+        if stats is not None:
+            step = stats.since(server_seen[-1]) if server_seen else stats
+            server_seen[:] = [stats]
+            line += (f", inference server: mean batch {step.mean_batch:.1f} "
+                     f"({step.requests_per_forward:.2f} requests per pass)")
         print(line, file=sys.stderr, flush=True)
 
     try:

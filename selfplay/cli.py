@@ -12,6 +12,10 @@ ones: a crashed or interrupted run is resumed by repeating it.
 With --workers 1 and no --address the games are played in this process (no Ray); otherwise each worker
 is a Ray actor (selfplay/orchestrator.py) on an embedded local Ray, or on the cluster at --address. With
 --inference ort or ort-int8 each worker runs the net in ONNX Runtime on one thread (selfplay/worker.py).
+With --inference server one inference actor runs the net for all workers, merging their batches into
+one forward pass (selfplay/inference.py), on --inference-device cuda (a GPU) or cpu (a core of its own):
+
+    goengine selfplay --weights run/best.pt --games 2000 --workers 15 --inference server --out games/
 """
 from __future__ import annotations
 
@@ -39,9 +43,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--generation", type=int, default=0, help="generation recorded in the records")
     parser.add_argument("--seed", type=int, default=0, help="seed of the games")
     parser.add_argument("--sgf-every", type=int, default=10, help="save every k-th game as SGF too (0: none)")
-    parser.add_argument("--inference", choices=("torch", "ort", "ort-int8"), default="torch",
-                        help="forward passes in torch, ONNX Runtime fp32, or ONNX Runtime static int8 "
-                             "(calibrated on random games, then on each worker's recent positions; default torch)")
+    add_inference_arguments(parser)
+
+
+def add_inference_arguments(parser: argparse.ArgumentParser, note: str = "") -> None:
+    """--inference and the inference server's flags: `goengine selfplay` and `goengine train zero` share them."""
+    parser.add_argument("--inference", choices=("torch", "ort", "ort-int8", "server"), default="torch",
+                        help="forward passes in each worker in torch, ONNX Runtime fp32, or ONNX Runtime static "
+                             "int8 (calibrated on random games, then on each worker's recent positions), or in "
+                             f"one inference server for all workers, on a GPU or a CPU core{note} (default torch)")
+    parser.add_argument("--inference-device", choices=("auto", "cpu", "cuda"), default=None,
+                        help="device of the inference server (default auto: cuda if there is a CUDA GPU, else cpu)")
+    parser.add_argument("--inference-max-batch", type=int, default=None,
+                        help="most positions in one forward pass of the server (default: all workers' batches)")
+    parser.add_argument("--inference-max-wait-ms", type=float, default=None,
+                        help="longest a worker's request waits for others to join its pass (default 2)")
+    parser.add_argument("--inference-fp16", action="store_true", help="server passes in float16 autocast (cuda)")
+
+
+def server_config(args, inference: str, on_this_machine: bool):
+    """The inference server's ServerConfig from the flags (None unless `inference` is "server"). The device
+    is resolved here when the server runs on this machine, so that cuda without a GPU fails before Ray
+    starts; on a cluster the orchestrator resolves it from the cluster's GPUs."""
+    from goengine.cli import UserError
+    from selfplay.inference import ServerConfig, resolve_device
+
+    given = [flag for flag, value in (("--inference-device", args.inference_device),
+                                      ("--inference-max-batch", args.inference_max_batch),
+                                      ("--inference-max-wait-ms", args.inference_max_wait_ms),
+                                      ("--inference-fp16", args.inference_fp16 or None)) if value is not None]
+    if inference != "server":
+        if given:
+            raise UserError(f"{given[0]} is for --inference server (inference here is {inference})")
+        return None
+    if args.inference_max_batch is not None and args.inference_max_batch < 1:
+        raise UserError(f"--inference-max-batch must be at least 1, not {args.inference_max_batch}")
+    if args.inference_max_wait_ms is not None and args.inference_max_wait_ms < 0:
+        raise UserError(f"--inference-max-wait-ms cannot be negative, not {args.inference_max_wait_ms}")
+    device = args.inference_device or "auto"
+    if on_this_machine:
+        import torch
+
+        try:
+            device = resolve_device(device, torch.cuda.is_available())
+        except ValueError:
+            raise UserError(f"--inference-device cuda: torch {torch.__version__} finds no CUDA GPU here "
+                            f"(use --inference-device cpu or auto)") from None
+    if args.inference_fp16 and device == "cpu":
+        raise UserError("--inference-fp16 needs a CUDA device, and the inference server runs on cpu")
+    return ServerConfig(device=device, max_batch=args.inference_max_batch, fp16=args.inference_fp16,
+                        max_wait_ms=2.0 if args.inference_max_wait_ms is None else args.inference_max_wait_ms)
 
 
 def _check(args) -> None:
@@ -96,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         model, meta = load_zero_net(args.weights, args.board_size)
     except CheckpointError as e:
         raise UserError(str(e)) from None
+    server = server_config(args, args.inference, on_this_machine=args.address is None)
     os.makedirs(args.out, exist_ok=True)
     config = SelfPlayConfig(board_size=meta.board_size, komi=args.komi, net=model.config, visits=args.visits,
                             parallel_games=args.parallel_games, resign_threshold=args.resign_threshold,
@@ -111,12 +163,12 @@ def run(args: argparse.Namespace) -> int:
     local = args.workers == 1 and args.address is None
     if local:
         torch.set_num_threads(1)  # one worker, one core: as a Ray actor would be
-        executor = LocalSelfPlay(config)
+        executor = LocalSelfPlay(config, server=server)
     else:
         try:
             executor = Orchestrator(config, args.workers, address=args.address,
-                                    num_cpus=args.workers if args.address is None else None)
-        except ConnectionError as e:
+                                    num_cpus=args.workers if args.address is None else None, server=server)
+        except (ConnectionError, ValueError) as e:
             raise UserError(str(e)) from None
     from tqdm import tqdm
 
@@ -140,6 +192,9 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(len(records))
                 seconds = time.perf_counter() - start
                 bar.set_postfix(positions_per_s=f"{positions / max(seconds, 1e-9):.0f}")
+        inference = executor.inference_stats()
+        if inference is not None:
+            print(f"goengine selfplay: {inference.summary()}", file=sys.stderr)
     finally:
         executor.close()
     seconds = time.perf_counter() - start

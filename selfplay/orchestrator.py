@@ -15,14 +15,23 @@ reinforcement learning"): workers are plain classes made remote here (`ray.remot
 go to the object store once per version (`ray.put`) and to each actor once; results are taken in
 completion order with `ray.wait`; an actor that dies (RayActorError) is replaced and its chunk given to
 the replacement; an exception raised inside a worker is re-raised here as the worker's own exception.
+
+With inference "server" (selfplay/inference.py) one more actor holds the net: an async actor, on a GPU
+when the server config says cuda (`num_gpus=1`), else on a CPU of its own. It gets each weights version
+before any chunk plays under it (publish waits for the load), the workers get its handle (wrapped in
+RayServerClient), and the count of chunks in flight, so that it flushes as soon as every busy worker
+has a request pending. If it dies, the chunks in flight fail inside their workers; a new server is
+started with the current weights, the workers are handed it, and the chunks replayed.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections import deque
 from typing import Iterator
 
+from selfplay.inference import InferenceServer, InferenceStats, LocalServer, ServerConfig, resolve_device
 from selfplay.worker import SelfPlayConfig, SelfPlayWorker, WorkerStats
 
 Chunk = tuple[int, int]  # (first game index, number of games)
@@ -32,17 +41,40 @@ def chunks_of(n_games: int, size: int, first: int = 0) -> list[Chunk]:
     return [(lo, min(size, first + n_games - lo)) for lo in range(first, first + n_games, size)]
 
 
-class LocalSelfPlay:
-    """One SelfPlayWorker in this process (no Ray): for tests, debugging and single-core machines."""
+def _check_server(config: SelfPlayConfig, server: ServerConfig | None) -> ServerConfig | None:
+    if config.inference != "server":
+        if server is not None:
+            raise ValueError(f'a server config is for inference "server", not {config.inference!r}')
+        return None
+    return server if server is not None else ServerConfig()
 
-    def __init__(self, config: SelfPlayConfig):
+
+class LocalSelfPlay:
+    """One SelfPlayWorker in this process (no Ray): for tests, debugging and single-core machines. With
+    inference "server" the net runs in an InferenceServer in this process too (on a GPU, say)."""
+
+    def __init__(self, config: SelfPlayConfig, server: ServerConfig | None = None):
         self.config = config
+        self.server_config = _check_server(config, server)
+        if self.server_config is not None and self.server_config.device == "auto":
+            import torch
+
+            self.server_config = dataclasses.replace(self.server_config,
+                                                     device=resolve_device("auto", torch.cuda.is_available()))
         self.worker: SelfPlayWorker | None = None
+        self.server: LocalServer | None = None
         self.restarts = 0
 
     def publish(self, state_dict, version: int) -> None:
+        if self.server_config is not None:
+            if self.server is None:
+                self.server = LocalServer(InferenceServer(self.config.net_config(), state_dict, version,
+                                                          self.server_config, clients=1))
+            else:
+                self.server.set_weights(state_dict, version)
+            state_dict = None  # the worker holds no net
         if self.worker is None:
-            self.worker = SelfPlayWorker(self.config, state_dict, version, 0)
+            self.worker = SelfPlayWorker(self.config, state_dict, version, 0, server=self.server)
         else:
             self.worker.set_weights(state_dict, version)
 
@@ -50,8 +82,27 @@ class LocalSelfPlay:
         for first, count in chunks:
             yield self.worker.play_chunk(generation, first, count)
 
+    def inference_stats(self) -> InferenceStats | None:
+        """The inference server's stats since it started (None without one)."""
+        return self.server.stats() if self.server is not None else None
+
     def close(self) -> None:
         self.worker = None
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+
+class RayServerClient:
+    """The inference server's actor handle as a worker's ServerEvaluator wants it: a blocking call."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def evaluate(self, planes_BCHW, legal_BA, version: int | None = None):
+        import ray
+
+        return ray.get(self.handle.evaluate.remote(planes_BCHW, legal_BA, version))
 
 
 def worker_env() -> dict[str, str]:
@@ -78,10 +129,12 @@ def check_address(address: str, timeout: float = 5.0) -> None:
 
 class Orchestrator:
     """`workers` SelfPlayWorker actors on Ray: an embedded local instance unless `address` names a
-    cluster (or Ray is already initialised by the caller, whose instance is then used and left running)."""
+    cluster (or Ray is already initialised by the caller, whose instance is then used and left running).
+    With inference "server", one InferenceServer actor more (`server`: its config; an embedded Ray then
+    gets one CPU more than `num_cpus`, for it)."""
 
     def __init__(self, config: SelfPlayConfig, workers: int, address: str | None = None,
-                 num_cpus: int | None = None, max_restarts: int = 100):
+                 num_cpus: int | None = None, max_restarts: int = 100, server: ServerConfig | None = None):
         import ray
 
         from goengine.warmup import warm
@@ -89,9 +142,14 @@ class Orchestrator:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.config = config
+        self.server_config = _check_server(config, server)
         self.max_restarts = max_restarts
         self.restarts = 0
+        """Actors replaced after they died: workers and the inference server."""
+        self.server_restarts = 0
         self._owns_ray = False
+        if self.server_config is not None and num_cpus is not None:
+            num_cpus += 1
         if not ray.is_initialized():
             if address is not None:
                 check_address(address)
@@ -110,23 +168,94 @@ class Orchestrator:
         self._version = -1
         self.actors: list = [None] * workers
         self._actor_version = [-1] * workers
+        self.server = None
+        """The inference server's actor handle (inference "server"), started by the first publish."""
+        self._server_epoch = 0  # which server the workers should talk to: one more for each restart
+        self._actor_epoch = [0] * workers
+        self._clients = 0
+        if self.server_config is not None:
+            self._start_server_class(ray)
+
+    def _start_server_class(self, ray) -> None:
+        sc = self.server_config
+        if sc.device == "auto":
+            sc = dataclasses.replace(sc, device=resolve_device("auto", ray.cluster_resources().get("GPU", 0) >= 1))
+        elif sc.device == "cuda" and ray.cluster_resources().get("GPU", 0) < 1:
+            self.close()
+            raise ValueError("inference device cuda: the Ray cluster has no GPU")
+        if sc.max_batch is None:  # room for every worker's whole batch in one pass
+            c = self.config
+            sc = dataclasses.replace(sc, max_batch=len(self.actors) * c.parallel_games * c.leaves_per_game)
+        self.server_config = sc
+        # an async actor (InferenceServer.evaluate is a coroutine): requests from all workers interleave
+        self._server_cls = ray.remote(num_cpus=1, num_gpus=1 if sc.device == "cuda" else 0)(InferenceServer)
 
     def publish(self, state_dict, version: int) -> None:
-        """Put the weights in the object store once; each actor loads them before its next chunk."""
+        """Put the weights in the object store once; each actor loads them before its next chunk (the
+        inference server at once: this returns when it holds them)."""
         self._weights_ref = self._ray.put(state_dict)
         self._version = version
+        if self.server_config is not None:
+            self._sync_server()
+
+    def _sync_server(self) -> None:
+        """Start the server, or give it the current weights; a dead one is replaced."""
+        ray = self._ray
+        if self.server is not None:
+            try:
+                ray.get(self.server.set_weights.remote(self._weights_ref, self._version))
+                return
+            except ray.exceptions.RayActorError:
+                self._server_died()
+        self.server = self._server_cls.remote(self.config.net_config(), self._weights_ref, self._version,
+                                              self.server_config, len(self.actors))
+        ray.get(self.server.get_version.remote())  # up, and holding the weights, before any worker asks
+
+    def _server_died(self) -> None:
+        self.restarts += 1
+        self.server_restarts += 1
+        if self.restarts > self.max_restarts:
+            raise RuntimeError(f"the inference server died, and {self.max_restarts} actors were restarted already")
+        self.server = None
+        self._server_epoch += 1
+        self._clients = 0
 
     def _start(self, i: int) -> None:
-        self.actors[i] = self._remote_cls.remote(self.config, self._weights_ref, self._version, i)
+        if self.server is not None:
+            self.actors[i] = self._remote_cls.remote(self.config, None, self._version, i,
+                                                     RayServerClient(self.server))
+        else:
+            self.actors[i] = self._remote_cls.remote(self.config, self._weights_ref, self._version, i)
         self._actor_version[i] = self._version
+        self._actor_epoch[i] = self._server_epoch
 
     def _submit(self, i: int, generation: int, chunk: Chunk):
         if self.actors[i] is None:
             self._start(i)
+        # both ordered before the chunk (calls from one caller to one actor run in order)
         if self._actor_version[i] != self._version:
-            self.actors[i].set_weights.remote(self._weights_ref, self._version)  # ordered before the chunk
+            weights = None if self.server is not None else self._weights_ref  # the server holds the net
+            self.actors[i].set_weights.remote(weights, self._version)
             self._actor_version[i] = self._version
+        if self._actor_epoch[i] != self._server_epoch:
+            self.actors[i].set_server.remote(RayServerClient(self.server))
+            self._actor_epoch[i] = self._server_epoch
         return self.actors[i].play_chunk.remote(generation, *chunk)
+
+    def _set_clients(self, n: int) -> None:
+        # the server flushes as soon as this many requests are pending: as many as workers playing
+        if self.server is not None and n != self._clients:
+            self.server.set_clients.remote(n)
+            self._clients = n
+
+    def inference_stats(self) -> InferenceStats | None:
+        """The inference server's stats since it (last) started; None without a server or if it is dead."""
+        if self.server is None:
+            return None
+        try:
+            return self._ray.get(self.server.stats.remote())
+        except self._ray.exceptions.RayActorError:
+            return None
 
     def play(self, generation: int, chunks: list[Chunk]) -> Iterator[tuple[list, WorkerStats]]:
         """Play the chunks on the actors and yield each chunk's (records, stats) as it completes."""
@@ -134,19 +263,26 @@ class Orchestrator:
         if self._weights_ref is None:
             raise RuntimeError("publish(weights, version) first")
         todo = deque(chunks)
-        inflight: dict = {}  # object ref -> (actor index, chunk)
+        inflight: dict = {}  # object ref -> (actor index, chunk, server epoch it was played with)
         for i in range(len(self.actors)):
             if todo:
                 chunk = todo.popleft()
-                inflight[self._submit(i, generation, chunk)] = (i, chunk)
+                inflight[self._submit(i, generation, chunk)] = (i, chunk, self._server_epoch)
+        self._set_clients(len(inflight))
         while inflight:
             (ref,), _ = ray.wait(list(inflight), num_returns=1)
-            i, chunk = inflight.pop(ref)
+            i, chunk, epoch = inflight.pop(ref)
             try:
                 result = ray.get(ref)
             except ray.exceptions.RayTaskError as e:
-                # the worker's own exception (a bug, a bad config): re-raise it as itself
-                raise e.as_instanceof_cause() from None
+                if self.server_config is None or not isinstance(e.cause, ray.exceptions.RayActorError):
+                    # the worker's own exception (a bug, a bad config): re-raise it as itself
+                    raise e.as_instanceof_cause() from None
+                # the only actor a worker calls is the server: it died under this chunk
+                if epoch == self._server_epoch:
+                    self._server_died()
+                    self._sync_server()
+                todo.appendleft(chunk)
             except ray.exceptions.RayActorError:
                 self.restarts += 1
                 if self.restarts > self.max_restarts:
@@ -157,13 +293,17 @@ class Orchestrator:
                 yield result
             if todo:
                 chunk = todo.popleft()
-                inflight[self._submit(i, generation, chunk)] = (i, chunk)
+                inflight[self._submit(i, generation, chunk)] = (i, chunk, self._server_epoch)
+            self._set_clients(len(inflight))
 
     def close(self) -> None:
         for actor in self.actors:
             if actor is not None:
                 self._ray.kill(actor)
         self.actors = [None] * len(self.actors)
+        if self.server is not None:
+            self._ray.kill(self.server)
+            self.server = None
         if self._owns_ray:
             self._ray.shutdown()
             self._owns_ray = False

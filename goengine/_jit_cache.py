@@ -9,14 +9,24 @@ by a hash of every source file of the package, and any change starts a fresh one
 The base folder is $NUMBA_CACHE_DIR if set (Ray workers get it from the driver, selfplay.orchestrator),
 else ~/.cache/goengine-numba. `pin()` must run before the first jitted module is imported: numba fixes
 a function's cache path when the decorator runs.
+
+Each version leaves a folder of about 10 MB behind, so `pin()` marks its folder as used (a `.last_used`
+file) and deletes the folders of other versions unused for KEEP_DAYS: a process still running an older
+version (a Ray worker of a long run) marks its folder whenever it starts, so it is not pulled from under it.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
+import time
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
+KEEP_DAYS = 14.0
+"""Folders of other source versions unused for this long are deleted by pin()."""
+_VERSION_FOLDER = re.compile(r"goengine-[0-9a-f]{12}")
 
 
 def fingerprint() -> str:
@@ -42,4 +52,37 @@ def pin() -> str:
 
     folder = cache_dir()
     config.CACHE_DIR = folder
+    try:
+        os.makedirs(folder, exist_ok=True)
+        Path(folder, ".last_used").touch()
+        prune(base_dir(), keep=folder)
+    except OSError:
+        pass  # a read-only or shared cache: numba itself falls back, and pruning is only housekeeping
     return folder
+
+
+def last_used(folder: str) -> float:
+    """When a version folder was last pinned (its .last_used file; the folder's own mtime before that)."""
+    marker = os.path.join(folder, ".last_used")
+    return os.path.getmtime(marker if os.path.exists(marker) else folder)
+
+
+def prune(base: str, keep: str, max_age_days: float = KEEP_DAYS, now: float | None = None) -> list[str]:
+    """Delete the goengine-<fingerprint> folders under `base`, other than `keep`, not used for
+    max_age_days. Other files and folders are left alone. Returns the deleted paths."""
+    now = time.time() if now is None else now
+    deleted = []
+    for entry in os.scandir(base):
+        path = entry.path
+        if not entry.is_dir(follow_symlinks=False) or not _VERSION_FOLDER.fullmatch(entry.name):
+            continue
+        if os.path.abspath(path) == os.path.abspath(keep):
+            continue
+        try:
+            stale = now - last_used(path) > max_age_days * 86400.0
+        except OSError:
+            continue  # deleted meanwhile by another process
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            deleted.append(path)
+    return deleted

@@ -3,6 +3,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 from goengine import _jit_cache
 
@@ -28,3 +29,42 @@ def test_kernels_are_cached_under_the_fingerprinted_folder(tmp_path):
     cached = [name for _, _, files in os.walk(folder) for name in files if name.endswith(".nbi")]
     assert cached, "no numba index file was written under the fingerprinted folder"
     assert os.listdir(tmp_path) == [os.path.basename(folder)]
+
+
+def test_pin_prunes_only_stale_folders_of_other_versions(tmp_path, monkeypatch):
+    day = 86400.0
+    now = time.time()  # pin() below prunes against the clock
+
+    def folder(name, age_days, marker=True):
+        path = tmp_path / name
+        path.mkdir()
+        (path / "kernel.nbi").write_bytes(b"x")
+        if marker:
+            (path / ".last_used").touch()
+            os.utime(path / ".last_used", (now - age_days * day,) * 2)
+        os.utime(path, (now - age_days * day,) * 2)
+        return path
+
+    stale = folder("goengine-aaaaaaaaaaaa", 30)
+    stale_unmarked = folder("goengine-cccccccccccc", 30, marker=False)
+    recent = folder("goengine-bbbbbbbbbbbb", 3)
+    other = folder("features_e8f80ca8a84af813d51cdc7720ca95ca85a3a2c6", 300)  # not a version folder
+    current = folder("goengine-dddddddddddd", 100)  # the version in use is never deleted
+    # a version folder pinned recently but created long ago (its own mtime old, the marker fresh)
+    reused = folder("goengine-eeeeeeeeeeee", 1)
+    os.utime(reused, (now - 90 * day,) * 2)
+
+    deleted = _jit_cache.prune(str(tmp_path), keep=str(current), now=now)
+    assert sorted(deleted) == sorted([str(stale), str(stale_unmarked)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [recent.name, other.name, current.name, reused.name])
+
+    # pin() marks its own folder and prunes its siblings
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    old = folder("goengine-ffffffffffff", 30)
+    from numba.core import config
+
+    monkeypatch.setattr(config, "CACHE_DIR", config.CACHE_DIR)  # restored after the test
+    pinned = _jit_cache.pin()
+    assert os.path.exists(os.path.join(pinned, ".last_used"))
+    assert not old.exists() and recent.exists()

@@ -56,11 +56,13 @@ class LocalSelfPlay:
     def __init__(self, config: SelfPlayConfig, server: ServerConfig | None = None):
         self.config = config
         self.server_config = _check_server(config, server)
-        if self.server_config is not None and self.server_config.device == "auto":
+        if self.server_config is not None:
             import torch
 
-            self.server_config = dataclasses.replace(self.server_config,
-                                                     device=resolve_device("auto", torch.cuda.is_available()))
+            # in this process the entry point owns torch's threads (train zero --threads)
+            self.server_config = dataclasses.replace(
+                self.server_config, threads=None,
+                device=resolve_device(self.server_config.device, torch.cuda.is_available()))
         self.worker: SelfPlayWorker | None = None
         self.server: LocalServer | None = None
         self.restarts = 0
@@ -174,9 +176,10 @@ class Orchestrator:
         self._actor_epoch = [0] * workers
         self._clients = 0
         if self.server_config is not None:
-            self._start_server_class(ray)
+            self._prepare_server(ray)
 
-    def _start_server_class(self, ray) -> None:
+    def _prepare_server(self, ray) -> None:
+        """Resolve the server's device from the cluster's GPUs and its max_batch; its actor class."""
         sc = self.server_config
         if sc.device == "auto":
             sc = dataclasses.replace(sc, device=resolve_device("auto", ray.cluster_resources().get("GPU", 0) >= 1))

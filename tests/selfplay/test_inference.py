@@ -279,7 +279,7 @@ def test_train_zero_through_a_local_server(tmp_path, capsys):
 SUMMARY = re.compile(r"inference server \(cpu\): (\d+) forward passes for (\d+) requests, mean batch")
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # about 25 s: a Ray instance and three actors
 def test_selfplay_cli_on_ray_merges_the_workers_batches(tmp_path, weights_file, capsys):
     import ray
 
@@ -287,7 +287,7 @@ def test_selfplay_cli_on_ray_merges_the_workers_batches(tmp_path, weights_file, 
     try:
         assert main(["selfplay", "--weights", weights_file, "--games", "4", "--workers", "2", "--out", out,
                      "--visits", "8", "--parallel-games", "2", "--komi", "0.5", "--inference", "server",
-                     "--inference-device", "cpu"]) == 0
+                     "--inference-device", "cpu", "--inference-max-wait-ms", "50"]) == 0
     finally:
         ray.shutdown()
     records = list(iter_records(out))
@@ -298,3 +298,53 @@ def test_selfplay_cli_on_ray_merges_the_workers_batches(tmp_path, weights_file, 
     forwards, reqs = SUMMARY.search(capsys.readouterr().err).groups()
     assert int(forwards) < int(reqs), "the two workers' requests shared passes"
     assert not ray.is_initialized()
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray
+
+    from goengine.warmup import warm
+    from selfplay.orchestrator import worker_env
+
+    warm((SIZE,))  # workers find every kernel compiled in the shared numba cache
+    # 3 logical CPUs: two workers and the inference server, which takes a CPU of its own on a CPU machine
+    ray.init(num_cpus=3, include_dashboard=False, runtime_env={"env_vars": worker_env()}, log_to_driver=False,
+             configure_logging=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@pytest.mark.slow  # about 30 s on two busy cores, mostly starting three actors twice
+def test_orchestrator_replaces_a_killed_server_and_publishes_new_weights_to_it(local_ray):
+    from selfplay.orchestrator import Orchestrator, chunks_of
+
+    ray = local_ray
+    # a long max_wait_ms: a request waits for the other worker's, so merging does not hang on timing
+    orchestrator = Orchestrator(config(inference="server", parallel_games=3, visits=6), workers=2,
+                                server=ServerConfig(device="cpu", max_wait_ms=50))
+    try:
+        assert orchestrator.server_config.max_batch == 6, "default: both workers' whole batches in one pass"
+        orchestrator.publish(net(0).state_dict(), version=4)
+        first = orchestrator.server
+        results = []
+        for records, _ in orchestrator.play(generation=1, chunks=chunks_of(9, 3)):
+            if not results:
+                ray.kill(orchestrator.server)  # the chunk in flight fails inside its worker, and is replayed
+            results += records
+        assert orchestrator.server_restarts == 1 and orchestrator.server is not first
+        assert orchestrator.restarts == 1, "no worker was replaced"
+        assert sorted(r.seed for r in results) == sorted(game_seed(5, 1, i) for i in range(9)), "each game once"
+        stats = orchestrator.inference_stats()
+        assert stats.forwards < stats.requests, "the new server merged the two workers' requests"
+        # the next generation's weights reach the server before any game plays under them
+        orchestrator.publish(net(1).state_dict(), version=5)
+        assert ray.get(orchestrator.server.get_version.remote()) == 5
+        later = [r for records, _ in orchestrator.play(generation=2, chunks=chunks_of(2, 1)) for r in records]
+    finally:
+        orchestrator.close()
+    for r in results + later:
+        check_record(r)
+    assert {r.weights_version for r in results} == {4} and {r.weights_version for r in later} == {5}

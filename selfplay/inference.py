@@ -22,15 +22,16 @@ instead of searching, so each worker should play many games at once; when fewer 
 shortens by telling the server how many chunks are in flight; one pass at a time means the copy of the
 next batch to the GPU does not overlap the current pass; and when the pass itself is the bottleneck
 (a CPU core serving two workers), the requests that queued during a pass have waited out `max_wait_ms`
-by its end and go at once, so the workers take turns instead of sharing passes. Measured on two busy
-CPU cores, 9x9 6x64 net, two workers of 16 games: 1.02 requests per pass at 2 ms, 2.0 at 20 ms, and
-the turns were the faster (567 against 520 evaluations/s): a search overlaps the other worker's pass.
-On a CPU the server is one core doing all the net work, so it cannot beat workers that each run the
-net on their own core (634 evaluations/s in that run); it is meant for a GPU.
+by its end and go at once, so the workers take turns instead of sharing passes. Measured on two CPU
+cores shared with a training run, 9x9 6x64 net, two workers of 16 games each: 1.02-1.04 requests per
+pass at max_wait 2 ms (490-570 evaluations/s in two runs), 2.0 at 20 ms (520/s): taking turns is no
+slower, as one worker's search overlaps the other's pass. On a CPU the server is one core doing all
+the net work, so it cannot beat workers that each run the net on their own core (620-630/s in the same
+runs); it is meant for a GPU.
 
 A request's answer is what NetEvaluator gives for the same planes: the same net, the same mapping of
 outputs (evaluator.priors_and_values); only the batch it rides in differs, which moves results by
-float rounding (about 1e-6), or not at all when a request travels alone. Planes travel as uint8 when
+float rounding (up to 6e-8 measured on CPU), or not at all when a request travels alone. Planes travel as uint8 when
 they are 0/1 (AlphaGo Zero's are): a quarter of the bytes through Ray, and on a GPU a quarter of the
 host-to-device copy, made from pinned memory without blocking. Every request may name the weights
 version its worker is playing; a server holding another version refuses it (StaleWeightsError) rather
@@ -225,17 +226,18 @@ class InferenceServer:
         import torch
 
         if self.device.type == "cpu":
-            return torch.from_numpy(np.ascontiguousarray(planes_BCHW, dtype=np.float32))
-        # pinned staging buffer, reused: the previous pass has finished (its outputs were copied back)
+            # a copy: arrays from Ray are read-only, which torch.from_numpy warns about
+            return torch.from_numpy(np.array(planes_BCHW, dtype=np.float32))
+        # a pinned staging buffer, reused: the previous pass has finished (its outputs were copied back)
         # before the next batch is written into it
         n = len(planes_BCHW)
-        host = torch.from_numpy(np.ascontiguousarray(planes_BCHW))
-        buffer = self._pinned.get(host.dtype)
-        if buffer is None or buffer.shape[0] < n or buffer.shape[1:] != host.shape[1:]:
-            buffer = torch.empty((max(n, self.config.max_batch or n), *host.shape[1:]), dtype=host.dtype,
+        buffer = self._pinned.get(planes_BCHW.dtype)
+        if buffer is None or buffer.shape[0] < n or tuple(buffer.shape[1:]) != planes_BCHW.shape[1:]:
+            dtype = torch.from_numpy(np.empty(0, dtype=planes_BCHW.dtype)).dtype
+            buffer = torch.empty((max(n, self.config.max_batch or n), *planes_BCHW.shape[1:]), dtype=dtype,
                                  pin_memory=True)
-            self._pinned[host.dtype] = buffer
-        buffer[:n].copy_(host)
+            self._pinned[planes_BCHW.dtype] = buffer
+        buffer.numpy()[:n] = planes_BCHW  # the host tensor shares its memory with this view
         return buffer[:n].to(self.device, non_blocking=True).float()
 
     # --- the batched path ---

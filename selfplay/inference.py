@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from goengine.mcts.evaluators import LeafBatch
+from goengine.mcts.evaluators import PlanesEvaluator
 from nets.go.presets import ZeroConfig
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -384,36 +384,19 @@ class LocalServer:
         self.server.close()
 
 
-class ServerEvaluator:
-    """The search's batch evaluator when the net lives in an inference server: NetEvaluator's interface
-    (evaluate, evaluate_planes, net_seconds, positions); the planes are made here, the forward pass there.
+class ServerEvaluator(PlanesEvaluator):
+    """The search's batch evaluator when the net lives in an inference server: the planes are made here
+    (PlanesEvaluator), the forward pass there; net_seconds counts the planes and the round trip.
 
     `client` is anything with `evaluate(planes_BCHW, legal_BA, version) -> (priors_BA, values_B)`: a
     LocalServer, or orchestrator.RayServerClient around the actor's handle. `version`, when set, is the
     weights version the worker plays, which the server checks."""
 
-    kind = "batch"
-
     def __init__(self, client, board_size: int):
-        from rl.alphago_zero.evaluator import HISTORY
-
-        self.history_length = HISTORY
+        super().__init__()
         self.client = client
         self.board_size = board_size
         self.version: int | None = None
-        self.net_seconds = 0.0
-        """Time spent in planes + the server's round trip, so callers can tell net time from search time."""
-        self.positions = 0
-
-    def evaluate(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:
-        from goengine.features import zero_planes_batch
-
-        start = time.perf_counter()
-        planes_BCHW = zero_planes_batch(batch.history, batch.to_play, batch.size)
-        priors_BA, values_B = self.evaluate_planes(planes_BCHW, batch.legal)
-        self.net_seconds += time.perf_counter() - start
-        self.positions += len(values_B)
-        return priors_BA, values_B
 
     def evaluate_planes(self, planes_BCHW: np.ndarray, legal_BA: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(priors over legal moves, win probability of the side to move) for ready-made planes."""

@@ -14,43 +14,23 @@ not (the search is deterministic for a given net, which makes self-play replayab
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 import torch.nn as nn
 
-from goengine.mcts.evaluators import LeafBatch
-
-HISTORY = 8
-"""Positions of history in AlphaGo Zero's planes: 8 per colour, newest first."""
+from goengine.mcts.evaluators import LeafBatch, PlanesEvaluator
 
 
-class NetEvaluator:
-    kind = "batch"
-    history_length = HISTORY
-
+class NetEvaluator(PlanesEvaluator):
     def __init__(self, model: nn.Module, board_size: int, batch_size: int = 256, device: str = "cpu"):
         size = getattr(getattr(model, "config", None), "board_size", board_size)
         if size != board_size:
             raise ValueError(f"the net is for {size}x{size}, not {board_size}x{board_size}")
+        super().__init__()
         self.model = model.to(device).eval()
         self.board_size = board_size
         self.batch_size = batch_size
         self.device = device
-        self.net_seconds = 0.0
-        """Time spent in planes + forward passes, so callers can tell net time from search time."""
-        self.positions = 0
-
-    def evaluate(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:
-        from goengine.features import zero_planes_batch  # lands with goengine.features
-
-        start = time.perf_counter()
-        planes_BCHW = zero_planes_batch(batch.history, batch.to_play, batch.size)
-        priors_BA, values_B = self.evaluate_planes(planes_BCHW, batch.legal)
-        self.net_seconds += time.perf_counter() - start
-        self.positions += len(values_B)
-        return priors_BA, values_B
 
     def evaluate_planes(self, planes_BCHW: np.ndarray, legal_BA: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(priors over legal moves, win probability of the side to move) for ready-made planes."""

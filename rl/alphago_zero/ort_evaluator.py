@@ -26,10 +26,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from goengine.mcts.evaluators import LeafBatch
+from goengine.features import HISTORY
+from goengine.mcts.evaluators import PlanesEvaluator
 from nets.compression.onnx_export import INPUT, export_onnx, ort_session
 from nets.compression.quantize import Int8Config, quantize_int8
-from rl.alphago_zero.evaluator import HISTORY, priors_and_values
+from rl.alphago_zero.evaluator import priors_and_values
 
 PRECISIONS = ("fp32", "int8")
 CALIBRATION_POSITIONS = 512
@@ -101,10 +102,7 @@ def random_game_planes(size: int, count: int, seed: int, komi: float = 7.0) -> n
     return position_planes(positions)
 
 
-class OrtEvaluator:
-    kind = "batch"
-    history_length = HISTORY
-
+class OrtEvaluator(PlanesEvaluator):
     def __init__(self, model: nn.Module, board_size: int, precision: str = "fp32", *, batch_size: int = 256,
                  threads: int = 1, calibration_positions: int = CALIBRATION_POSITIONS, int8: Int8Config = Int8Config(),
                  seed: int = 0):
@@ -113,6 +111,7 @@ class OrtEvaluator:
         size = getattr(getattr(model, "config", None), "board_size", board_size)
         if size != board_size:
             raise ValueError(f"the net is for {size}x{size}, not {board_size}x{board_size}")
+        super().__init__()
         self.board_size = board_size
         self.precision = precision
         self.batch_size = batch_size
@@ -120,9 +119,6 @@ class OrtEvaluator:
         self.int8 = int8
         self.calibration_positions = calibration_positions
         self.recent = PlanesReservoir(calibration_positions, seed)
-        self.net_seconds = 0.0
-        """Time spent in planes + forward passes, so callers can tell net time from search time."""
-        self.positions = 0
         self.build_seconds = 0.0
         """Wall time of the last load: export, and for int8 calibration planes and quantization."""
         self.calibration_source = ""
@@ -152,17 +148,9 @@ class OrtEvaluator:
         self.build_seconds = time.perf_counter() - start
         return self.build_seconds
 
-    def evaluate(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:
-        from goengine.features import zero_planes_batch
-
-        start = time.perf_counter()
-        planes_BCHW = zero_planes_batch(batch.history, batch.to_play, batch.size)
-        priors_BA, values_B = self.evaluate_planes(planes_BCHW, batch.legal)
-        if self.precision == "int8":
+    def seen(self, planes_BCHW: np.ndarray) -> None:
+        if self.precision == "int8":  # the next version's int8 ranges are calibrated on these
             self.recent.add(planes_BCHW)
-        self.net_seconds += time.perf_counter() - start
-        self.positions += len(values_B)
-        return priors_BA, values_B
 
     def forward(self, planes_BCHW: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The raw (policy_logits_BA, value_B) of one session call."""

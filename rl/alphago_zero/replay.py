@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from goengine import coords
+from goengine.features import HISTORY
 from goengine.geometry import geometry
 from goengine.position import Position
 from rl.records import GameRecord, read_record, record_paths
 
-HISTORY = 8
 WALL = 3  # colour of the padded board's wall points, as the search's leaf histories carry them
 
 

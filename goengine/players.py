@@ -108,6 +108,12 @@ def add_player_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed of the player")
     parser.add_argument("--weights", default=None,
                         help="AlphaGo Zero checkpoint (RUN_DIR/best.pt): the search uses this net's priors and values")
+    parser.add_argument("--inference", choices=("torch", "ort", "ort-int8"), default=None,
+                        help="with --weights: the net's forward pass in torch (default), ONNX Runtime fp32, or "
+                             "ONNX Runtime static int8 (about 2x faster on a CPU)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="with --weights: threads of the net's forward pass (default: torch's, all cores; "
+                             "ONNX Runtime: 1)")
 
 
 def make_player(args):
@@ -127,10 +133,16 @@ def make_player(args):
     threshold = getattr(args, "resign_threshold", 0.1)
     if not 0 <= threshold < 1:
         raise ValueError(f"--resign-threshold must be in [0, 1), not {threshold}")
-    if getattr(args, "weights", None):
+    inference, threads = getattr(args, "inference", None), getattr(args, "threads", None)
+    if not getattr(args, "weights", None):
+        for flag, value in (("--inference", inference), ("--threads", threads)):
+            if value is not None:
+                raise ValueError(f"{flag} is for a net player (--weights); the playout engine runs on one thread")
+    else:
         from rl.net_player import make_net_player  # torch is imported only when a net plays
 
-        player = make_net_player(args.weights, playouts, seconds, seed, resign_threshold=threshold)
+        player = make_net_player(args.weights, playouts, seconds, seed, resign_threshold=threshold,
+                                 inference=inference or "torch", threads=threads)
         size = getattr(args, "size", None)
         if getattr(args, "command", None) == "gtp":
             args.size = player.board_size  # GTP starts on the net's board; boardsize may not change it

@@ -71,19 +71,37 @@ def load_zero_net(weights_path: str | os.PathLike, board_size: int | None = None
     return model, meta
 
 
+INFERENCE = ("torch", "ort", "ort-int8")
+"""Forward passes the player can run: torch, ONNX Runtime fp32, ONNX Runtime static int8."""
+
+
 def make_net_player(weights_path: str | os.PathLike, playouts: int | None = None, seconds: float | None = None,
                     seed: int | None = None, *, board_size: int | None = None, resign_threshold: float = 0.1,
-                    batch_size: int = 8) -> NetMCTSPlayer:
+                    batch_size: int = 8, inference: str = "torch", threads: int | None = None) -> NetMCTSPlayer:
     """The search player over the net at `weights_path`: `playouts` simulations per move, else `seconds`
-    per move (default 1 s) when the caller gives no budget. `batch_size` leaves are evaluated per net call."""
-    from rl.alphago_zero.evaluator import NetEvaluator
-
-    for name, value in (("playouts", playouts), ("seconds", seconds)):
+    per move (default 1 s) when the caller gives no budget. `batch_size` leaves are evaluated per net call,
+    by `inference` on `threads` threads (None: torch's default, all cores; ONNX Runtime: one). int8
+    calibrates its ranges on positions of seeded random games (rl/alphago_zero/ort_evaluator.py)."""
+    if inference not in INFERENCE:
+        raise ValueError(f"inference must be one of {', '.join(INFERENCE)}, not {inference!r}")
+    for name, value in (("playouts", playouts), ("seconds", seconds), ("threads", threads)):
         if value is not None and value <= 0:
             raise ValueError(f"{name} must be positive, not {value}")
     model, meta = load_zero_net(weights_path, board_size)
     size = meta.board_size
-    evaluator = NetEvaluator(model, size)
+    if inference == "torch":
+        import torch
+
+        from rl.alphago_zero.evaluator import NetEvaluator
+
+        if threads is not None:
+            torch.set_num_threads(threads)
+        evaluator = NetEvaluator(model, size)
+    else:
+        from rl.alphago_zero.ort_evaluator import OrtEvaluator
+
+        evaluator = OrtEvaluator(model, size, "int8" if inference == "ort-int8" else "fp32",
+                                 threads=threads or 1, seed=seed or 0)
     # a search of a few hundred playouts should still be able to resign a lost game
     min_visits = min(500, playouts) if playouts else 500
     config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,

@@ -104,3 +104,37 @@ def test_bad_checkpoints_are_one_clear_error(tmp_path, weights):
         make_net_player(junk, playouts=4)
     with pytest.raises(ValueError, match="playouts must be positive"):
         make_net_player(weights, playouts=0)
+
+
+def test_onnx_runtime_players_search_as_torch_does(tmp_path):
+    from rl.alphago_zero.ort_evaluator import OrtEvaluator
+
+    position = Position(SIZE, 0.5)
+    for move in ("D3", "C3", "C2", "A5", "B3", "E5"):
+        position = position.play(move)
+    path = tmp_path / "material.pt"
+    save(path, material_net(sign=1.0), feature_set="zero")
+    torch_player = make_net_player(path, playouts=64, seed=0)
+    assert torch_player.genmove(position, "b") == "C4"
+    for inference in ("ort", "ort-int8"):
+        player = make_net_player(path, playouts=64, seed=0, inference=inference, threads=1)
+        evaluator = player.search.evaluator
+        assert isinstance(evaluator, OrtEvaluator)
+        assert evaluator.precision == ("int8" if inference == "ort-int8" else "fp32")
+        assert player.genmove(position, "b") == "C4", inference
+        if inference == "ort":  # the same net to float rounding: near-ties of PUCT may break otherwise
+            moved = abs(player.search.visit_counts() - torch_player.search.visit_counts()).sum()
+            assert moved <= 0.2 * torch_player.search.visit_counts().sum()
+
+
+def test_net_flags_without_a_net_are_one_line_errors():
+    import subprocess
+    import sys
+
+    for flags in (["--inference", "ort"], ["--threads", "2"]):
+        proc = subprocess.run([sys.executable, "-m", "goengine.cli", "gtp", *flags], capture_output=True,
+                              text=True, timeout=120, input="")
+        assert proc.returncode != 0, flags
+        assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "--weights" in proc.stderr, proc.stderr
+    with pytest.raises(ValueError, match="inference must be one of"):
+        make_net_player("unused.pt", playouts=4, inference="tensorrt")

@@ -25,11 +25,11 @@ thread (for every backend). Its positions per CPU-second bound what any search a
 reach on this core; the ratio self-play / peer says how much of that bound the whole pipeline keeps.
 
 Games use the worker's defaults (Dirichlet noise, 7 temperature-1 moves, resignation at 5% with 10% of
-games played out, tree reuse) and a randomly initialised net. Such a net's games are short (about 20
-moves: a side that leads on the board passes, and the search sees that the second pass wins), and
-short games reuse more of the tree, so games per hour here are far above a trained net's; the figure
-that carries over is evaluations per CPU-second, and games per hour = that * 3600 / (evaluations per
-move * moves per game). --quick caps the games at 10 moves.
+games played out, tree reuse) and a randomly initialised net; with the rule that a pass losing by the
+count gives way to a move (search.py), its games last about 110 moves, as a trained net's do. Two more
+figures say what bounds games per hour: ort_int8_games_per_cpu_hour_ceiling (every evaluation at int8's
+best bare forward, the search free) and ort_int8_pcr_* (KataGo's playout-cap randomisation: 200 visits on
+a quarter of the moves, 40 on the rest). --quick caps the games at 10 moves.
 """
 from __future__ import annotations
 
@@ -189,7 +189,12 @@ def ray_speedup(config, state_dict, games_per_worker: int) -> dict:
 
 BACKEND_FIGURES = ("games_per_cpu_hour", "evaluations_per_cpu_s", "forward_us_per_evaluation",
                    "planes_us_per_evaluation", "search_us_per_evaluation", "mean_game_moves", "mean_net_batch",
-                   "session_build_s")
+                   "session_build_s", "evaluations_per_game")
+
+
+PCR_FAST_VISITS, PCR_FULL_PROB = 40, 0.25
+"""Playout-cap randomisation measured beside full searches: 200 visits on a quarter of the moves (the
+policy targets), 40 on the rest."""
 
 
 def backends(config, model, games: int, quick: bool, torch_figures: dict) -> dict:
@@ -229,6 +234,15 @@ def backends(config, model, games: int, quick: bool, torch_figures: dict) -> dic
         peer = ort_forward_rate(evaluator, model, mean_batch, 1.0 if quick else 3.0)
         out[f"{name}_peer_forward_positions_per_cpu_s"] = peer
         out[f"{name}_ratio_selfplay_evaluations_to_peer_forward"] = out[f"{name}_evaluations_per_cpu_s"] / peer
+    # the ceiling of full searches: games an hour if the search cost nothing and every evaluation took
+    # int8's best bare forward (batch 64)
+    best_us = min(out[f"forward_us_per_position_b{b}_ort_int8"] for b in (1, 16, 64))
+    out["ort_int8_games_per_cpu_hour_ceiling"] = 3600e6 / (best_us * out["ort_int8_evaluations_per_game"])
+    # KataGo's playout-cap randomisation, as `train zero --fast-visits 40 --full-search-prob 0.25` plays
+    pcr = dataclasses.replace(config, inference="ort-int8", fast_visits=PCR_FAST_VISITS,
+                              full_search_prob=PCR_FULL_PROB)
+    figures = in_process(pcr, state, games)
+    out.update({f"ort_int8_pcr_{k}": figures[k] for k in BACKEND_FIGURES})
     return out
 
 

@@ -246,6 +246,14 @@ class Position:
         """Liberties of the chain at `vertex` (0 if empty)."""
         return self._board.liberties(coords.gtp_to_point(vertex, self.size))
 
+    def is_eye_like(self, vertex: str, colour: str | None = None) -> bool:
+        """Is the empty `vertex` an eye-like point of `colour` (default: the side to move): every
+        neighbour its stone or the edge, and too few diagonals the opponent's to make it false?"""
+        b, g = self._board, self._board.geo
+        c = b.to_play if colour is None else parse_colour(colour)
+        p = coords.gtp_to_point(vertex, self.size)
+        return b.s[K.COLOUR, p] == K.EMPTY and bool(K.is_eye(b.s, g.neighbours, g.diagonals, p, c))
+
     def _status(self, p: int, colour: int) -> int:
         b, g = self._board, self._board.geo
         if colour != b.to_play:

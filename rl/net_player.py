@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
+from goengine import coords
 from goengine.mcts.player import MCTSPlayer, PlayerConfig
 from goengine.mcts.search import SearchConfig
 from goengine.players import TimeBudget
@@ -49,11 +52,62 @@ class NetMCTSPlayer(MCTSPlayer):
     def genmove(self, position: Position, colour: str, budget: TimeBudget | None = None) -> str:
         self._check_size(position)
         self._expand_root(self._as_mover(position, colour))
-        return super().genmove(position, colour, budget)
+        move = super().genmove(position, colour, budget)
+        if move == "pass" and position.last_move != "pass" and has_contested_points(position):
+            return self._play_on(self._as_mover(position, colour)) or move
+        return move
+
+    def _play_on(self, position: Position) -> str | None:
+        """Instead of a first pass on an unsettled board: the most visited root move that fills no own
+        eye and is no self-atari (so seki liberties stay open), or None."""
+        size = position.size
+        order = sorted(self.search.children(), key=lambda c: (int(c["visits"]), float(c["prior"])), reverse=True)
+        for child in order:
+            if int(child["move"]) == coords.PASS:
+                continue
+            move = coords.point_to_gtp(int(child["move"]), size)
+            if not position.is_legal(move) or position.is_eye_like(move):
+                continue
+            if position.play(move).liberties(move) >= 2:
+                return move
+        return None
 
     def analyze(self, position: Position, colour: str, report, interval_s: float) -> None:
         self._check_size(position)
         super().analyze(position, colour, report, interval_s)
+
+
+def has_contested_points(position: Position) -> bool:
+    """Is there an empty region that touches stones of both colours (or of neither): a point that the
+    Tromp-Taylor count of the board as it stands gives to nobody, and play could still give to someone?
+
+    A net player passes first only when there is none (KataGo's `conservativePass` in spirit). Under
+    Tromp-Taylor scoring a pass that wins by the count as the board stands is sound, since the opponent
+    can play on; but another engine or a person that counts dead stones away may pass back and end the
+    game, and a weak net passing on an open board (White at move 4, ahead by komi alone, against GNU Go)
+    has won nothing by play."""
+    board = position.board_array()
+    size = position.size
+    seen = np.zeros_like(board, dtype=bool)
+    for r in range(size):
+        for c in range(size):
+            if board[r, c] != 0 or seen[r, c]:
+                continue
+            seen[r, c] = True
+            stack, touches = [(r, c)], set()
+            while stack:
+                y, x = stack.pop()
+                for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                    if 0 <= ny < size and 0 <= nx < size:
+                        if board[ny, nx] == 0:
+                            if not seen[ny, nx]:
+                                seen[ny, nx] = True
+                                stack.append((ny, nx))
+                        else:
+                            touches.add(int(board[ny, nx]))
+            if len(touches) != 1:
+                return True
+    return False
 
 
 def load_zero_net(weights_path: str | os.PathLike, board_size: int | None = None):

@@ -138,3 +138,40 @@ def test_net_flags_without_a_net_are_one_line_errors():
         assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "--weights" in proc.stderr, proc.stderr
     with pytest.raises(ValueError, match="inference must be one of"):
         make_net_player("unused.pt", playouts=4, inference="tensorrt")
+
+
+def passing_net(path):
+    """A random 5x5 net whose pass logit is the largest by far."""
+    torch.manual_seed(0)
+    net = nets.build("zero_resnet", preset="2x16", board_size=SIZE)
+    with torch.no_grad():
+        net.policy_head[-1].bias[-1] += 8.0
+    save(path, net, feature_set="zero")
+    return path
+
+
+def test_no_first_pass_on_an_unsettled_board(tmp_path):
+    from rl.net_player import has_contested_points
+
+    player = make_net_player(passing_net(tmp_path / "pass.pt"), playouts=32, seed=0)
+    # the open board of the GNU Go games: White ahead by komi alone, so Tromp-Taylor lets it pass
+    position = Position(SIZE, 7.5)
+    for move in ("C3", "B2", "D4"):
+        position = position.play(move)
+    assert position.score() < 0 and has_contested_points(position)
+    super_move = super(type(player), player).genmove(position, "w")
+    assert super_move == "pass"  # what the search alone plays with this net
+    move = player.genmove(position, "w")
+    assert move != "pass" and position.is_legal(move) and position.play(move).liberties(move) >= 2
+
+
+def test_a_settled_board_lets_the_net_pass(tmp_path):
+    from rl.net_player import has_contested_points
+
+    player = make_net_player(passing_net(tmp_path / "pass.pt"), playouts=32, seed=0)
+    # Black owns columns A-B, White columns D-E, column C is the wall between: no neutral point
+    settled = Position(SIZE, 0.5)
+    for row in range(1, SIZE + 1):
+        settled = settled.play(f"C{row}", "b").play(f"D{row}", "w")
+    assert not has_contested_points(settled)
+    assert player.genmove(settled, "b") == "pass"

@@ -228,13 +228,7 @@ def play_and_update(s, meta, nb, dg, zob, w, spec, expw, ew, work, p):
     for i in range(nr):
         r = work[rowlist + i]
         work[rowflag + r] = 0
-        tb = 0.0
-        tw = 0.0
-        for q in range(r * w, r * w + w):
-            tb += ew[BLACK, q]
-            tw += ew[WHITE, q]
-        ew[BLACK, n_points + r] = tb
-        ew[WHITE, n_points + r] = tw
+        _row_sums(ew, n_points, w, r)
     _totals(ew, n_points, w)
     return nd
 

@@ -2,7 +2,9 @@
 
 Heavy playout move choice, in order (Gelly et al. 2006; Coulom 2007; Pachi and michi play similarly):
   1. answer the last move tactically: capture an opponent chain next to it that is in atari, or save
-     an own chain next to it from atari (extend to two or more liberties, or capture a neighbour);
+     an own chain next to it from atari (extend to two or more liberties, or capture a neighbour); and
+     capture an opponent chain in atari next to the move before (our atari the opponent did not
+     answer), as michi looks at the last two moves;
   2. a MoGo 3x3 pattern on one of the eight points around the last move;
   3. a uniform random legal move that does not fill an own eye.
 Every candidate is rejected if it is a self-atari of a chain of two or more stones.
@@ -140,6 +142,19 @@ def tactical_candidates(s, meta, nb, colour, last, out):
     return n
 
 
+@njit(cache=True, inline="always")
+def capture_candidates(s, nb, colour, centre, out, n):
+    """Append to out[:n] the liberty of each opponent chain in atari next to `centre` (an atari of ours
+    the opponent did not answer); returns the new count."""
+    other = 3 - colour
+    for d in range(4):
+        q = centre + nb[d]
+        if s[COLOUR, q] == other and s[LIBS, s[HEAD, q]] == 1 and n < out.shape[0]:
+            out[n] = chain_liberty(s, nb, s[HEAD, q])
+            n += 1
+    return n
+
+
 @njit(cache=True)
 def _pick_acceptable(s, meta, nb, rng, colour, cand, n):
     """A random candidate among cand[:n] that is _acceptable, or PASS."""
@@ -154,11 +169,15 @@ def _pick_acceptable(s, meta, nb, rng, colour, cand, n):
 
 
 @njit(cache=True)
-def choose_heavy(s, meta, nb, dg, w, pat, rng, cand):
+def choose_heavy(s, meta, nb, dg, w, pat, rng, cand, before_last=PASS):
+    """The heavy policy's move for the side to move; before_last is the move before the last one.
+    3x3 patterns are looked for round the last move only: round both lost 25 of 60 games."""
     colour = meta[TO_PLAY]
     last = meta[LAST_MOVE]
     if last != PASS:
         n = tactical_candidates(s, meta, nb, colour, last, cand)
+        if before_last != PASS:
+            n = capture_candidates(s, nb, colour, before_last, cand, n)
         p = _pick_acceptable(s, meta, nb, rng, colour, cand, n)
         if p != PASS:
             return p
@@ -211,11 +230,13 @@ def playout(s, meta, nb, dg, zob, on_board, w, pat, rng, max_moves, heavy, moves
     cand = np.empty(MAX_CANDIDATES, dtype=np.int32)
     t = start
     n_moves = 0
+    before_last = moves_out[start - 2] if start >= 2 else PASS
     while n_moves < max_moves and meta[PASSES] < 2:
         if heavy:
-            p = choose_heavy(s, meta, nb, dg, w, pat, rng, cand)
+            p = choose_heavy(s, meta, nb, dg, w, pat, rng, cand, before_last)
         else:
             p = choose_light(s, meta, nb, dg, rng)
+        before_last = meta[LAST_MOVE]
         if p == PASS:
             play_pass(meta)
         else:

@@ -192,12 +192,13 @@ def test_heavy_policy_captures_and_escapes():
     cand = np.empty(PL.MAX_CANDIDATES, dtype=np.int32)
     pattern = pattern_table()
 
-    def heavy_choice(pos):
+    def heavy_choice(pos, before_last="pass"):
         b = pos.board
         g = b.geo
         n = PL.tactical_candidates(b.s, b.meta, g.neighbours, b.to_play, b.last_move, cand)
-        move = PL.choose_heavy(b.s, b.meta, g.neighbours, g.diagonals, g.width, pattern, rng_state(5), cand)
-        return n, pos.board.geo and __import__("goengine").coords.point_to_gtp(move, pos.size)
+        move = PL.choose_heavy(b.s, b.meta, g.neighbours, g.diagonals, g.width, pattern, rng_state(5), cand,
+                               coords.gtp_to_point(before_last, pos.size))
+        return n, coords.point_to_gtp(move, pos.size)
 
     # White walks into atari at B3 (its only liberty C3): Black captures.
     capture = Position.from_ascii("""
@@ -226,6 +227,26 @@ def test_heavy_policy_captures_and_escapes():
         . . . . .
     """, to_play="w").play("C2")
     assert heavy_choice(ladder)[0] == 0
+    # Black C3 ataris White C4 and White plays elsewhere: nothing is in atari next to White's G7, but the
+    # playout still looks round Black's own last move and captures at D4 (michi looks at the last two).
+    tenuki = Position.from_ascii("""
+        . . . . . . .
+        . . . . . . .
+        . . X . . . .
+        . X O . . . .
+        . . . . . . .
+        . . . . . . .
+        . . . . . . .
+    """, to_play="b").play("C3").play("G7")
+    assert heavy_choice(tenuki, before_last="C3") == (0, "D4")
+    for seed in range(20):  # without the move before last the reply is not tactical: D4 is one of many
+        b = tenuki.board
+        g = b.geo
+        move = PL.choose_heavy(b.s, b.meta, g.neighbours, g.diagonals, g.width, pattern, rng_state(seed), cand)
+        if move != coords.gtp_to_point("D4", 7):
+            break
+    else:
+        pytest.fail("D4 every time without the move before last")
 
 
 LADDER_START = """

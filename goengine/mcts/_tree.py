@@ -400,18 +400,16 @@ def collect_leaves(nodes, root, root_s, root_meta, root_history, nb, zob, on_boa
 
 
 @njit(cache=True)
-def expand_with_priors(nodes, tree_meta, node, s, meta, nb, on_board, priors, legal_filter):
-    """Children for every legal move (simple ko, no suicide; `legal_filter` per padded point if given)
-    plus pass, with P = priors[action] renormalised over them. False if the node array is full;
-    a node that is already expanded is left alone (two leaves of one batch may coincide)."""
+def expand_with_priors(nodes, tree_meta, node, legal, on_board, priors, legal_filter):
+    """Children for every legal move (`legal` per action, as legal_actions gives it; `legal_filter` per
+    padded point if given) plus pass, with P = priors[action] renormalised over them. False if the node
+    array is full; a node that is already expanded is left alone (two leaves of one batch may coincide)."""
     if nodes[node].first_child >= 0:
         return True
-    colour = meta[TO_PLAY]
     count = 1
     total = priors[on_board.shape[0]]
     for a in range(on_board.shape[0]):
-        p = on_board[a]
-        if (legal_filter.shape[0] == 0 or legal_filter[p]) and is_legal_simple(s, meta, nb, p, colour, False) == OK:
+        if legal[a] and (legal_filter.shape[0] == 0 or legal_filter[on_board[a]]):
             count += 1
             total += priors[a]
     first = tree_meta[USED]
@@ -421,9 +419,8 @@ def expand_with_priors(nodes, tree_meta, node, s, meta, nb, on_board, priors, le
     scale = 1.0 / total if total > 0 else 0.0
     i = first
     for a in range(on_board.shape[0]):
-        p = on_board[a]
-        if (legal_filter.shape[0] == 0 or legal_filter[p]) and is_legal_simple(s, meta, nb, p, colour, False) == OK:
-            reset_node(nodes, i, node, p)
+        if legal[a] and (legal_filter.shape[0] == 0 or legal_filter[on_board[a]]):
+            reset_node(nodes, i, node, on_board[a])
             nodes[i].prior = priors[a] * scale if total > 0 else 1.0 / count
             i += 1
     reset_node(nodes, i, node, PASS)
@@ -449,12 +446,36 @@ def backup_value(nodes, path, path_len, value, vloss):
 
 
 @njit(cache=True)
-def legal_actions(s, meta, nb, on_board, out):
-    """out[action] = 1 for legal moves of the side to move (simple ko, no suicide); pass is last and legal."""
-    colour = meta[TO_PLAY]
-    for a in range(on_board.shape[0]):
-        out[a] = 1 if is_legal_simple(s, meta, nb, on_board[a], colour, False) == OK else 0
-    out[on_board.shape[0]] = 1
+def legal_actions(leaf_s, leaf_meta, nb, on_board, out):
+    """out[b, action] = 1 for the legal moves of the side to move at leaf b (simple ko, no suicide); pass
+    is last and always legal."""
+    for b in range(out.shape[0]):
+        colour = leaf_meta[b, TO_PLAY]
+        for a in range(on_board.shape[0]):
+            out[b, a] = 1 if is_legal_simple(leaf_s[b], leaf_meta[b], nb, on_board[a], colour, False) == OK else 0
+        out[b, on_board.shape[0]] = 1
+
+
+@njit(cache=True)
+def apply_leaves(nodes, tree_meta, leaf_nodes, leaf_meta, legal, on_board, priors, values, terminal_scores, komi,
+                 paths, path_lens, vloss, root_filter):
+    """Expand each collected leaf with its priors (root_filter applies at the root only) and back up its
+    value, the win probability of the side to move there; a finished game's leaf backs up its area score
+    instead: 1 or 0, and 0.5 for a draw, as the net's value target counts one."""
+    no_filter = root_filter[:0]
+    for b in range(leaf_nodes.shape[0]):
+        leaf = leaf_nodes[b]
+        if np.isnan(terminal_scores[b]):
+            value = values[b]
+            expand_with_priors(nodes, tree_meta, leaf, legal[b], on_board, priors[b],
+                               root_filter if leaf == 0 else no_filter)
+        else:
+            margin = terminal_scores[b] - komi  # Black's
+            if margin == 0.0:
+                value = 0.5
+            else:
+                value = 1.0 if (margin > 0) == (leaf_meta[b, TO_PLAY] == BLACK) else 0.0
+        backup_value(nodes, paths[b], path_lens[b], value, vloss)
 
 
 @njit(cache=True)

@@ -224,9 +224,8 @@ class Search:
         count = T.collect_leaves(self.nodes, 0, b.s, b.meta, root_history, g.neighbours, g.zobrist, g.on_board,
                                  n, self.config.virtual_loss, self.params, leaf_s, leaf_meta, leaf_history,
                                  leaf_nodes, paths, path_lens, terminal)
-        legal = np.zeros((count, g.size * g.size + 1), dtype=np.int8)
-        for i in range(count):
-            T.legal_actions(leaf_s[i], leaf_meta[i], g.neighbours, g.on_board, legal[i])
+        legal = np.empty((count, g.size * g.size + 1), dtype=np.int8)
+        T.legal_actions(leaf_s, leaf_meta, g.neighbours, g.on_board, legal)
         batch = LeafBatch(size=g.size, boards=leaf_s[:count], metas=leaf_meta[:count],
                           history=leaf_history[:count], to_play=leaf_meta[:count, K.TO_PLAY].astype(np.int8),
                           legal=legal)
@@ -264,18 +263,9 @@ class Search:
             z = T.leaf_rollouts(batch.boards, batch.metas, g.neighbours, g.diagonals, g.zobrist, g.on_board,
                                 g.width, self.pattern, self.rng, max_moves, policy, spec, expw, pos.komi)
             values = (1.0 - lam) * values + lam * z
-        no_filter = np.zeros(0, dtype=np.int8)
-        for i in range(len(pending.leaf_nodes)):
-            leaf = int(pending.leaf_nodes[i])
-            if not np.isnan(pending.terminal[i]):
-                black_wins = pending.terminal[i] - pos.komi > 0
-                value = 1.0 if black_wins == (batch.metas[i, K.TO_PLAY] == K.BLACK) else 0.0
-            else:
-                value = float(values[i])
-                flt = self._root_filter if leaf == 0 else no_filter
-                T.expand_with_priors(self.nodes, self.tree_meta, leaf, batch.boards[i], batch.metas[i], g.neighbours,
-                                     g.on_board, np.asarray(priors_BA[i], dtype=np.float32), flt)
-            T.backup_value(self.nodes, pending.paths[i], int(pending.path_lens[i]), value, self.config.virtual_loss)
+        T.apply_leaves(self.nodes, self.tree_meta, pending.leaf_nodes, batch.metas, batch.legal, g.on_board,
+                       np.asarray(priors_BA, dtype=np.float32), values, pending.terminal, float(pos.komi),
+                       pending.paths, pending.path_lens, self.config.virtual_loss, self._root_filter)
         return len(pending.leaf_nodes)
 
     def add_dirichlet_noise(self, alpha: float, weight: float, rng: np.random.Generator) -> None:

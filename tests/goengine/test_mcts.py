@@ -347,3 +347,19 @@ def test_genmove_analyze_reports_growing_visits_then_moves():
     assert move in Position(9).legal_moves()
     totals = [sum(m.visits for m in r) for r in reports]
     assert len(totals) >= 2 and totals == sorted(totals) and totals[-1] <= 3000
+
+
+def test_a_game_drawn_by_the_count_backs_up_half_a_win():
+    """A leaf where both players have passed backs up its area score; a draw (integer komi) is half a win,
+    as the net's value target counts it, not a loss for one side."""
+    class PassAndSideToMoveWins(UniformEvaluator):
+        def evaluate(self, batch):
+            priors, values = super().evaluate(batch)
+            priors[:, -1] += 5.0
+            return priors / priors.sum(axis=1, keepdims=True), np.ones_like(values)
+
+    s = search(Position(5, komi=0).play("pass"), PassAndSideToMoveWins(), sims=60)  # an empty board counts 0 to 0
+    kids = s.children()
+    passed = kids[kids["move"] == K.PASS][0]
+    assert passed["visits"] > 10
+    assert passed["w"] / passed["visits"] == 0.5

@@ -1,9 +1,12 @@
-"""`goengine bench {board,features,mcts,nets,selfplay} [--json]`: run one benchmark and print its figures."""
+"""`goengine bench {board,features,mcts,nets,selfplay} [--json] [--quick] [--weights CHECKPOINT]`: run one
+benchmark and print its figures."""
 from __future__ import annotations
 
 import importlib
 import json
 import os
+
+from goengine.cli import UserError
 
 BENCHMARKS = {
     "board": "bench.board",
@@ -18,12 +21,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("which", choices=sorted(BENCHMARKS), help="what to measure")
     parser.add_argument("--json", action="store_true", help="print one JSON line (default: a readable table)")
     parser.add_argument("--quick", action="store_true", help="shorter runs, for smoke tests")
+    parser.add_argument("--weights", metavar="CHECKPOINT",
+                        help="selfplay only: measure with this trained AlphaGo Zero net (e.g. RUN_DIR/best.pt) "
+                             "instead of a random-weight 6x64 net")
 
 
 def run(args) -> int:
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    kwargs = {"quick": args.quick}
+    if args.weights is not None:
+        if args.which != "selfplay":
+            raise UserError(f"--weights is for `goengine bench selfplay`, not {args.which}")
+        kwargs["weights"] = args.weights
     module = importlib.import_module(BENCHMARKS[args.which])
-    figures = module.measure(quick=args.quick)
+    figures = module.measure(**kwargs)
     if args.json:
         print(json.dumps(figures))
     else:

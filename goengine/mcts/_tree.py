@@ -357,12 +357,13 @@ def compact(nodes, tree_meta, new_root, out):
 
 @njit(cache=True)
 def collect_leaves(nodes, root, root_s, root_meta, root_history, nb, zob, on_board, batch, vloss, params,
-                   leaf_s, leaf_meta, leaf_history, leaf_nodes, paths, path_lens, terminal_scores):
+                   leaf_s, leaf_meta, leaf_history, leaf_legal, leaf_nodes, paths, path_lens, terminal_scores):
     """Walk from the root `batch` times, adding `vloss` virtual losses along each path, and stop at
     unexpanded nodes (or finished games). For each leaf b: its board in leaf_s[b], leaf_meta[b]; the
     colour rows of its last H positions in leaf_history[b] (newest first; root_history seeds them);
-    the path in paths[b, :path_lens[b]]; terminal_scores[b] is the area score for finished games and
-    NaN otherwise. Returns the number of leaves (fewer when a walk cannot go further)."""
+    its legal moves in leaf_legal[b] (legal_actions); the path in paths[b, :path_lens[b]];
+    terminal_scores[b] is the area score for finished games and NaN otherwise. Returns the number of
+    leaves (fewer when a walk cannot go further)."""
     h = root_history.shape[0]
     n_leaves = 0
     max_path = paths.shape[1]
@@ -396,6 +397,7 @@ def collect_leaves(nodes, root, root_s, root_meta, root_history, nb, zob, on_boa
             nodes[paths[b, k]].vloss += vloss
         terminal_scores[b] = area_score(s, meta, nb, on_board) if meta[PASSES] >= 2 else np.nan
         n_leaves += 1
+    legal_actions(leaf_s, leaf_meta, nb, on_board, leaf_legal)
     return n_leaves
 
 

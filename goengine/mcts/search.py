@@ -153,18 +153,18 @@ class Search:
         first, count = int(self.nodes[node]["first_child"]), int(self.nodes[node]["n_children"])
         if first < 0:
             return -1
-        for c in range(first, first + count):
-            if int(self.nodes[c]["move"]) == move:
-                return c
-        return -1
+        found = np.flatnonzero(self.nodes["move"][first:first + count] == move)
+        return first + int(found[0]) if len(found) else -1
 
     def _ban_illegal_root_children(self) -> None:
         first, count = int(self.nodes[0]["first_child"]), int(self.nodes[0]["n_children"])
-        for c in range(max(first, 0), max(first, 0) + count):
-            m = int(self.nodes[c]["move"])
-            if m != coords.PASS and not self._root_filter[m]:
-                self.nodes[c]["n"] += 1e9  # a superko-illegal child: never chosen, never best by visits
-                self.nodes[c]["visits"] = -1
+        if first < 0:
+            return
+        kids = self.nodes[first:first + count]  # a view: the assignments below write the tree
+        moves = kids["move"]
+        illegal = (moves != coords.PASS) & (self._root_filter[moves] == 0)  # PASS is point 0, a wall
+        kids["n"][illegal] += 1e9  # a superko-illegal child: never chosen, never best by visits
+        kids["visits"][illegal] = -1
 
     # --- running ---
     def run(self, sims: int | None = None, seconds: float | None = None, should_stop=None) -> int:
@@ -217,18 +217,17 @@ class Search:
         leaf_s = np.empty((n, K.N_ROWS, g.n_points), dtype=np.int32)
         leaf_meta = np.empty((n, K.META_LEN), dtype=np.int64)
         leaf_history = np.empty((n, root_history.shape[0], g.n_points), dtype=np.int32)
+        legal = np.empty((n, g.size * g.size + 1), dtype=np.int8)
         leaf_nodes = np.empty(n, dtype=np.int32)
         paths = np.empty((n, 4 * g.n_points), dtype=np.int32)
         path_lens = np.empty(n, dtype=np.int32)
         terminal = np.empty(n, dtype=np.float64)
         count = T.collect_leaves(self.nodes, 0, b.s, b.meta, root_history, g.neighbours, g.zobrist, g.on_board,
-                                 n, self.config.virtual_loss, self.params, leaf_s, leaf_meta, leaf_history,
+                                 n, self.config.virtual_loss, self.params, leaf_s, leaf_meta, leaf_history, legal,
                                  leaf_nodes, paths, path_lens, terminal)
-        legal = np.empty((count, g.size * g.size + 1), dtype=np.int8)
-        T.legal_actions(leaf_s, leaf_meta, g.neighbours, g.on_board, legal)
         batch = LeafBatch(size=g.size, boards=leaf_s[:count], metas=leaf_meta[:count],
                           history=leaf_history[:count], to_play=leaf_meta[:count, K.TO_PLAY].astype(np.int8),
-                          legal=legal)
+                          legal=legal[:count])
         return PendingLeaves(batch, leaf_nodes[:count], paths[:count], path_lens[:count], terminal[:count])
 
     def _playout_policy(self) -> tuple[int, np.ndarray, np.ndarray]:
@@ -285,10 +284,12 @@ class Search:
     def visit_counts(self) -> np.ndarray:
         """Real visits per action index (N*N + 1, pass last), for training targets."""
         size = self.position.size
+        kids = self.children()
+        moves, visits = kids["move"], kids["visits"]
+        action_of_point = self.position._board.geo.action_of_point
+        actions = np.where(moves == coords.PASS, size * size, action_of_point[moves])  # PASS is point 0, a wall
         out = np.zeros(size * size + 1, dtype=np.float32)
-        for child in self.children():
-            if child["visits"] > 0:
-                out[coords.point_to_action(int(child["move"]), size)] = child["visits"]
+        out[actions[visits > 0]] = visits[visits > 0]
         return out
 
     def best_child(self) -> int | None:

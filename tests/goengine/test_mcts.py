@@ -110,6 +110,24 @@ def test_superko_is_respected_at_the_root():
     assert player.genmove(pos, "w") != "B2"
 
 
+def test_a_reused_tree_bans_the_child_superko_forbids_at_the_new_root():
+    """Below the root the tree knows simple ko only, so B2 (the capture that would repeat the start of a
+    triple ko) is a child of H8 in the old tree; once H8 is played it must never be chosen."""
+    pos = Position.from_ascii(TRIPLE_KO, rules="chinese")
+    for m in ["C8", "G8", "C2", "B8"]:
+        pos = pos.play(m)
+    s = search(pos, sims=4000)
+    after = pos.play("H8")
+    s.set_root(after)
+    assert not after.is_legal("B2") and int(s.nodes[0]["visits"]) > 0  # the subtree was kept
+    kids = s.children()
+    banned = kids[kids["move"] == coords.gtp_to_point("B2", 9)]
+    assert len(banned) == 1 and banned["visits"][0] == -1 and banned["n"][0] > 1e9
+    assert (kids["visits"][kids["move"] != coords.gtp_to_point("B2", 9)] >= 0).all()
+    s.run(sims=300)
+    assert s.principal_variation(s.chosen_child(), 1) != ["B2"]
+
+
 def test_passes_when_passing_wins_and_resigns_when_lost():
     # White has passed. Black: 5 stones + the A and B columns = 15; White: 5 stones + the E column = 10.
     board = """

@@ -263,7 +263,7 @@ def load_net(weights: str | None):
     except CheckpointError as e:
         raise UserError(str(e)) from None
     c = model.config
-    return model.eval(), f"{c.blocks}x{c.filters} ({weights})"
+    return model.eval(), f"{c.blocks + 1}x{c.filters} ({weights})"  # as the presets: the stem counts as a layer
 
 
 def measure(quick: bool = False, weights: str | None = None) -> dict:

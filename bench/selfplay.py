@@ -1,4 +1,4 @@
-"""Self-play speed: 9x9 AlphaGo Zero self-play with the 6x64 net at 200 visits per move.
+"""Self-play speed: 9x9 AlphaGo Zero self-play with the 6x64 net (or a checkpoint) at 200 visits per move.
 
 Figures (issue 5's targets in brackets):
   - positions and games per CPU-hour of one worker (>= 500 games/hour/core), from whole games played
@@ -25,11 +25,14 @@ thread (for every backend). Its positions per CPU-second bound what any search a
 reach on this core; the ratio self-play / peer says how much of that bound the whole pipeline keeps.
 
 Games use the worker's defaults (Dirichlet noise, 7 temperature-1 moves, resignation at 5% with 10% of
-games played out, tree reuse) and a randomly initialised net; with the rule that a pass losing by the
-count gives way to a move (search.py), its games last about 110 moves, as a trained net's do. Two more
-figures say what bounds games per hour: ort_int8_games_per_cpu_hour_ceiling (every evaluation at int8's
-best bare forward, the search free) and ort_int8_pcr_* (KataGo's playout-cap randomisation: 200 visits on
-a quarter of the moves, 40 on the rest). --quick caps the games at 10 moves.
+games played out, tree reuse) and a randomly initialised 6x64 net, or with --weights a trained
+checkpoint (its own architecture and board size). A random net resigns almost never, so with the rule
+that a pass losing by the count gives way to a move (search.py) its games last 115 to 118 moves; the
+trained 9x9 net of README's run resigns most games and plays 87 to 88, which is what a run's self-play
+sees from its second generation on. Two more figures say what bounds games per hour:
+ort_int8_games_per_cpu_hour_ceiling (every evaluation at int8's best bare forward, the search free) and
+ort_int8_pcr_* (KataGo's playout-cap randomisation: 200 visits on a quarter of the moves, 40 on the
+rest). --quick caps the games at 10 moves.
 """
 from __future__ import annotations
 

@@ -18,3 +18,27 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def restore_torch_threads():
+    """Put torch's thread count back after a test whose command sets it (`--threads`, workers)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def zero_checkpoint(tmp_path):
+    """A seeded 2x16 AlphaGo Zero net for 5x5 saved as a checkpoint of generation 3; its path."""
+    import torch
+
+    import nets
+    from nets.go.checkpoint import save
+
+    torch.manual_seed(0)
+    path = tmp_path / "best.pt"
+    save(path, nets.build("zero_resnet", preset="2x16", board_size=5), feature_set="zero", extra={"generation": 3})
+    return str(path)

@@ -5,11 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-import nets
 from bench.features import leaf_batch, sample_positions
 from goengine.cli import main
 from goengine.features import extract
-from nets.go.checkpoint import save
 from nets.go.presets import zero_config
 from nets.go.zero_resnet import ZeroResNet
 from rl.alphago_zero.evaluator import NetEvaluator
@@ -160,24 +158,9 @@ def test_bad_inference_is_refused():
         config(inference="tensorrt")
 
 
-@pytest.fixture
-def weights(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "best.pt"
-    save(path, nets.build("zero_resnet", preset="2x16", board_size=SIZE), feature_set="zero")
-    return str(path)
-
-
-@pytest.fixture
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
-def test_selfplay_command_takes_inference(tmp_path, weights, capsys, restore_threads):
+def test_selfplay_command_takes_inference(tmp_path, zero_checkpoint, capsys, restore_torch_threads):
     out = str(tmp_path / "games")
-    argv = ["selfplay", "--weights", weights, "--games", "2", "--workers", "1", "--out", out, "--visits", "4",
+    argv = ["selfplay", "--weights", zero_checkpoint, "--games", "2", "--workers", "1", "--out", out, "--visits", "4",
             "--parallel-games", "2", "--komi", "0.5", "--sgf-every", "0"]
     assert main([*argv, "--inference", "ort-int8"]) == 0
     assert len(list(iter_records(out))) == 2
@@ -187,7 +170,7 @@ def test_selfplay_command_takes_inference(tmp_path, weights, capsys, restore_thr
     assert e.value.code != 0 and "invalid choice: 'int4'" in capsys.readouterr().err
 
 
-def test_train_zero_takes_inference(tmp_path, capsys, restore_threads):
+def test_train_zero_takes_inference(tmp_path, capsys, restore_torch_threads):
     run_dir = tmp_path / "run"
     tiny = ["--board-size", "5", "--net", "2x16", "--visits", "4", "--games", "2", "--parallel-games", "2",
             "--steps", "1", "--batch-size", "8", "--gate-games", "0", "--window", "10", "--workers", "0",

@@ -3,29 +3,13 @@ its random-weight 6x64 net (quick mode, end to end through the CLI), and its bad
 import json
 
 import pytest
-import torch
 
-import nets
 from goengine.cli import main
-from nets.go.checkpoint import save
 from tests.selfplay.test_selfplay_cli import one_line_error
 
-SIZE = 5
+SIZE = 5  # the board of the zero_checkpoint fixture (tests/conftest.py)
 
-
-@pytest.fixture
-def weights(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "best.pt"
-    save(path, nets.build("zero_resnet", preset="2x16", board_size=SIZE), feature_set="zero")
-    return str(path)
-
-
-@pytest.fixture(autouse=True)
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("restore_torch_threads")  # tests/conftest.py
 
 
 def test_missing_weights(tmp_path, capsys):
@@ -33,16 +17,16 @@ def test_missing_weights(tmp_path, capsys):
     assert "none.pt" in err
 
 
-def test_weights_are_for_the_selfplay_benchmark_only(weights, capsys):
-    err = one_line_error(capsys, ["bench", "board", "--quick", "--weights", weights])
+def test_weights_are_for_the_selfplay_benchmark_only(zero_checkpoint, capsys):
+    err = one_line_error(capsys, ["bench", "board", "--quick", "--weights", zero_checkpoint])
     assert "--weights" in err and "selfplay" in err
 
 
 @pytest.mark.slow
-def test_quick_bench_with_a_checkpoint(weights, capsys):
-    assert main(["bench", "selfplay", "--quick", "--json", "--weights", weights]) == 0
+def test_quick_bench_with_a_checkpoint(zero_checkpoint, capsys):
+    assert main(["bench", "selfplay", "--quick", "--json", "--weights", zero_checkpoint]) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert figures["board_size"] == SIZE and weights in figures["net"]
+    assert figures["board_size"] == SIZE and zero_checkpoint in figures["net"]
     for backend in ("torch", "ort", "ort_int8", "ort_int8_pcr"):
         assert figures[f"{backend}_games_per_cpu_hour"] > 0
     assert figures["speedup_1_to_2_workers"] > 0

@@ -4,30 +4,13 @@ non-zero exit; a slow test runs two Ray workers."""
 import os
 
 import pytest
-import torch
 
-import nets
 from goengine.cli import main
-from nets.go.checkpoint import save
 from rl.records import iter_records, read_record
 
-SIZE = 5
+SIZE = 5  # the board of the zero_checkpoint fixture (tests/conftest.py)
 
-
-@pytest.fixture
-def weights(tmp_path):
-    torch.manual_seed(0)
-    path = tmp_path / "best.pt"
-    save(path, nets.build("zero_resnet", preset="2x16", board_size=SIZE), feature_set="zero",
-         extra={"generation": 3})
-    return str(path)
-
-
-@pytest.fixture(autouse=True)
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("restore_torch_threads")  # tests/conftest.py
 
 
 def one_line_error(capsys, argv):
@@ -38,9 +21,9 @@ def one_line_error(capsys, argv):
     return err
 
 
-def test_local_run_writes_records_and_resumes(tmp_path, weights, capsys):
+def test_local_run_writes_records_and_resumes(tmp_path, zero_checkpoint, capsys):
     out = str(tmp_path / "games")
-    argv = ["selfplay", "--weights", weights, "--games", "3", "--workers", "1", "--out", out, "--visits", "8",
+    argv = ["selfplay", "--weights", zero_checkpoint, "--games", "3", "--workers", "1", "--out", out, "--visits", "8",
             "--parallel-games", "2", "--sgf-every", "2", "--komi", "0.5"]
     assert main(argv) == 0
     records = list(iter_records(out))
@@ -69,8 +52,8 @@ def test_missing_weights(tmp_path, capsys):
     assert err.startswith("goengine selfplay: checkpoint") and "no such file" in err
 
 
-def test_mismatched_board_size(tmp_path, weights, capsys):
-    err = one_line_error(capsys, ["selfplay", "--weights", weights, "--games", "1", "--board-size", "9",
+def test_mismatched_board_size(tmp_path, zero_checkpoint, capsys):
+    err = one_line_error(capsys, ["selfplay", "--weights", zero_checkpoint, "--games", "1", "--board-size", "9",
                                   "--out", str(tmp_path / "o")])
     assert "board size 5, expected 9" in err
 
@@ -83,26 +66,26 @@ def test_corrupt_weights(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flag,value", [("--games", "0"), ("--workers", "0"), ("--visits", "-1")])
-def test_bad_counts(tmp_path, weights, capsys, flag, value):
-    argv = ["selfplay", "--weights", weights, "--games", "2", "--out", str(tmp_path / "o")]
+def test_bad_counts(tmp_path, zero_checkpoint, capsys, flag, value):
+    argv = ["selfplay", "--weights", zero_checkpoint, "--games", "2", "--out", str(tmp_path / "o")]
     argv += [flag, value]
     err = one_line_error(capsys, argv)
     assert f"{flag} must be at least 1" in err
 
 
-def test_unreachable_ray_address(tmp_path, weights, capsys):
-    err = one_line_error(capsys, ["selfplay", "--weights", weights, "--games", "1", "--workers", "2",
+def test_unreachable_ray_address(tmp_path, zero_checkpoint, capsys):
+    err = one_line_error(capsys, ["selfplay", "--weights", zero_checkpoint, "--games", "1", "--workers", "2",
                                   "--address", "127.0.0.1:1", "--out", str(tmp_path / "o")])
     assert "cannot reach a Ray cluster at 127.0.0.1:1" in err
 
 
 @pytest.mark.slow
-def test_two_ray_workers(tmp_path, weights, capsys):
+def test_two_ray_workers(tmp_path, zero_checkpoint, capsys):
     import ray
 
     out = str(tmp_path / "games")
     try:
-        assert main(["selfplay", "--weights", weights, "--games", "4", "--workers", "2", "--out", out,
+        assert main(["selfplay", "--weights", zero_checkpoint, "--games", "4", "--workers", "2", "--out", out,
                      "--visits", "8", "--parallel-games", "2", "--komi", "0.5"]) == 0
     finally:
         ray.shutdown()

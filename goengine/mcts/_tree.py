@@ -225,12 +225,21 @@ def expand_with_knowledge(nodes, tree_meta, node, s, meta, nb, dg, zob, w, pat, 
 
 
 @njit(cache=True)
-def amaf_backup(nodes, path, path_len, moves, n_moves, first_colour, root_colour, result_black_wins):
+def playout_result(score, komi):
+    """Black's share of a finished simulation with area score `score`: 1 for a win, 0 for a loss, and 0.5
+    for a draw (integer komi), so that a draw is worth less than a win to either side."""
+    margin = score - komi
+    return 1.0 if margin > 0 else 0.0 if margin < 0 else 0.5
+
+
+@njit(cache=True)
+def amaf_backup(nodes, path, path_len, moves, n_moves, first_colour, root_colour, black_result):
     """Backup of one simulation: N, W for every node of the path, AMAF statistics for the siblings.
 
     path[0] is the root, path[k] the node reached after k tree moves; moves[0:n_moves] are every move of
     the simulation from the root (tree moves first, then the playout); first_colour is scratch int8 per
-    point. The player to move at path[k] has colour root_colour if k is even."""
+    point. The player to move at path[k] has colour root_colour if k is even. black_result is Black's
+    share of the result (playout_result): 1, 0, or 0.5 for a draw."""
     for p in range(first_colour.shape[0]):
         first_colour[p] = 0
     t = n_moves - 1
@@ -243,21 +252,19 @@ def amaf_backup(nodes, path, path_len, moves, n_moves, first_colour, root_colour
                 first_colour[m] = root_colour if t % 2 == 0 else 3 - root_colour
             t -= 1
         to_move = root_colour if k % 2 == 0 else 3 - root_colour
-        mover_wins = result_black_wins == (to_move == BLACK)  # the children's movers are `to_move`
+        mover_result = black_result if to_move == BLACK else 1.0 - black_result  # the children's movers
         first = nodes[node].first_child
         if first >= 0:
             for c in range(first, first + nodes[node].n_children):
                 m = nodes[c].move
                 if m != PASS and first_colour[m] == to_move:
                     nodes[c].amaf_n += 1.0
-                    if mover_wins:
-                        nodes[c].amaf_w += 1.0
+                    nodes[c].amaf_w += mover_result
         # the node itself: its move was made by the opponent of `to_move`
         nodes[node].visits += 1
         nodes[node].n += 1.0
-        if not mover_wins:
-            nodes[node].w += 1.0
-            nodes[node].wins += 1.0
+        nodes[node].w += 1.0 - mover_result
+        nodes[node].wins += 1.0 - mover_result
 
 
 @njit(cache=True)
@@ -309,8 +316,7 @@ def rollout_search(nodes, tree_meta, root, root_s, root_meta, nb, dg, zob, on_bo
         else:
             score, n_moves = run_playout(s, meta, nb, dg, zob, on_board, w, pat, rng, max_moves, policy, spec, expw,
                                          moves, n_moves)
-        black_wins = score - komi > 0
-        amaf_backup(nodes, path, path_len, moves, n_moves, first_colour, root_colour, black_wins)
+        amaf_backup(nodes, path, path_len, moves, n_moves, first_colour, root_colour, playout_result(score, komi))
     return n_sims
 
 
@@ -472,11 +478,8 @@ def apply_leaves(nodes, tree_meta, leaf_nodes, leaf_meta, legal, on_board, prior
             expand_with_priors(nodes, tree_meta, leaf, legal[b], on_board, priors[b],
                                root_filter if leaf == 0 else no_filter)
         else:
-            margin = terminal_scores[b] - komi  # Black's
-            if margin == 0.0:
-                value = 0.5
-            else:
-                value = 1.0 if (margin > 0) == (leaf_meta[b, TO_PLAY] == BLACK) else 0.0
+            black_result = playout_result(terminal_scores[b], komi)
+            value = black_result if leaf_meta[b, TO_PLAY] == BLACK else 1.0 - black_result
         backup_value(nodes, paths[b], path_lens[b], value, vloss)
 
 
@@ -491,6 +494,6 @@ def leaf_rollouts(leaf_s, leaf_meta, nb, dg, zob, on_board, w, pat, rng, max_mov
         meta = leaf_meta[b].copy()
         colour = meta[TO_PLAY]
         score, _t = run_playout(s, meta, nb, dg, zob, on_board, w, pat, rng, max_moves, policy, spec, expw, moves, 0)
-        black_wins = score - komi > 0
-        out[b] = 1.0 if black_wins == (colour == BLACK) else 0.0
+        black_result = playout_result(score, komi)
+        out[b] = black_result if colour == BLACK else 1.0 - black_result
     return out

@@ -7,6 +7,7 @@ from goengine import _kernels as K
 from goengine.board import rng_state
 from goengine.mcts import _playout as PL
 from goengine.mcts import _tactics as TA
+from goengine.mcts import _tree as T
 from goengine.mcts.evaluators import MixedEvaluator, RolloutEvaluator, UniformEvaluator
 from goengine.mcts.patterns import pattern_table
 from goengine.mcts.player import MCTSPlayer, PlayerConfig
@@ -381,3 +382,23 @@ def test_a_game_drawn_by_the_count_backs_up_half_a_win():
     passed = kids[kids["move"] == K.PASS][0]
     assert passed["visits"] > 10
     assert passed["w"] / passed["visits"] == 0.5
+
+
+def test_a_drawn_playout_backs_up_half_a_win_to_both_sides():
+    """UCT-RAVE's backup of a playout that ends exactly at komi: half a win in N/W and in AMAF, for the
+    player of every node on the path (it used to be a White win, so White could not tell it from one)."""
+    assert [T.playout_result(score, 7.0) for score in (8.0, 6.0, 7.0)] == [1.0, 0.0, 0.5]
+    pos = Position(5, komi=0)
+    s = search(pos, sims=50)
+    child = int(s.nodes[0]["first_child"])
+    sibling = child + 1
+    before = s.nodes[[0, child, sibling]].copy()
+    moves = np.array([s.nodes[child]["move"], s.nodes[sibling]["move"]], dtype=np.int32)  # Black, then White
+    T.amaf_backup(s.nodes, np.array([0, child], dtype=np.int32), 2, moves, 2,
+                  np.zeros(pos._board.geo.n_points, dtype=np.int8), K.BLACK, 0.5)
+    after = s.nodes[[0, child, sibling]]
+    assert list(after["visits"] - before["visits"]) == [1, 1, 0]
+    assert list(after["w"] - before["w"]) == [0.5, 0.5, 0.0]
+    # AMAF: the child's move was Black's (half a win); the sibling's point was played by White, not Black
+    assert list(after["amaf_n"][1:] - before["amaf_n"][1:]) == [1.0, 0.0]
+    assert list(after["amaf_w"][1:] - before["amaf_w"][1:]) == [0.5, 0.0]

@@ -75,8 +75,9 @@ class PlanesReservoir:
 
     def _skip(self, kept: int) -> None:
         """After keeping stream item `kept` (or filling the reservoir with it), draw the next one to keep."""
-        self._w *= np.exp(np.log(self.rng.random()) / self.capacity)
-        self._next = kept + 1 + int(np.floor(np.log(self.rng.random()) / np.log1p(-self._w)))
+        # 1 - random() lies in (0, 1]: no log(0)
+        self._w *= np.exp(np.log(1.0 - self.rng.random()) / self.capacity)
+        self._next = kept + 1 + int(np.floor(np.log(1.0 - self.rng.random()) / np.log1p(-self._w)))
 
     def planes(self) -> np.ndarray:
         return self.buffer_KCHW[:len(self)] if self.buffer_KCHW is not None else np.empty((0,), np.float32)

@@ -104,6 +104,20 @@ def _acceptable(s, meta, nb, p, colour):
     return not (libs < 2 and size >= 2)
 
 
+@njit(cache=True, inline="always")
+def capture_candidates(s, nb, colour, centre, out, n):
+    """Append to out[:n] the liberty of each opponent chain in atari next to `centre` (next to the move
+    before last: an atari of ours the opponent did not answer; next to a stone of an own chain in atari:
+    a counter-capture); returns the new count."""
+    other = 3 - colour
+    for d in range(4):
+        q = centre + nb[d]
+        if s[COLOUR, q] == other and s[LIBS, s[HEAD, q]] == 1 and n < out.shape[0]:
+            out[n] = chain_liberty(s, nb, s[HEAD, q])
+            n += 1
+    return n
+
+
 @njit(cache=True)
 def tactical_candidates(s, meta, nb, colour, last, out):
     """Captures of opponent chains in atari next to `last`, and escapes of own chains in atari next to
@@ -131,27 +145,10 @@ def tactical_candidates(s, meta, nb, colour, last, out):
             # counter-capture: opponent chains touching the threatened chain that are in atari
             t = h
             while True:
-                for e in range(4):
-                    r = t + nb[e]
-                    if s[COLOUR, r] == other and s[LIBS, s[HEAD, r]] == 1 and n < out.shape[0]:
-                        out[n] = chain_liberty(s, nb, s[HEAD, r])
-                        n += 1
+                n = capture_candidates(s, nb, colour, t, out, n)
                 t = s[NEXT, t]
                 if t == h:
                     break
-    return n
-
-
-@njit(cache=True, inline="always")
-def capture_candidates(s, nb, colour, centre, out, n):
-    """Append to out[:n] the liberty of each opponent chain in atari next to `centre` (an atari of ours
-    the opponent did not answer); returns the new count."""
-    other = 3 - colour
-    for d in range(4):
-        q = centre + nb[d]
-        if s[COLOUR, q] == other and s[LIBS, s[HEAD, q]] == 1 and n < out.shape[0]:
-            out[n] = chain_liberty(s, nb, s[HEAD, q])
-            n += 1
     return n
 
 

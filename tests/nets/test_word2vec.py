@@ -1,4 +1,6 @@
-"""word2vec: windows and negatives against brute force, the loss against its formula, and synonyms found."""
+"""word2vec: windows and negatives against brute force, the loss against its formula and its closed-form
+starting value (1 + K)·log 2, and synonyms found."""
+import math
 from collections import Counter
 
 import numpy as np
@@ -113,15 +115,19 @@ def test_interchangeable_words_are_nearest_neighbours(architecture):
     assert hits == 1.0
 
 
-def test_golden_seeded_output():
+@pytest.mark.parametrize("architecture", ["skipgram", "cbow"])
+def test_untrained_loss_is_one_plus_k_times_log_two(architecture):
+    """word2vec.c starts v' at zero, so every score v'·h is 0 and each of the 1 + K logistic terms costs
+    -log σ(0) = log 2 exactly, whatever the words and whatever v: the loss starts at (1 + K)·log 2."""
     torch.manual_seed(0)
-    model = Word2Vec(10, 4, "cbow")
-    torch.nn.init.normal_(model.output_embed.weight)
-    loss = model(torch.tensor([[1, 2], [3, 4]]), torch.tensor([5, 6]), torch.tensor([[7, 8], [9, 0]]))
-    assert loss.item() == pytest.approx(GOLDEN_LOSS, abs=1e-5)  # seeded regression value
-
-
-GOLDEN_LOSS = 2.171538829803467
+    model = Word2Vec(10, 4, architecture)
+    assert torch.count_nonzero(model.output_embed.weight) == 0
+    assert model.input_embed.weight.abs().max() <= 0.5 / 4  # U(-0.5/D, 0.5/D), word2vec.c's start
+    g = torch.Generator().manual_seed(1)
+    inputs = torch.randint(0, 10, (5,) if architecture == "skipgram" else (5, 4), generator=g)
+    targets, negatives = torch.randint(0, 10, (5,), generator=g), torch.randint(0, 10, (5, 3), generator=g)
+    # float32 rounding of log 2 and of a mean of four equal terms: a few ulps of 2.77
+    assert model(inputs, targets, negatives).item() == pytest.approx(4 * math.log(2), abs=1e-6)
 
 
 @pytest.mark.slow

@@ -19,7 +19,6 @@ from tests.selfplay.test_worker import replay_checks
 
 SIZE = 5
 NET = zero_config("2x16", board_size=SIZE)
-GOLDEN_INT8_VALUE_SUM = 16.439941  # 32 positions, seeded net and calibration games, int8 ORT (Conv, Add, Relu)
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
@@ -45,6 +44,13 @@ def test_fp32_evaluator_equals_net_evaluator():
 
 
 def test_int8_evaluator_gives_distributions_over_legal_moves():
+    """int8 against its own fp32 model (which equals torch, test above). Measured with ORT 1.32 on an
+    AVX-512 VNNI CPU, nets 0-2 and calibration seeds 0/3/7, with or without reduce_range or per-channel
+    scales: value error mean at most 0.05 of the mean absolute deviation of the fp32 values over these
+    positions (a fresh net's values spread little, so a bound in absolute terms would pass a constant),
+    prior total variation mean 0.0003. Calibrating on empty or shrunken planes, whose ranges clip,
+    gives 0.9-2.3 and 0.01; planes scaled up 8 times, ranges too coarse, 0.2 and 0.0012. The bounds
+    leave 5-10 times the measured error for other ORT builds and CPUs while failing the clipping ones."""
     model = tiny_net()
     evaluator = OrtEvaluator(model, SIZE, "int8", seed=3)
     assert evaluator.calibration_source == "random games"
@@ -54,8 +60,11 @@ def test_int8_evaluator_gives_distributions_over_legal_moves():
     assert ((0 <= values_B) & (values_B <= 1)).all()
     _, ref_values_B = NetEvaluator(model, SIZE).evaluate(batch)
     assert np.abs(values_B - ref_values_B).max() < 0.1
-    # golden regression value of this seeded net and calibration, beside the checks above
-    assert float(values_B.sum()) == pytest.approx(GOLDEN_INT8_VALUE_SUM, abs=1e-4)
+    fp32_priors_BA, fp32_values_B = OrtEvaluator(model, SIZE, "fp32").evaluate(batch)
+    spread = np.abs(fp32_values_B - fp32_values_B.mean()).mean()
+    assert spread > 0, "the positions must tell the values apart for the bound below to mean anything"
+    assert np.abs(values_B - fp32_values_B).mean() <= 0.25 * spread
+    assert 0.5 * np.abs(priors_BA - fp32_priors_BA).sum(1).mean() <= 0.003  # total variation distance
 
 
 def test_calibration_source_follows_what_was_evaluated():

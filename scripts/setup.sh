@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up goengine on a fresh Debian machine with Python 3.11: a virtual environment in .venv with the
-# package and its extras. `scripts/setup.sh --test` also installs what the tests need that pip cannot
-# (GNU Go from Debian, the node GTP client of Sabaki from npm). Safe to run again: it only adds what is missing.
+# package and its extras, at exactly the versions of constraints.txt (the lock; scripts/lock.sh refreshes
+# it). `scripts/setup.sh --test` also installs what the tests need that pip cannot: GNU Go, node and npm
+# from Debian, and Sabaki's GTP client from npm (package-lock.json). Safe to run again: it only adds what
+# is missing, and moves a package whose version differs from the lock back to the locked one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,17 +12,23 @@ if [ ! -x .venv/bin/python ]; then
 fi
 extras="all"
 [ "${1:-}" = "--test" ] && extras="all,test"
-# torch is pinned to the CPU wheel in pyproject.toml; pip finds it on this machine's disk.
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${extras}]"
+# PIP_CONSTRAINT (not -c) so that the lock also holds inside pip's isolated build environments; torch is
+# pinned there to the CPU wheel on this machine's disk.
+PIP_CONSTRAINT="$PWD/constraints.txt" .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+  -e ".[${extras}]"
 
 export NUMBA_CACHE_DIR="$PWD/.numba_cache"
 if [ "${1:-}" = "--test" ]; then
-  if [ ! -x /usr/games/gnugo ]; then
+  apt=()
+  [ -x /usr/games/gnugo ] || apt+=(gnugo)
+  command -v node >/dev/null || apt+=(nodejs)
+  command -v npm >/dev/null || apt+=(npm)
+  if [ "${#apt[@]}" -gt 0 ]; then
     SUDO=""; [ "$(id -u)" != 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq gnugo >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt[@]}" >/dev/null
   fi
-  if [ -f tests/gtp/client/package.json ] && [ ! -d tests/gtp/client/node_modules ] && command -v npm >/dev/null; then
+  if [ ! -d tests/gtp/client/node_modules/@sabaki/gtp ]; then
     (cd tests/gtp/client && npm ci --silent --no-audit --no-fund)
   fi
 fi

@@ -178,7 +178,6 @@ def test_free_handicap_placement():
         Position(size).with_handicap(stones, free=vertices)  # all on the board
 
 
-@pytest.mark.skipif(importlib.util.find_spec("goengine.sgf") is None, reason="goengine.sgf is not written yet")
 def test_loadsgf_and_printsgf(tmp_path):
     from sgfmill import sgf as sgfmill_sgf
 

@@ -5,14 +5,13 @@ import time
 
 import numpy as np
 import pytest
+import ray
 import torch
 
 from nets.go.presets import zero_config
 from nets.go.zero_resnet import ZeroResNet
 from selfplay.orchestrator import LocalSelfPlay, Orchestrator, check_address, chunks_of, worker_env
 from selfplay.worker import SelfPlayConfig, game_seed
-
-ray = pytest.importorskip("ray")
 
 NET = zero_config("2x16", board_size=5)
 CONFIG = SelfPlayConfig(board_size=5, komi=0.5, net=NET, visits=6, parallel_games=3, resign_threshold=0, seed=11)

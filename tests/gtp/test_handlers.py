@@ -2,7 +2,6 @@
 clean-up, analysis streamed until interrupted, genmove within the clock's budget, SGF round trips."""
 from __future__ import annotations
 
-import importlib.util
 import time
 
 import pytest

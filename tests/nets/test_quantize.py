@@ -20,8 +20,6 @@ from nets.go.zero_resnet import ZeroResNet
 from rl.alphago_zero.ort_evaluator import random_game_planes
 
 SIZE = 9
-GOLDEN_FP32_VALUE_SUM = -0.29125142  # value sum of 4 positions, seeded 2x16 net, fp32 ORT
-GOLDEN_INT8_VALUE_SUM = -1.5062087  # value sum of 8 held-out positions, learned net, int8 (Conv, Add, Relu)
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
@@ -92,9 +90,15 @@ def test_export_writes_the_file_atomically_and_keeps_the_mode(tmp_path, planes):
     data = export_onnx(model, path)
     assert model.training, "export leaves the model in the mode it found it in"
     assert path.read_bytes() == data and os.listdir(tmp_path) == ["net.onnx"]
-    # golden regression value of this seeded net (eval mode), beside the torch comparison above
-    logits_BA, v_B = run(ort_session(path), planes[:4])
-    assert float(v_B.sum()) == pytest.approx(GOLDEN_FP32_VALUE_SUM, abs=1e-5)
+    # The file holds the eval-mode net (running statistics), though the model was in training mode: ORT
+    # agrees with torch in eval mode and not with the same batch through training-mode batch norm.
+    logits_BA, v_B = run(ort_session(path), planes[:8])
+    with torch.no_grad():  # eval first: a training-mode pass moves the running statistics
+        eval_logits_BA, eval_v_B = model.eval()(torch.from_numpy(planes[:8]))
+        train_logits_BA, _ = model.train()(torch.from_numpy(planes[:8]))
+    np.testing.assert_allclose(logits_BA, eval_logits_BA.numpy(), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(v_B, eval_v_B.numpy(), atol=1e-4, rtol=0)
+    assert np.abs(logits_BA - train_logits_BA.numpy()).max() > 1e-2
 
 
 def targets(planes_BCHW):
@@ -138,7 +142,8 @@ def test_int8_agrees_with_fp32_on_a_learned_net(learned, planes, tmp_path):
     """Measured with this seed and 256 calibration positions: top-1 agreement 1.0 (256 of 256), value error
     mean 0.008 and max 0.04 (with 32 positions: 0.018 and 0.17; per-tensor scales: 0.016 and 0.09). The
     bounds leave room for other ORT builds while still failing a broken quantizer: a wrong activation
-    range loses the policy entirely."""
+    range loses the policy entirely. No golden int8 value: int8 kernels round differently across ORT builds
+(one moved a pinned sum from -1.506 to -1.569), so only these stated tolerances against fp32 are checked."""
     _, fp32 = learned
     path = tmp_path / "int8.onnx"
     int8 = quantize_int8(fp32, planes[:256], path)
@@ -155,8 +160,6 @@ def test_int8_agrees_with_fp32_on_a_learned_net(learned, planes, tmp_path):
     assert conv_weight_types(int8) == {"int8"} and conv_weight_types(fp32) == {"float32"}
     # each conv weight shrinks from 4 bytes to 1 (the heads' fully connected layers stay fp32)
     assert len(int8) < len(fp32) - 2.5 * summary["int8_weight_values"]
-    # golden regression value of this seeded run, beside the fp32 comparison above
-    assert float(v8_B[:8].sum()) == pytest.approx(GOLDEN_INT8_VALUE_SUM, abs=1e-4)
 
 
 def test_per_channel_scales_beat_one_scale_per_tensor(learned, planes):

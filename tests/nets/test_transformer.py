@@ -1,4 +1,5 @@
-"""Transformer tests: attention and layers against torch.nn's reference layers, masks, and copy/reverse learning."""
+"""Transformer tests: attention, layers and the whole model against torch.nn's reference layers, masks, and
+copy/reverse learning."""
 import math
 
 import numpy as np
@@ -213,19 +214,56 @@ def test_decoder_is_causal_and_padding_is_invisible():
     torch.testing.assert_close(model(padded_src, tgt), logits, atol=1e-5, rtol=0)
 
 
-def test_seeded_golden_logits():
-    # Regression pin on top of the torch-reference checks above: catches silent changes of init or wiring.
+def _to_torch_state(state: dict) -> dict:
+    """Our attention state dict (q_proj, k_proj, v_proj) packed into torch.nn's in_proj: the inverse of
+    `_from_torch_state`."""
+    out = {}
+    for key, value in state.items():
+        if ".q_proj." in key:
+            prefix, kind = key.split(".q_proj.")
+            parts = [state[f"{prefix}.{name}.{kind}"] for name in ("q_proj", "k_proj", "v_proj")]
+            out[f"{prefix}.in_proj_{kind}"] = torch.cat(parts)
+        elif ".k_proj." not in key and ".v_proj." not in key:
+            out[key] = value
+    return out
+
+
+def _torch_reference(model: Transformer, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+    """The same model assembled from torch.nn.TransformerEncoder/Decoder with our weights: scaled embeddings
+    plus the sinusoidal table, torch's layer stacks (and final LayerNorms when pre-norm), the tied output."""
+    c = model.config
+    kwargs = dict(dropout=0.0, batch_first=True, norm_first=c.norm_first)
+    enc_layer = nn.TransformerEncoderLayer(c.d_model, c.n_heads, c.d_ff, **kwargs)
+    dec_layer = nn.TransformerDecoderLayer(c.d_model, c.n_heads, c.d_ff, **kwargs)
+    encoder = nn.TransformerEncoder(enc_layer, c.n_encoder_layers, nn.LayerNorm(c.d_model) if c.norm_first else None,
+                                    enable_nested_tensor=False)
+    decoder = nn.TransformerDecoder(dec_layer, c.n_decoder_layers, nn.LayerNorm(c.d_model) if c.norm_first else None)
+    for stack, ours, norm in ((encoder, model.encoder_layers, model.encoder_norm),
+                              (decoder, model.decoder_layers, model.decoder_norm)):
+        for theirs_layer, our_layer in zip(stack.layers, ours):
+            theirs_layer.load_state_dict(_to_torch_state(our_layer.state_dict()))
+        if c.norm_first:
+            stack.norm.load_state_dict(norm.state_dict())
+    encoder.eval(), decoder.eval()
+    pe = sinusoidal_positions(c.max_len, c.d_model)
+    embed = lambda table, tokens: table(tokens) * math.sqrt(c.d_model) + pe[: tokens.shape[1]]  # noqa: E731
+    src_pad, tgt_pad = src == PAD, tgt == PAD  # torch: True = masked
+    memory = encoder(embed(model.src_embed, src), src_key_padding_mask=src_pad)
+    t = tgt.shape[1]
+    hidden = decoder(embed(model.tgt_embed, tgt), memory, tgt_mask=~causal_mask(t), tgt_key_padding_mask=tgt_pad,
+                     memory_key_padding_mask=src_pad)
+    return hidden @ model.tgt_embed.weight.T  # the output layer is the target embedding (section 3.4)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_whole_model_equals_torch_layers_with_the_same_weights(norm_first):
+    """Replaces a seeded golden sum, which moved with torch's kernels. Padding on both sides; 1e-5 is
+    float32 rounding through four layers (torch's fused paths stay off: parameters require grad)."""
     torch.manual_seed(1234)
-    model = _small().eval()
+    model = _small(norm_first=norm_first).eval()
     src = torch.tensor([[3, 4, 5, 6, 0], [7, 8, 9, 0, 0]])
-    tgt = torch.tensor([[1, 3, 4], [1, 7, 8]])
-    logits = model(src, tgt)
-    golden = torch.tensor(GOLDEN_LOGITS_SUM_AND_CORNER)
-    got = torch.stack([logits.sum(), logits[0, 0, 0], logits[1, 2, -1]])
-    torch.testing.assert_close(got, golden, atol=1e-4, rtol=1e-5)
-
-
-GOLDEN_LOGITS_SUM_AND_CORNER = [44.69565, 0.46979, -0.4227]
+    tgt = torch.tensor([[1, 3, 4, 5], [1, 7, 8, 0]])
+    torch.testing.assert_close(model(src, tgt), _torch_reference(model, src, tgt), atol=1e-5, rtol=0)
 
 
 # ---------------------------------------------------------------- learning: copy and reverse

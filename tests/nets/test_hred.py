@@ -1,10 +1,11 @@
-"""HRED and VHRED: shapes, causality, the KL term and reparameterisation; both learn a rule-based dialogue."""
+"""HRED and VHRED: shapes, causality, the KL term, the loss against its formula and reparameterisation; both
+learn a rule-based dialogue."""
 import pytest
 import torch
 
 import nets
 from nets.sequence.hred import HRED, HREDConfig, gaussian_kl, hred, rule_dialogues, vhred
-from nets.sequence.seq2seq import EOS, SPECIAL_TOKENS
+from nets.sequence.seq2seq import EOS, PAD, SPECIAL_TOKENS
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
@@ -155,16 +156,30 @@ def test_vhred_learns_to_echo_the_turn_before_last():
     assert accuracy >= 0.9 and accuracy > max(copy, majority) + 0.2
 
 
-def test_golden_seeded_output():
+@pytest.mark.parametrize("kl_weight", [1.0, 0.3])
+def test_loss_is_token_nll_per_utterance_plus_weighted_kl(kl_weight):
+    """`loss` against its formula, recomputed from `forward` on the same draw of z: the NLL is -log softmax
+    at every non-PAD target token, summed over an utterance's tokens and averaged over utterances; KL is the
+    mean of the per-utterance KL(q ‖ p); loss = NLL + β·KL. (A seeded golden (NLL, KL) pair stood here.)"""
     torch.manual_seed(0)
     model = vhred(SPECIAL_TOKENS + 3, latent_size=2, **SMALL)
-    dialogue_NUT = rule_dialogues(2, 3, 2, 3, "sum", generator=torch.Generator().manual_seed(0))
+    dialogue_NUT = rule_dialogues(3, 4, 2, 3, "sum", generator=torch.Generator().manual_seed(0))
+    dialogue_NUT[0, 2, 1:] = PAD  # one utterance shorter than the rest, so PAD targets are really skipped
     with torch.no_grad():
-        loss, nll, kl = model.loss(dialogue_NUT)  # samples z from the seeded generator
-    assert [nll.item(), kl.item()] == pytest.approx(GOLDEN_NLL_KL, abs=1e-4)  # seeded regression values
-
-
-GOLDEN_NLL_KL = [4.309861660003662, 0.022864043712615967]
+        torch.manual_seed(1)
+        loss, nll, kl = model.loss(dialogue_NUT, kl_weight=kl_weight)
+        torch.manual_seed(1)  # the same ε for z
+        logits_NUTV, kl_NU = model(dialogue_NUT)
+    target_NUT = dialogue_NUT[:, 1:]
+    logp_NUTV = torch.log_softmax(logits_NUTV, dim=-1)
+    per_utterance = [
+        -sum(logp_NUTV[n, u, t, token].item() for t, token in enumerate(target_NUT[n, u].tolist()) if token != PAD)
+        for n in range(3) for u in range(3)
+    ]
+    expected_nll = sum(per_utterance) / len(per_utterance)
+    assert nll.item() == pytest.approx(expected_nll, abs=1e-5)
+    assert kl.item() == pytest.approx(kl_NU.mean().item(), abs=1e-6) and kl.item() > 0
+    assert loss.item() == pytest.approx(expected_nll + kl_weight * kl_NU.mean().item(), abs=1e-5)
 
 
 @pytest.mark.slow

@@ -1,4 +1,7 @@
-"""The four normalisers against torch.nn's: outputs, running statistics and gradients, train and eval."""
+"""The four normalisers against torch.nn's: outputs, running statistics and gradients, train and eval.
+
+torch.nn's layers are the oracle, so no seeded golden values are pinned: those move with torch's kernels
+and cannot tell a changed formula from a library update."""
 import pytest
 import torch
 import torch.nn as nn
@@ -160,20 +163,6 @@ def test_registry_builds_each_normaliser():
     assert isinstance(nets.build("layer_norm", normalized_shape=(4, 4), elementwise_affine=False), LayerNorm)
     assert isinstance(nets.build("instance_norm", num_features=3, affine=True), InstanceNorm2d)
     assert isinstance(nets.build("group_norm", num_groups=2, num_channels=4), GroupNorm)
-
-
-def test_seeded_golden_outputs():
-    # Regression values beside the torch comparisons above: catch an accidental change of formula.
-    torch.manual_seed(0)
-    x = torch.randn(2, 4, 3, 3)
-    torch.manual_seed(1)
-    layers = [BatchNorm(4), LayerNorm((3, 3)), InstanceNorm2d(4, affine=True), GroupNorm(2, 4)]
-    for layer in layers:
-        _randomise_affine(layer, layer, seed=2)
-    weights = torch.arange(x.numel(), dtype=torch.float32).reshape(x.shape)
-    with torch.no_grad():
-        sums = [float((layer(x) * weights).sum()) for layer in layers]
-    assert sums == pytest.approx([1101.825, -664.351, 959.49, 1177.211], abs=2e-3)
 
 
 def _tiny_net(norm: str) -> nn.Module:

@@ -218,7 +218,8 @@ def test_forward_equals_a_functional_reference(config):
     _randomise_norms(model, 2)
     model.eval()
     size = 8 if config is DIGITS else 40
-    x = torch.randn(2, config["in_channels"], size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2, config["in_channels"], size, size, dtype=torch.float64, generator=generator)
     with torch.no_grad():
         torch.testing.assert_close(model(x), _reference_logits(model, x), atol=1e-10, rtol=0)
 

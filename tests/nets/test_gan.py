@@ -154,8 +154,9 @@ def test_mlp_pair_equals_a_functional_reference():
         torch.testing.assert_close(disc(x), logit, atol=1e-12, rtol=0)
 
 
-@pytest.mark.parametrize("config", [dict(), dict(image_size=64, image_channels=3, latent_dim=100, width=16, base_size=4)],
-                         ids=["digits8", "paper64"])
+@pytest.mark.parametrize("config", [
+    dict(), dict(image_size=64, image_channels=3, latent_dim=100, width=16, base_size=4),
+], ids=["digits8", "paper64"])
 def test_dcgan_pair_equals_a_functional_reference(config):
     """G and D in eval mode against the paper's recipe written with F.conv_transpose2d / F.conv2d (kernel 4,
     stride 2, padding 1) on their own weights. This and the MLP reference replaced seeded golden sums,

@@ -27,7 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from collections import deque
 from typing import Iterator
 
@@ -129,6 +133,67 @@ def check_address(address: str, timeout: float = 5.0) -> None:
         raise ConnectionError(f"cannot reach a Ray cluster at {address}: {e.strerror or e}") from None
 
 
+def _children() -> set[int]:
+    from selfplay.reaper import process_tree
+
+    return set(process_tree({os.getpid()})) - {os.getpid()}
+
+
+def start_ray(address: str | None, num_cpus: int | None) -> subprocess.Popen | None:
+    """`ray.init` for the Orchestrator; for an embedded local instance (no address) also:
+
+    - no dashboard: `include_dashboard=False` still starts Ray's API server process (dashboard.py with
+      --port=8265, for usage stats), so its start is skipped; nothing of ours needs it;
+    - a reaper (selfplay/reaper.py) that ends this instance's processes if this process dies, also by
+      kill -9: returned, and ended by `stop_reaper` after `ray.shutdown()`.
+
+    ConnectionError if Ray cannot start or the cluster cannot be joined."""
+    import ray
+    from ray._private import node as ray_node
+
+    reaper = before = None
+    if address is None:
+        reaper = subprocess.Popen([sys.executable, "-m", "selfplay.reaper"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, cwd=os.path.dirname(os.path.dirname(__file__)))
+        before = _children()
+    start_api_server = ray_node.Node.start_api_server
+    if address is None:
+        ray_node.Node.start_api_server = lambda self, **kwargs: None
+    # ray.init makes SIGTERM a sys.exit(15) in the driver; the entry point's own handler (goengine/cli.py:
+    # stop cleanly with 143) stays
+    sigterm = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    try:
+        ray.init(address=address, num_cpus=num_cpus if address is None else None, include_dashboard=False,
+                 runtime_env={"env_vars": worker_env()}, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        stop_reaper(reaper)
+        raise ConnectionError(f"cannot start or join Ray (address {address or 'local'}): {e}") from None
+    finally:
+        ray_node.Node.start_api_server = start_api_server
+        if sigterm is not None:
+            signal.signal(signal.SIGTERM, sigterm)
+    if reaper is not None:
+        started = _children() - before - {reaper.pid}  # Ray's head processes: their trees are watched
+        reaper.stdin.write("".join(f"{pid}\n" for pid in sorted(started)).encode())
+        reaper.stdin.flush()
+    return reaper
+
+
+def stop_reaper(reaper: subprocess.Popen | None) -> None:
+    """Close the reaper's pipe (it ends whatever of Ray is left) and wait for it."""
+    if reaper is None:
+        return
+    reaper.stdin.close()
+    try:
+        reaper.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        reaper.kill()
+
+
+class WorkersLostError(RuntimeError):
+    """Actors kept dying: more restarts than `max_restarts`. The command line reports it in one line."""
+
+
 class Orchestrator:
     """`workers` SelfPlayWorker actors on Ray: an embedded local instance unless `address` names a
     cluster (or Ray is already initialised by the caller, whose instance is then used and left running).
@@ -150,6 +215,7 @@ class Orchestrator:
         """Actors replaced after they died: workers and the inference server."""
         self.server_restarts = 0
         self._owns_ray = False
+        self._reaper: subprocess.Popen | None = None
         if self.server_config is not None and num_cpus is not None:
             num_cpus += 1
         if not ray.is_initialized():
@@ -158,11 +224,7 @@ class Orchestrator:
             # compile the kernels into the cache before any worker starts, so none compiles or races
             os.environ.update({k: v for k, v in worker_env().items() if k == "NUMBA_CACHE_DIR"})
             warm((config.board_size,))
-            try:
-                ray.init(address=address, num_cpus=num_cpus if address is None else None, include_dashboard=False,
-                         runtime_env={"env_vars": worker_env()}, log_to_driver=False, configure_logging=False)
-            except (ConnectionError, RuntimeError, ValueError) as e:
-                raise ConnectionError(f"cannot start or join Ray (address {address or 'local'}): {e}") from None
+            self._reaper = start_ray(address, num_cpus)
             self._owns_ray = True
         self._ray = ray
         self._remote_cls = ray.remote(num_cpus=1)(SelfPlayWorker)
@@ -218,7 +280,8 @@ class Orchestrator:
         self.restarts += 1
         self.server_restarts += 1
         if self.restarts > self.max_restarts:
-            raise RuntimeError(f"the inference server died, and {self.max_restarts} actors were restarted already")
+            raise WorkersLostError(f"the inference server died, and {self.max_restarts} actors were restarted "
+                                   f"already")
         self.server = None
         self._server_epoch += 1
         self._clients = 0
@@ -286,10 +349,11 @@ class Orchestrator:
                     self._server_died()
                     self._sync_server()
                 todo.appendleft(chunk)
-            except ray.exceptions.RayActorError:
+            except ray.exceptions.RayActorError as e:
                 self.restarts += 1
                 if self.restarts > self.max_restarts:
-                    raise
+                    raise WorkersLostError(f"self-play worker {i} died, and {self.max_restarts} actors were "
+                                           f"restarted already ({type(e).__name__})") from e
                 self.actors[i] = None  # replaced by a fresh actor on the next submit
                 todo.appendleft(chunk)
             else:
@@ -300,13 +364,20 @@ class Orchestrator:
             self._set_clients(len(inflight))
 
     def close(self) -> None:
-        for actor in self.actors:
-            if actor is not None:
-                self._ray.kill(actor)
+        """End the actors, and the Ray instance if this started it. Safe to call twice, and after Ray's
+        own processes died (a Ctrl-C in a terminal reaches them too)."""
+        try:
+            for actor in [*self.actors, self.server]:
+                if actor is not None:
+                    self._ray.kill(actor)
+        except Exception:  # noqa: BLE001 - a dead cluster; the shutdown below and the reaper end what is left
+            pass
         self.actors = [None] * len(self.actors)
-        if self.server is not None:
-            self._ray.kill(self.server)
-            self.server = None
+        self.server = None
         if self._owns_ray:
-            self._ray.shutdown()
             self._owns_ray = False
+            try:
+                self._ray.shutdown()
+            finally:
+                stop_reaper(self._reaper)
+                self._reaper = None

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 # name -> (module, help). Each module offers add_arguments(parser) and run(args) -> int exit code.
 SUBCOMMANDS = {
@@ -24,6 +26,19 @@ SUBCOMMANDS = {
 
 class UserError(Exception):
     """An error caused by the user's input: printed as one line, exit status 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is, so that a run stops as it does on Ctrl-C (its `finally`
+    blocks end the workers and keep what is finished on disk); the exit status is then 143, not 130."""
+
+
+_terminated: list[int] = []  # SIGTERM seen: an error it causes on its way out (inside numba's compiler, say) is a stop
+
+
+def _raise_terminated(signum, frame):
+    _terminated.append(signum)
+    raise Terminated()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,18 +77,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(only=command)
     args = parser.parse_args(argv)
     module = importlib.import_module(SUBCOMMANDS[command][0])
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    _terminated.clear()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return int(module.run(args) or 0)
     except UserError as e:
         print(f"goengine {command}: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"goengine {command}: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, OSError) as e:
-        print(f"goengine {command}: {e}", file=sys.stderr)
-        return 1
-
+    except (KeyboardInterrupt, Exception) as e:
+        if isinstance(e, KeyboardInterrupt) or _terminated:
+            if in_main_thread:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM while we leave ends us at once
+            print(f"goengine {command}: {'terminated' if _terminated else 'interrupted'}", file=sys.stderr)
+            return 143 if _terminated else 130
+        if isinstance(e, (ValueError, OSError)):
+            print(f"goengine {command}: {e}", file=sys.stderr)
+            return 1
+        raise
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 if __name__ == "__main__":
     # run the imported module's main, so that goengine.cli.UserError raised by subcommands is this one

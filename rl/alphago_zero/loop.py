@@ -17,19 +17,25 @@ Resuming (also after kill -9) is exact because every step is atomic and either r
 state.json names the last finished generation; games already on disk are kept and only missing chunks
 are replayed (a chunk's games depend only on its seed and weights); a candidate checkpoint already
 written is not trained again; a gating result already in elo.json is reused; a metrics row already in
-metrics.csv is not written twice. Trainer checkpoints carry the optimizer and the RNG states.
+metrics.csv is not written twice. Trainer checkpoints carry the optimizer and the RNG states. Ctrl-C or
+SIGTERM (goengine/cli.py turns it into an exception) in the middle of the training steps saves the
+trainer as it stands between two steps (nets/genG.partial.pt), and the resume takes up from that step.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from goengine import checks
 from goengine.atomic import atomic_open
 from nets.go import checkpoint
 from nets.go.presets import ZeroConfig
@@ -65,6 +71,17 @@ class ZeroRunConfig:
     """Sample games of each generation also saved as SGF in RUN_DIR/sgf."""
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.selfplay, SelfPlayConfig) or not isinstance(self.trainer, TrainerConfig):
+            raise ValueError("selfplay and trainer must be a SelfPlayConfig and a TrainerConfig")
+        for name, low in (("games_per_generation", 1), ("steps_per_generation", 0), ("window_games", 1),
+                          ("gate_games", 0), ("sgf_per_generation", 0)):
+            checks.integer(name, getattr(self, name), low)
+        if self.gate_visits is not None:
+            checks.integer("gate_visits", self.gate_visits, 1)
+        checks.number("promote_threshold", self.promote_threshold, 0, 1, low_open=True)
+        checks.seed("seed", self.seed)
+
     @property
     def board_size(self) -> int:
         return self.selfplay.board_size
@@ -90,9 +107,12 @@ def _write_json(path: str, data: dict) -> None:
 def _read_json(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            data = json.load(f)
     except (OSError, ValueError) as e:
         raise RunDirError(f"{path}: unreadable ({e})") from None
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path}: not a JSON object but a {type(data).__name__}")
+    return data
 
 
 def initial_model(config: ZeroRunConfig, init_weights: str | None = None) -> ZeroResNet:
@@ -125,6 +145,10 @@ class ZeroRun:
     # --- the folder ---
     def net_path(self, generation: int) -> str:
         return os.path.join(self.run_dir, "nets", f"gen{generation:05d}.pt")
+
+    def partial_path(self, generation: int) -> str:
+        """The trainer of a generation whose training steps were interrupted, with the steps done."""
+        return os.path.join(self.run_dir, "nets", f"gen{generation:05d}.partial.pt")
 
     @property
     def best_path(self) -> str:
@@ -164,7 +188,16 @@ class ZeroRun:
         state = _read_json(state_path)
         if state.get("version") != STATE_VERSION:
             raise RunDirError(f"{state_path}: state version {state.get('version')!r}, this code reads {STATE_VERSION}")
-        return cls(run_dir, config, state)
+        try:
+            generation = checks.integer("generation", state.get("generation"), 0)
+            checks.integer("best", state.get("best"), 0, generation)
+        except ValueError as e:
+            raise RunDirError(f"{state_path}: {e}") from None
+        run = cls(run_dir, config, state)
+        for path in sorted({run.net_path(generation), run.net_path(state["best"])}):
+            if not os.path.isfile(path):
+                raise RunDirError(f"{path}: missing, though {state_path} counts on it")
+        return run
 
     # --- one generation ---
     def _missing_chunks(self, generation: int) -> list[tuple[int, int]]:
@@ -209,23 +242,39 @@ class ZeroRun:
         if os.path.exists(path):  # trained before an interruption: the checkpoint is the result
             _, meta = checkpoint.load(path, board_size=self.config.board_size)
             return dict(meta.extra.get("train_metrics", {}))
-        trainer, _ = Trainer.load(self.net_path(generation - 1), board_size=self.config.board_size)
+        partial = self.partial_path(generation)
+        if os.path.exists(partial):  # stopped by Ctrl-C or SIGTERM in the middle of these steps
+            trainer, extra = Trainer.load(partial, board_size=self.config.board_size)
+            done, sums = int(extra["partial"]["steps"]), dict(extra["partial"]["sums"])
+        else:
+            trainer, _ = Trainer.load(self.net_path(generation - 1), board_size=self.config.board_size)
+            done, sums = 0, {}
         positions = self.window.refresh(self.games_dir, generation)
-        sums: dict[str, float] = {}
-        bar = progress(total=self.config.steps_per_generation, desc=f"gen {generation} train", unit="step")
-        for _ in range(self.config.steps_per_generation):
-            m = trainer.train_step(self.window.sample(self.config.trainer.batch_size, trainer.rng))
-            for k, v in m.items():
-                sums[k] = sums.get(k, 0.0) + v
-            bar.update(1)
-            bar.set_postfix(loss=f"{m['loss']:.3f}")
-        bar.close()
+        bar = progress(total=self.config.steps_per_generation, initial=done, desc=f"gen {generation} train",
+                       unit="step")
+        try:
+            while done < self.config.steps_per_generation:
+                with _signals_between_steps():
+                    m = trainer.train_step(self.window.sample(self.config.trainer.batch_size, trainer.rng))
+                    for k, v in m.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    done += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{m['loss']:.3f}")
+        except KeyboardInterrupt:
+            # the steps so far, exactly: model, optimizer and RNG states, between two steps
+            trainer.save(partial, extra={"generation": generation, "partial": {"steps": done, "sums": sums}})
+            raise
+        finally:
+            bar.close()
         steps = max(self.config.steps_per_generation, 1)
         metrics = {k: v / steps for k, v in sums.items()}
         metrics.update(step=trainer.step, window_games=len(self.window.games), window_positions=positions)
         trainer.save(path, extra={"generation": generation, "train_metrics": metrics,
                                   "replay": {"games": len(self.window.games), "positions": positions,
                                              "last": os.path.basename(next(reversed(self.window.games), ""))}})
+        if os.path.exists(partial):
+            os.remove(partial)
         return metrics
 
     def gate(self, generation: int) -> dict:
@@ -308,6 +357,25 @@ class ZeroRun:
             strength = f"generation {best}, Elo {r.elo:+.0f} [{r.low:+.0f}, {r.high:+.0f}] over the initial net"
         return (f"{self.state['generation']} generations, {games} self-play games; best net: {strength}; "
                 f"play it: goengine gtp --weights {self.best_path} --playouts {self.config.selfplay.visits}")
+
+
+@contextlib.contextmanager
+def _signals_between_steps():
+    """Hold SIGINT and SIGTERM back until the block ends, then deliver them: an interrupt then lands
+    between two training steps, never inside an optimizer update, so the saved state is exact."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 def _selfplay_metrics(records: list[GameRecord], stats: WorkerStats, seconds: float) -> dict:

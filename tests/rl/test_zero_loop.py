@@ -195,3 +195,43 @@ def test_a_generation_replayed_from_disk_reports_no_rates():
     on_disk = _selfplay_metrics(played, WorkerStats(), 0.001)
     assert on_disk["games"] == 4 and on_disk["positions"] == sum(r.num_moves for r in played)
     assert all(on_disk[k] != on_disk[k] for k in ("games_per_hour", "positions_per_s", "net_share"))
+
+
+def test_an_interrupt_during_training_resumes_from_the_same_step(tmp_path, torch_one_thread, monkeypatch):
+    """Ctrl-C (or SIGTERM, which the CLI turns into the same exception) in the middle of a generation's
+    training steps saves the trainer between two steps; the resumed generation ends with exactly the net,
+    optimizer and RNG states of an uninterrupted one. The signal here arrives inside step 4, after the
+    optimizer update: delivered at once it would lose that update from the count."""
+    from rl.alphago_zero.trainer import Trainer
+
+    config = tiny_config()
+    reference, cut = str(tmp_path / "reference"), str(tmp_path / "cut")
+    ZeroRun.create(reference, config).run(LocalSelfPlay(config.selfplay), generations=1)
+
+    real_step = Trainer.train_step
+
+    def step_then_interrupt(self, batch):
+        metrics = real_step(self, batch)
+        if self.step == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+        return metrics
+
+    run = ZeroRun.create(cut, config)
+    monkeypatch.setattr(Trainer, "train_step", step_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run.run(LocalSelfPlay(config.selfplay), generations=1)
+    monkeypatch.undo()
+    partial = torch.load(run.partial_path(1), weights_only=True)
+    assert partial["extra"]["partial"]["steps"] == 4 == partial["extra"]["trainer"]["step"]
+    assert not os.path.exists(run.net_path(1))
+
+    ZeroRun.open(cut).run(LocalSelfPlay(config.selfplay), generations=1)
+    assert not os.path.exists(run.partial_path(1))
+    a = torch.load(os.path.join(reference, "nets", "gen00001.pt"), weights_only=True)
+    b = torch.load(run.net_path(1), weights_only=True)
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    ta, tb = a["extra"]["trainer"], b["extra"]["trainer"]
+    assert ta["numpy_rng"] == tb["numpy_rng"] and torch.equal(ta["torch_rng"], tb["torch_rng"]) and tb["step"] == 10
+    for sa, sb in zip(ta["optimizer"]["state"].values(), tb["optimizer"]["state"].values()):
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert a["extra"]["train_metrics"] == b["extra"]["train_metrics"]

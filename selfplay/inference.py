@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from goengine import checks
 from goengine.mcts.evaluators import PlanesEvaluator
 from nets.go.presets import ZeroConfig
 
@@ -86,10 +87,9 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
-        if self.max_batch is not None and self.max_batch < 1:
-            raise ValueError(f"max_batch must be at least 1, not {self.max_batch}")
-        if self.max_wait_ms < 0:
-            raise ValueError(f"max_wait_ms cannot be negative, not {self.max_wait_ms}")
+        if self.max_batch is not None:
+            checks.integer("max_batch", self.max_batch, 1)
+        checks.number("max_wait_ms", self.max_wait_ms, 0)
         if self.fp16 and self.device == "cpu":
             raise ValueError("fp16 needs a cuda device")
 

@@ -37,9 +37,10 @@ from typing import Callable
 
 import numpy as np
 
-from goengine import coords
+from goengine import checks, coords
 from goengine.mcts.search import Search, SearchConfig
 from goengine.position import Position
+from goengine.rules import rules_from
 from nets.go.presets import ZeroConfig, zero_config
 from rl.records import GameRecord, write_record
 
@@ -98,6 +99,32 @@ class SelfPlayConfig:
     def __post_init__(self) -> None:
         if self.inference not in INFERENCE:
             raise ValueError(f"inference must be one of {', '.join(INFERENCE)}, not {self.inference!r}")
+        checks.integer("board_size", self.board_size, coords.MIN_SIZE, coords.MAX_SIZE)
+        checks.number("komi", self.komi)
+        rules_from(self.rules)
+        if self.net is not None and not isinstance(self.net, ZeroConfig):
+            raise ValueError(f"net must be a ZeroConfig, not {type(self.net).__name__}")
+        if self.net is not None:
+            self.net_config()  # a net for another board
+        for name in ("visits", "parallel_games", "leaves_per_game", "net_batch"):
+            checks.integer(name, getattr(self, name), 1)
+        checks.integer("fast_visits", self.fast_visits, 0)
+        for name in ("temperature_moves", "max_moves"):
+            if getattr(self, name) is not None:
+                checks.integer(name, getattr(self, name), 0 if name == "temperature_moves" else 1)
+        checks.number("c_puct", self.c_puct, 0, low_open=True)
+        checks.number("fpu_reduction", self.fpu_reduction)
+        if self.dirichlet_alpha is not None:
+            checks.number("dirichlet_alpha", self.dirichlet_alpha, 0, low_open=True)
+        for name in ("noise_weight", "resign_disabled_fraction", "full_search_prob"):
+            checks.number(name, getattr(self, name), 0, 1)
+        checks.number("resign_threshold", self.resign_threshold, 0, 1, high_open=True)
+        checks.seed("seed", self.seed)
+        if self.tree_nodes() >= 2**31:  # the tree's node indices are int32
+            raise ValueError(f"visits {max(self.visits, self.fast_visits)} need a search tree of {self.tree_nodes()} "
+                             f"nodes on {self.board_size}x{self.board_size}, more than it can index (2^31)")
+        if not isinstance(self.reuse_tree, bool):
+            raise ValueError(f"reuse_tree must be true or false, not {self.reuse_tree!r}")
 
     def net_config(self) -> ZeroConfig:
         net = self.net if self.net is not None else zero_config("6x64", board_size=self.board_size)
@@ -112,6 +139,12 @@ class SelfPlayConfig:
         if self.temperature_moves is not None:
             return self.temperature_moves
         return max(1, round(30 * self.board_size ** 2 / 361))
+
+    def tree_nodes(self) -> int:
+        """Nodes allocated for each game's search tree: (2 visits + 2) expansions of up to N² + 2 nodes,
+        and 1024 to spare."""
+        visits = max(self.visits, self.fast_visits)
+        return (2 * visits + 2) * (self.board_size ** 2 + 2) + 1024
 
     def move_cap(self) -> int:
         return self.max_moves if self.max_moves is not None else 2 * self.board_size ** 2
@@ -189,11 +222,7 @@ class SelfPlayWorker:
             self._count_build(self.evaluator.build_seconds)
         self.session_version = self.weights_version
         """Weights version the evaluator's ONNX Runtime session was built for (torch needs no build)."""
-        size = config.board_size
-        actions = size * size + 1
-        visits = max(config.visits, config.fast_visits)
-        nodes = (2 * visits + 2) * (actions + 1) + 1024
-        self.search_config = SearchConfig(tree_nodes=nodes, c_puct=config.c_puct, fpu_reduction=config.fpu_reduction,
+        self.search_config = SearchConfig(tree_nodes=config.tree_nodes(), c_puct=config.c_puct, fpu_reduction=config.fpu_reduction,
                                           batch_size=config.leaves_per_game)
 
     def set_weights(self, state_dict, version: int) -> None:

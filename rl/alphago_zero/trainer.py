@@ -30,6 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from goengine import checks
 from nets.go import checkpoint
 from rl.alphago_zero.replay import Batch
 
@@ -60,8 +61,17 @@ class TrainerConfig:
             raise ValueError(f"optimizer must be 'sgd' or 'adamw', not {self.optimizer!r}")
         if self.schedule not in ("constant", "step", "cosine"):
             raise ValueError(f"schedule must be 'constant', 'step' or 'cosine', not {self.schedule!r}")
-        if self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("batch_size and lr must be positive")
+        checks.integer("batch_size", self.batch_size, 1)
+        checks.number("lr", self.lr, 0, low_open=True)
+        checks.number("momentum", self.momentum, 0, 1, high_open=True)
+        checks.number("l2", self.l2, 0)
+        checks.number("value_weight", self.value_weight, 0)
+        checks.integer("total_steps", self.total_steps, 1)
+        checks.integer("warmup_steps", self.warmup_steps, 0)
+        if not isinstance(self.milestones, tuple):
+            raise ValueError(f"milestones must be a tuple of steps, not {self.milestones!r}")
+        for step in self.milestones:
+            checks.integer("milestones", step, 0)
 
 
 def lr_at(config: TrainerConfig, step: int) -> float:
@@ -154,10 +164,16 @@ class Trainer:
             fields = dict(state["trainer_config"])
             fields["milestones"] = tuple(fields.get("milestones", ()))
             trainer = cls(model, TrainerConfig(**fields))
+            if not isinstance(state["optimizer"], dict):
+                raise TypeError(f"optimizer state must be a dict, not {type(state['optimizer']).__name__}")
             trainer.optimizer.load_state_dict(state["optimizer"])
-            trainer.step = int(state["step"])
+            trainer.step = checks.integer("step", state["step"], 0)
             trainer.rng.bit_generator.state = state["numpy_rng"]
-            torch.set_rng_state(state["torch_rng"])
-        except (KeyError, TypeError, ValueError) as e:
+            torch_rng = state["torch_rng"]
+            if not isinstance(torch_rng, torch.Tensor) or torch_rng.dtype != torch.uint8:
+                what = f"a {torch_rng.dtype} tensor" if isinstance(torch_rng, torch.Tensor) else type(torch_rng).__name__
+                raise TypeError(f"torch RNG state must be a torch.uint8 tensor, not {what}")
+            torch.set_rng_state(torch_rng)  # RuntimeError for bytes that are no generator's state
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise checkpoint.CheckpointError(f"checkpoint {os.fspath(path)}: bad trainer state ({e})") from e
         return trainer, extra

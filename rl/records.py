@@ -17,15 +17,17 @@ Actions are indices 0..N²-1 (row * N + col, row 0 = GTP row 1) and N² for pass
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import zipfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
 from goengine.atomic import atomic_open
+from goengine.rules import rules_from
 
 RECORD_VERSION = 1
 FILE_PATTERN = re.compile(r"^gen(\d{5,})-([0-9a-f]{16})\.npz$")
@@ -90,10 +92,45 @@ def check_record(record: GameRecord, where: str = "record") -> None:
         raise RecordError(f"{where}: full_search has shape {record.full_search.shape}, expected {(t,)}")
     if record.result not in (-1.0, 0.0, 1.0):
         raise RecordError(f"{where}: result {record.result} is not +1, -1 or 0")
+    if not math.isfinite(record.komi):
+        raise RecordError(f"{where}: komi {record.komi} is not a finite number")
+    if record.generation < 0 or record.weights_version < 0:
+        raise RecordError(f"{where}: generation and weights version cannot be negative")
+    try:
+        rules_from(record.rules)
+    except ValueError as e:
+        raise RecordError(f"{where}: {e}") from None
     sums = record.policy_targets.sum(axis=1)
     ok = np.where(record.full_search, np.abs(sums - 1.0) < 1e-3, True)
     if not ok.all() or not np.isfinite(record.policy_targets).all() or (record.policy_targets < 0).any():
         raise RecordError(f"{where}: policy targets of full searches must be distributions")
+
+
+# what read_record accepts of each array in a file: its number of dimensions, and the dtype kinds
+# (numpy's dtype.kind letters) with a word for them
+_INTEGER = ("iu", "integer")
+_NUMBER = ("iuf", "number")
+_FLOAT = ("f", "float")
+_BOOL = ("b", "bool")
+_STRING = ("U", "string")
+_FIELD_SCHEMA = {
+    "version": (0, _INTEGER), "board_size": (0, _INTEGER), "komi": (0, _NUMBER), "rules": (0, _STRING),
+    "moves": (1, _INTEGER), "policy_targets": (2, _FLOAT), "full_search": (1, _BOOL), "result": (0, _NUMBER),
+    "generation": (0, _INTEGER), "seed": (0, _INTEGER), "resign_disabled": (0, _BOOL), "resigned": (0, _BOOL),
+    "false_resign": (0, _INTEGER), "weights_version": (0, _INTEGER),
+}
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], path: str) -> None:
+    """RecordError unless every field of a version-1 record is there, of the right kind and dimensions."""
+    missing = sorted(set(_FIELD_SCHEMA) - arrays.keys())
+    if missing:
+        raise RecordError(f"record {path}: missing fields {missing}")
+    for name, (ndim, (kinds, word)) in _FIELD_SCHEMA.items():
+        a = arrays[name]
+        if a.dtype.kind not in kinds or a.ndim != ndim:
+            expected = f"{'an' if word[0] in 'aeiou' else 'a'} {word}" if ndim == 0 else f"a {ndim}-d {word} array"
+            raise RecordError(f"record {path}: {name} must be {expected}, not a {a.ndim}-d {a.dtype} array")
 
 
 def _atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
@@ -132,27 +169,37 @@ def read_record(path: str | os.PathLike) -> GameRecord:
     inconsistent."""
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a lone .npy array: np.load returned it
+            raise RecordError(f"record {path}: not a game record (a single array, not an .npz archive)")
+        with data:
             arrays = {key: data[key] for key in data.files}
     except FileNotFoundError:
         raise RecordError(f"record {path}: no such file") from None
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        if isinstance(e, RecordError):
+            raise
         # np.load on damaged bytes raises whichever of these the damage triggers; all mean "unusable"
-        raise RecordError(f"record {path}: corrupt or not a game record ({type(e).__name__}: {e})") from None
+        reason = " ".join(str(e).split())  # one line, whatever numpy's message
+        raise RecordError(f"record {path}: corrupt or not a game record ({type(e).__name__}: {reason})") from None
     version = arrays.get("version")
     if version is None:
         raise RecordError(f"record {path}: not a game record (no version)")
+    if version.dtype.kind not in _INTEGER[0] or version.ndim != 0:
+        raise RecordError(f"record {path}: not a game record (version is a {version.ndim}-d {version.dtype} array)")
     if int(version) != RECORD_VERSION:
         raise RecordError(f"record {path}: format version {int(version)}, this code reads {RECORD_VERSION}")
-    names = [f.name for f in fields(GameRecord)]
-    missing = sorted(set(names) - arrays.keys())
-    if missing:
-        raise RecordError(f"record {path}: missing fields {missing}")
+    _check_arrays(arrays, path)
     false_resign = int(arrays["false_resign"])
+    if false_resign not in (-1, 0, 1):
+        raise RecordError(f"record {path}: false_resign {false_resign} is not -1 (none), 0 or 1")
+    moves = arrays["moves"]
+    if moves.size and (moves.min() < 0 or moves.max() > np.iinfo(np.int16).max):  # before the cast wraps them
+        raise RecordError(f"record {path}: moves must be action indices, not {moves.min()}..{moves.max()}")
     try:
         record = GameRecord(
             board_size=int(arrays["board_size"]), komi=float(arrays["komi"]), rules=str(arrays["rules"]),
-            moves=arrays["moves"].astype(np.int16), policy_targets=arrays["policy_targets"].astype(np.float32),
+            moves=moves.astype(np.int16), policy_targets=arrays["policy_targets"].astype(np.float32),
             full_search=arrays["full_search"].astype(bool), result=float(arrays["result"]),
             generation=int(arrays["generation"]), seed=int(arrays["seed"]),
             resign_disabled=bool(arrays["resign_disabled"]), resigned=bool(arrays["resigned"]),

@@ -103,7 +103,7 @@ def _first_line(error: Exception) -> str:
 
 def _read(path: str) -> dict:
     if not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint {path}: no such file")
+        raise CheckpointError(f"checkpoint {path}: {'a folder, not a file' if os.path.isdir(path) else 'no such file'}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -123,6 +123,10 @@ def _read(path: str) -> dict:
     missing = {"net", "config", "board_size", "feature_set", "state_dict", "extra"} - payload.keys()
     if missing:
         raise CheckpointError(f"checkpoint {path}: missing entries {sorted(missing)}")
+    for key, kind, expected in (("net", str, "a string"), ("config", dict, "a dict"), ("board_size", int, "an integer"),
+                                ("feature_set", str, "a string"), ("state_dict", dict, "a dict")):
+        if not isinstance(payload[key], kind) or isinstance(payload[key], bool):
+            raise CheckpointError(f"checkpoint {path}: {key} must be {expected}, not {type(payload[key]).__name__}")
     return payload
 
 
@@ -149,7 +153,9 @@ def load(
         model = build(net, **payload["config"])
         model.load_state_dict(payload["state_dict"])
     except (TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {path}: cannot rebuild {net!r} from its config and weights ({e})") from e
+        reason = " ".join(str(e).split())  # load_state_dict lists every mismatch on lines of its own
+        raise CheckpointError(f"checkpoint {path}: cannot rebuild {net!r} from its config and weights "
+                              f"({reason[:300]}{'...' if len(reason) > 300 else ''})") from e
     model.eval()
     meta = CheckpointMeta(
         net=net,

@@ -26,6 +26,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
+from goengine import checks
 from goengine.gtp.client import EngineCrashed, EngineFailure, EngineTimeout, GtpProcess
 from goengine.handicap import fixed_handicap_vertices
 from goengine.position import IllegalMove, Position
@@ -58,6 +59,13 @@ class MatchConfig:
     """Rules the referee judges legality by (goengine.rules)."""
     out_dir: str | None = None
     """Where to write one SGF per game."""
+
+    def __post_init__(self) -> None:
+        checks.integer("games", self.games, 1)
+        checks.integer("max_moves", self.max_moves, 0)
+        if self.seconds_per_move is not None:
+            checks.number("seconds_per_move", self.seconds_per_move, 0, low_open=True)
+        checks.number("grace_s", self.grace_s, 0)
 
     @property
     def move_cap(self) -> int:
@@ -346,24 +354,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from goengine.cli import UserError
 
-    if args.games < 1:
-        raise UserError("--games must be at least 1")
-    config = MatchConfig(games=args.games, size=args.size, komi=args.komi, handicap=args.handicap,
-                         max_moves=args.max_moves, seconds_per_move=args.seconds_per_move, grace_s=args.grace,
-                         alternate=args.alternate, rules=args.rules, out_dir=args.out)
+    flags = {"games": "--games", "max_moves": "--max-moves", "seconds_per_move": "--seconds-per-move",
+             "grace_s": "--grace"}
+    try:
+        config = MatchConfig(games=args.games, size=args.size, komi=args.komi, handicap=args.handicap,
+                             max_moves=args.max_moves, seconds_per_move=args.seconds_per_move, grace_s=args.grace,
+                             alternate=args.alternate, rules=args.rules, out_dir=args.out)
+    except ValueError as e:
+        raise UserError(checks.renamed(e, flags)) from None
     Position(config.size, config.komi, config.rules)  # bad size/komi/rules: one line, before any engine starts
     if config.handicap and not 2 <= config.handicap:
         raise UserError("--handicap must be 0 or at least 2")
     if config.handicap:
         fixed_handicap_vertices(config.handicap, config.size)  # ValueError names the allowed range
-    first = GtpProcess(shlex.split(args.black), "first")
-    second = GtpProcess(shlex.split(args.white), "second")
+    if config.out_dir is not None:
+        checks.output_folder("--out", config.out_dir)
+        taken = [name for name in (f"game-{i + 1:03d}.sgf" for i in range(config.games))
+                 if os.path.exists(os.path.join(config.out_dir, name))]
+        if taken:
+            raise UserError(f"--out {config.out_dir} already holds {taken[0]}: choose another folder")
+    engines = []
+    for flag, command, label in (("--black", args.black, "first"), ("--white", args.white, "second")):
+        try:
+            engines.append(GtpProcess(shlex.split(command), label))
+        except ValueError as e:  # an unclosed quote, or nothing to run
+            raise UserError(f"{flag} {command!r}: {e}") from None
+    first, second = engines
     lines = sys.stderr if args.json else sys.stdout
     games: list[GameResult] = []
-    progress = _Progress(config.games, args.progress)
+    progress = None
     try:
         for engine in (first, second):
-            engine.ensure_started()
+            try:
+                engine.ensure_started()
+            except OSError as e:
+                raise UserError(f"cannot start {' '.join(engine.argv)}: {e.strerror or e}") from None
             try:
                 engine.identify(SETUP_TIMEOUT_S)
             except (EngineCrashed, EngineTimeout) as e:
@@ -371,6 +396,7 @@ def run(args: argparse.Namespace) -> int:
         if first.label == second.label:
             first.label, second.label = first.label + " [1]", second.label + " [2]"
         referee = Referee(config, first, second)
+        progress = _Progress(config.games, args.progress)  # after the engines start: a failure stays one line
         for i in range(config.games):
             game = referee.play_game(i)
             games.append(game)
@@ -380,7 +406,8 @@ def run(args: argparse.Namespace) -> int:
                   + (f" - {game.detail}" if game.reason not in ("score", "move cap", "resign") else ""),
                   file=lines, flush=True)
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         first.close()
         second.close()
     summary = summarise(games, first.label, second.label)

@@ -11,6 +11,7 @@ import os
 import sys
 from typing import Callable, TextIO
 
+from goengine import checks
 from goengine.players import TimeBudget, add_player_arguments, make_player
 from goengine.position import IllegalMove, Position
 
@@ -118,6 +119,13 @@ def run(args) -> int:
         pos = Position(size=args.size, komi=args.komi, rules=args.rules)
         if args.handicap:
             pos = pos.with_handicap(args.handicap)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    # the game is saved when it ends: a path that cannot take it, or would replace a file, fails now
+    if args.sgf is not None and os.path.exists(args.sgf):
+        raise UserError(f"--sgf {args.sgf} already exists: choose another file")
+    try:
+        checks.output_folder("the folder of --sgf", os.path.dirname(os.path.abspath(args.sgf or "game.sgf")))
     except ValueError as e:
         raise UserError(str(e)) from None
     try:

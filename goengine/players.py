@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from goengine import _kernels as K
-from goengine import coords
+from goengine import checks, coords
 from goengine.position import Position, parse_colour
 
 
@@ -120,20 +120,24 @@ def make_player(args):
     """The Player that the flags of add_player_arguments describe (search imports stay lazy)."""
     engine = getattr(args, "engine", "mcts")
     seed = getattr(args, "seed", None)
+    playouts, seconds = getattr(args, "playouts", None), getattr(args, "seconds", None)
+    threshold = getattr(args, "resign_threshold", 0.1)
+    inference, threads = getattr(args, "inference", None), getattr(args, "threads", None)
+    if seed is not None:
+        checks.seed("--seed", seed)
+    if playouts is not None:
+        checks.integer("--playouts", playouts, 1)
+    if seconds is not None:
+        checks.number("--seconds", seconds, 0, low_open=True)
+    if threads is not None:
+        checks.integer("--threads", threads, 1)
+    checks.number("--resign-threshold", threshold, 0, 1, high_open=True)
     if engine == "random":
         return RandomPlayer(seed)
     from goengine.mcts.evaluators import RolloutEvaluator
     from goengine.mcts.player import MCTSPlayer, PlayerConfig
     from goengine.mcts.search import SearchConfig
 
-    playouts, seconds = getattr(args, "playouts", None), getattr(args, "seconds", None)
-    for name, value in (("--playouts", playouts), ("--seconds", seconds)):
-        if value is not None and value <= 0:
-            raise ValueError(f"{name} must be positive, not {value}")
-    threshold = getattr(args, "resign_threshold", 0.1)
-    if not 0 <= threshold < 1:
-        raise ValueError(f"--resign-threshold must be in [0, 1), not {threshold}")
-    inference, threads = getattr(args, "inference", None), getattr(args, "threads", None)
     if not getattr(args, "weights", None):
         for flag, value in (("--inference", inference), ("--threads", threads)):
             if value is not None:

@@ -143,8 +143,8 @@ def test_progress_bar_without_tqdm(monkeypatch, capsys):
 
 def test_command_line_errors(capsys):
     assert main(["match", "--black", "x", "--white", "y", "--games", "0"]) == 2
-    assert main(["match", "--black", "/nonexistent/engine", "--white", "y", "--games", "1"]) == 1
-    assert "goengine match" in capsys.readouterr().err
+    assert main(["match", "--black", "/nonexistent/engine", "--white", "y", "--games", "1"]) == 2
+    assert "goengine match: cannot start /nonexistent/engine" in capsys.readouterr().err
 
 
 @pytest.mark.gnugo

@@ -19,6 +19,7 @@ import functools
 import os
 import sys
 
+from goengine import checks
 from goengine.cli import UserError
 
 
@@ -64,22 +65,22 @@ def add_arguments(parser) -> None:
     z.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+# the flag of each config field that a flag sets (the configs check the values and name the field)
+FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in (
+    "board_size", "komi", "visits", "parallel_games", "leaves_per_game", "temperature_moves", "fast_visits",
+    "full_search_prob", "resign_threshold", "seed", "inference", "batch_size", "optimizer", "lr", "schedule",
+    "l2", "gate_games")} | {"games_per_generation": "--games", "steps_per_generation": "--steps",
+                            "window_games": "--window", "promote_threshold": "--promote"}
+
+
 def _config(args):
     from nets.go.presets import zero_config
     from rl.alphago_zero.loop import ZeroRunConfig
     from rl.alphago_zero.trainer import TrainerConfig
     from selfplay.worker import SelfPlayConfig
 
-    size = args.board_size or 9
+    size = 9 if args.board_size is None else args.board_size
     komi = args.komi if args.komi is not None else (7.0 if size >= 9 else 0.5)
-    positive = {"--visits": args.visits, "--games": args.games, "--batch-size": args.batch_size,
-                "--parallel-games": args.parallel_games, "--window": args.window,
-                "--leaves-per-game": args.leaves_per_game}
-    for flag, value in positive.items():
-        if value < 1:
-            raise UserError(f"{flag} must be at least 1, not {value}")
-    if args.steps < 0 or args.gate_games < 0 or args.fast_visits < 0:
-        raise UserError("--steps, --gate-games and --fast-visits cannot be negative")
     try:
         net = zero_config(args.net, board_size=size)
         selfplay = SelfPlayConfig(board_size=size, komi=komi, net=net, visits=args.visits,
@@ -90,19 +91,17 @@ def _config(args):
         trainer = TrainerConfig(batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                                 schedule=args.schedule, l2=args.l2,
                                 total_steps=max(1, (args.generations or 100) * args.steps))
+        return ZeroRunConfig(selfplay=selfplay, trainer=trainer, games_per_generation=args.games,
+                             steps_per_generation=args.steps, window_games=args.window, gate_games=args.gate_games,
+                             promote_threshold=args.promote, seed=args.seed)
     except ValueError as e:
-        raise UserError(str(e)) from None
-    return ZeroRunConfig(selfplay=selfplay, trainer=trainer, games_per_generation=args.games,
-                         steps_per_generation=args.steps, window_games=args.window, gate_games=args.gate_games,
-                         promote_threshold=args.promote, seed=args.seed)
+        raise UserError(checks.renamed(e, FLAG_OF_FIELD)) from None
 
 
 def _executor(config, args):
     from selfplay.cli import server_config
     from selfplay.orchestrator import LocalSelfPlay, Orchestrator
 
-    if args.workers < 0:
-        raise UserError(f"--workers cannot be negative, not {args.workers}")
     server = server_config(args, config.selfplay.inference, on_this_machine=not args.address)
     if args.workers == 0:
         if args.address:
@@ -121,15 +120,27 @@ def run(args) -> int:
         raise UserError(f"unknown algorithm {args.algorithm!r}")
     if args.generations is None and args.minutes is None:
         raise UserError("give --generations G or --minutes M")
-    for flag, value in (("--generations", args.generations), ("--minutes", args.minutes)):
-        if value is not None and value <= 0:
-            raise UserError(f"{flag} must be positive, not {value}")
+    try:
+        if args.generations is not None:
+            checks.integer("--generations", args.generations, 1)
+        if args.minutes is not None:
+            checks.number("--minutes", args.minutes, 0, low_open=True)
+        if args.threads is not None:
+            checks.integer("--threads", args.threads, 1)
+        checks.integer("--workers", args.workers, 0)
+        if not args.resume:
+            checks.output_folder("--out", args.out)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     import torch
     from tqdm import tqdm
 
+    from nets.go import checkpoint
     from nets.go.checkpoint import CheckpointError
     from rl.alphago_zero.loop import RunDirError, ZeroRun, initial_model
+    from rl.alphago_zero.trainer import Trainer
     from rl.records import RecordError
+    from selfplay.orchestrator import WorkersLostError
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)  # the entry point owns the process
@@ -139,6 +150,9 @@ def run(args) -> int:
         if args.resume:
             zero_run = ZeroRun.open(run_dir, board_size=args.board_size)
             config = zero_run.config
+            # the nets the next generation starts from, read now: a damaged one fails before Ray starts
+            Trainer.load(zero_run.net_path(zero_run.state["generation"]), board_size=config.board_size)
+            checkpoint.load(zero_run.net_path(zero_run.state["best"]), board_size=config.board_size)
         else:
             config = _config(args)
             if os.path.exists(os.path.join(run_dir, "state.json")):
@@ -181,6 +195,9 @@ def run(args) -> int:
                      on_generation=report)
     except (CheckpointError, RecordError) as e:
         raise UserError(str(e)) from None
+    except WorkersLostError as e:  # not the user's doing, yet one line: the run resumes from where it stopped
+        print(f"goengine train: {e}; carry on with --resume", file=sys.stderr)
+        return 1
     finally:
         executor.close()
     print(f"goengine train zero: {zero_run.summary()}")

@@ -65,6 +65,7 @@ def server_config(args, inference: str, on_this_machine: bool):
     """The inference server's ServerConfig from the flags (None unless `inference` is "server"). The device
     is resolved here when the server runs on this machine, so that cuda without a GPU fails before Ray
     starts; on a cluster the orchestrator resolves it from the cluster's GPUs."""
+    from goengine import checks
     from goengine.cli import UserError
     from selfplay.inference import ServerConfig, resolve_device
 
@@ -76,10 +77,6 @@ def server_config(args, inference: str, on_this_machine: bool):
         if given:
             raise UserError(f"{given[0]} is for --inference server (inference here is {inference})")
         return None
-    if args.inference_max_batch is not None and args.inference_max_batch < 1:
-        raise UserError(f"--inference-max-batch must be at least 1, not {args.inference_max_batch}")
-    if args.inference_max_wait_ms is not None and args.inference_max_wait_ms < 0:
-        raise UserError(f"--inference-max-wait-ms cannot be negative, not {args.inference_max_wait_ms}")
     device = args.inference_device or "auto"
     if on_this_machine:
         import torch
@@ -91,20 +88,35 @@ def server_config(args, inference: str, on_this_machine: bool):
                             f"(use --inference-device cpu or auto)") from None
     if args.inference_fp16 and device == "cpu":
         raise UserError("--inference-fp16 needs a CUDA device, and the inference server runs on cpu")
-    return ServerConfig(device=device, max_batch=args.inference_max_batch, fp16=args.inference_fp16,
-                        max_wait_ms=2.0 if args.inference_max_wait_ms is None else args.inference_max_wait_ms)
+    try:
+        return ServerConfig(device=device, max_batch=args.inference_max_batch, fp16=args.inference_fp16,
+                            max_wait_ms=2.0 if args.inference_max_wait_ms is None else args.inference_max_wait_ms)
+    except ValueError as e:
+        raise UserError(checks.renamed(e, {"max_batch": "--inference-max-batch",
+                                           "max_wait_ms": "--inference-max-wait-ms"})) from None
 
 
 def _check(args) -> None:
+    """The flags that the command itself uses (SelfPlayConfig checks the rest, once the net's board is
+    known), and the output folder: before the slow imports and the net."""
+    from goengine import checks, coords
     from goengine.cli import UserError
 
-    for name in ("games", "workers", "visits", "parallel_games"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}")
-    if not 0 <= args.resign_threshold < 1:
-        raise UserError(f"--resign-threshold must be in [0, 1), not {args.resign_threshold}")
-    if args.sgf_every < 0:
-        raise UserError(f"--sgf-every must be 0 or more, not {args.sgf_every}")
+    try:
+        checks.integer("--games", args.games, 1)
+        checks.integer("--workers", args.workers, 1)
+        checks.integer("--generation", args.generation, 0, 2**63 - 1)  # records hold it as an int64
+        checks.integer("--sgf-every", args.sgf_every, 0)
+        if args.board_size is not None:
+            checks.integer("--board-size", args.board_size, coords.MIN_SIZE, coords.MAX_SIZE)
+        checks.output_folder("--out", args.out)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+# the flag of each SelfPlayConfig field that a flag sets
+FLAG_OF_FIELD = {name: "--" + name.replace("_", "-")
+                 for name in ("komi", "visits", "parallel_games", "resign_threshold", "seed", "inference")}
 
 
 def missing_chunks(config, generation: int, n_games: int, out_dir: str, chunk: int) -> list[tuple[int, int]]:
@@ -125,6 +137,7 @@ def missing_chunks(config, generation: int, n_games: int, out_dir: str, chunk: i
 
 
 def run(args: argparse.Namespace) -> int:
+    from goengine import checks
     from goengine.cli import UserError
 
     _check(args)
@@ -140,18 +153,21 @@ def run(args: argparse.Namespace) -> int:
     from nets.go.checkpoint import CheckpointError
     from rl.net_player import load_zero_net
     from rl.records import save_sgf, write_record
-    from selfplay.orchestrator import LocalSelfPlay, Orchestrator
+    from selfplay.orchestrator import LocalSelfPlay, Orchestrator, WorkersLostError
     from selfplay.worker import SelfPlayConfig, game_seed
 
     try:
         model, meta = load_zero_net(args.weights, args.board_size)
     except CheckpointError as e:
         raise UserError(str(e)) from None
+    try:
+        config = SelfPlayConfig(board_size=meta.board_size, komi=args.komi, net=model.config, visits=args.visits,
+                                parallel_games=args.parallel_games, resign_threshold=args.resign_threshold,
+                                seed=args.seed, inference=args.inference)
+    except ValueError as e:
+        raise UserError(checks.renamed(e, FLAG_OF_FIELD)) from None
     server = server_config(args, args.inference, on_this_machine=args.address is None)
     os.makedirs(args.out, exist_ok=True)
-    config = SelfPlayConfig(board_size=meta.board_size, komi=args.komi, net=model.config, visits=args.visits,
-                            parallel_games=args.parallel_games, resign_threshold=args.resign_threshold,
-                            seed=args.seed, inference=args.inference)
     chunk = max(1, min(args.parallel_games, math.ceil(args.games / args.workers)))
     chunks = missing_chunks(config, args.generation, args.games, args.out, chunk)
     todo = sum(c for _, c in chunks)
@@ -195,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
         inference = executor.inference_stats()
         if inference is not None:
             print(f"goengine selfplay: {inference.summary()}", file=sys.stderr)
+    except WorkersLostError as e:  # the games written so far stay: the same command plays the rest
+        print(f"goengine selfplay: {e}; {games} games written, run the command again for the rest", file=sys.stderr)
+        return 1
     finally:
         executor.close()
     seconds = time.perf_counter() - start

@@ -19,7 +19,7 @@ SUBCOMMANDS = {
     "gtp": ("goengine.gtp.cli", "speak GTP on stdin/stdout (for Sabaki, GoGui, Lizzie, match referees)"),
     "match": ("goengine.match", "referee N games between two GTP engines given as command lines"),
     "bench": ("bench.cli", "benchmarks printing JSON figures: board, mcts, nets, selfplay"),
-    "train": ("rl.cli", "train networks (zero: AlphaGo Zero self-play loop; lee: AlphaGo Lee pipeline)"),
+    "train": ("rl.cli", "train networks (zero: the AlphaGo Zero self-play loop)"),
     "selfplay": ("selfplay.cli", "self-play games with a network on Ray workers"),
 }
 

@@ -8,7 +8,7 @@ interests you:
     vision/       MobileNet, DenseNet, normalisation layers, SSD, segmentation
     audio/        WaveNet
     generative/   VAE, GAN, DCGAN
-    compression/  int8 quantization, structured pruning, distillation
+    compression/  ONNX export and static int8 quantization of the AlphaGo Zero net
     metrics.py    IoU, AP/mAP, COCO AP, NMS, BLEU
 
 Importing `nets` imports every subpackage so that the registry is complete.

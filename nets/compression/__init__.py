@@ -1,4 +1,5 @@
-"""Compression tools that shrink the Go net: int8 quantization, structured pruning, distillation.
+"""Compression of the Go net: ONNX export and static int8 quantization (pruning and distillation are not
+written yet).
 
 Start with onnx_export.py (the net as an ONNX graph and an ONNX Runtime session), then quantize.py (static
 int8 QDQ quantization calibrated on real planes). rl/alphago_zero/ort_evaluator.py puts both behind the

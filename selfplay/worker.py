@@ -222,8 +222,8 @@ class SelfPlayWorker:
             self._count_build(self.evaluator.build_seconds)
         self.session_version = self.weights_version
         """Weights version the evaluator's ONNX Runtime session was built for (torch needs no build)."""
-        self.search_config = SearchConfig(tree_nodes=config.tree_nodes(), c_puct=config.c_puct, fpu_reduction=config.fpu_reduction,
-                                          batch_size=config.leaves_per_game)
+        self.search_config = SearchConfig(tree_nodes=config.tree_nodes(), c_puct=config.c_puct,
+                                          fpu_reduction=config.fpu_reduction, batch_size=config.leaves_per_game)
 
     def set_weights(self, state_dict, version: int) -> None:
         """Load new weights (a no-op for the version already loaded). An ONNX Runtime session is rebuilt

@@ -171,7 +171,7 @@ class Trainer:
             trainer.rng.bit_generator.state = state["numpy_rng"]
             torch_rng = state["torch_rng"]
             if not isinstance(torch_rng, torch.Tensor) or torch_rng.dtype != torch.uint8:
-                what = f"a {torch_rng.dtype} tensor" if isinstance(torch_rng, torch.Tensor) else type(torch_rng).__name__
+                what = f"a {torch_rng.dtype}" if isinstance(torch_rng, torch.Tensor) else type(torch_rng).__name__
                 raise TypeError(f"torch RNG state must be a torch.uint8 tensor, not {what}")
             torch.set_rng_state(torch_rng)  # RuntimeError for bytes that are no generator's state
         except (KeyError, TypeError, ValueError, RuntimeError) as e:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 import nets
 from nets.vision.data import digits_split, fit, predict
 from nets.vision.densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet
+from tests.nets.batchnorm import randomise_batch_norms
 
 DIGITS = dict(
     in_channels=1, num_classes=10, growth_rate=8, block_config=(2, 2), init_channels=16, imagenet_stem=False
@@ -162,18 +163,6 @@ def test_digits_model_shapes_and_registry():
     assert model.out_channels == math.floor(0.5 * (16 + 2 * 8)) + 2 * 8
 
 
-def _randomise_norms(model: nn.Module, seed: int) -> None:
-    """Running statistics and affine terms away from (0, 1), so eval-mode batch norm really transforms."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.3 * torch.randn(m.num_features, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                m.bias.copy_(0.3 * torch.randn(m.num_features, generator=g))
-
-
 def _reference_logits(model: DenseNet, x: torch.Tensor) -> torch.Tensor:
     """The paper's DenseNet from its config, with F ops on the model's convs and norms taken in order:
     stem; per block, each layer BN-ReLU-(Conv1×1-BN-ReLU)-Conv3×3 on the concatenation of everything
@@ -215,7 +204,7 @@ def test_forward_equals_a_functional_reference(config):
     moved with torch's kernels.)"""
     torch.manual_seed(1)
     model = densenet(**config).double()
-    _randomise_norms(model, 2)
+    randomise_batch_norms(model, 2)
     model.eval()
     size = 8 if config is DIGITS else 40
     generator = torch.Generator().manual_seed(0)

@@ -26,6 +26,7 @@ from nets.generative.gan import (
     minimax_generator_loss,
     train_step,
 )
+from tests.nets.batchnorm import randomise_batch_norms
 
 
 @pytest.fixture(autouse=True)
@@ -118,18 +119,6 @@ def test_dcgan_shapes_and_architecture_rules(config):
         DCGANGenerator(DCGANConfig(image_size=12))
 
 
-def _randomise_norms(module: nn.Module, seed: int) -> None:
-    """Running statistics and affine terms away from (0, 1), so eval-mode batch norm really transforms."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.3 * torch.randn(m.num_features, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                m.bias.copy_(0.3 * torch.randn(m.num_features, generator=g))
-
-
 def _bn(m: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     return F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)
 
@@ -163,8 +152,8 @@ def test_dcgan_pair_equals_a_functional_reference(config):
     which moved with torch's kernels."""
     torch.manual_seed(5)
     gen, disc = nets.build("dcgan_generator", **config).double(), nets.build("dcgan_discriminator", **config).double()
-    _randomise_norms(gen, 1)
-    _randomise_norms(disc, 2)
+    randomise_batch_norms(gen, 1)
+    randomise_batch_norms(disc, 2)
     gen.eval(), disc.eval()
     c = DCGANConfig(**config)
     z = torch.randn(3, c.latent_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(0))

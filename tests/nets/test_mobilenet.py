@@ -19,6 +19,7 @@ from nets.vision.mobilenet import (
     mobilenet_v1,
     mobilenet_v2,
 )
+from tests.nets.batchnorm import randomise_batch_norms
 
 # Small tables for 8×8 digits: a stride-1 stem and two stride-2 stages end on 2×2 maps.
 V1_DIGITS = dict(
@@ -196,14 +197,8 @@ def test_forward_equals_a_functional_reference(builder, config, reference):
     which moved with torch's kernels.)"""
     torch.manual_seed(1)
     model = builder(**config).double()
-    generator = torch.Generator().manual_seed(2)
+    generator = randomise_batch_norms(model, 2)
     with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.3 * torch.randn(m.num_features, generator=generator))
-                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=generator))
-                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=generator))
-                m.bias.copy_(0.3 * torch.randn(m.num_features, generator=generator))
         model.classifier[1].weight.normal_(0.0, 1.0, generator=generator)  # not ~0, so the logits say something
     model.eval()
     # large enough inputs that some pre-activations pass 6, so ReLU6 clips

@@ -21,6 +21,7 @@ from nets.vision.segmentation import (
     segnet,
     upsampler,
 )
+from tests.nets.batchnorm import randomise_batch_norms
 
 K = len(SHAPE_CLASSES)
 FCN_SMALL = dict(in_channels=1, num_classes=K, stages=((16, 1), (32, 1), (64, 1)), head_channels=64, skips=2)
@@ -276,15 +277,10 @@ def test_forward_equals_a_functional_reference(builder, config, reference, size)
     replaced seeded golden outputs, which moved with torch's kernels.)"""
     torch.manual_seed(1)
     model = builder(**config).double()
-    generator = torch.Generator().manual_seed(2)
+    generator = randomise_batch_norms(model, 2)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.3 * torch.randn(m.num_features, generator=generator))
-                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=generator))
-                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=generator))
-                m.bias.copy_(0.3 * torch.randn(m.num_features, generator=generator))
-            elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 m.weight.add_(0.1 * torch.randn(m.weight.shape, generator=generator, dtype=torch.float64))
                 if m.bias is not None:
                     m.bias.add_(0.1 * torch.randn(m.bias.shape, generator=generator, dtype=torch.float64))

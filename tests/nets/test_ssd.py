@@ -24,6 +24,7 @@ from nets.vision.boxes import (
     scales,
 )
 from nets.vision.ssd import SSD, SSDBackbone, SSDConfig, build_ssd, hard_negative_mask, multibox_loss
+from tests.nets.batchnorm import randomise_batch_norms
 
 
 # ---------------------------------------------------------------------------------- default boxes
@@ -221,14 +222,7 @@ def test_forward_equals_a_functional_reference():
     matters. (This replaced a seeded golden sum, which moved with torch's kernels.)"""
     torch.manual_seed(0)
     model = build_ssd().double()
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.3 * torch.randn(m.num_features, generator=generator))
-                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=generator))
-                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=generator))
-                m.bias.copy_(0.3 * torch.randn(m.num_features, generator=generator))
+    randomise_batch_norms(model, 1)
     model.eval()
     images = torch.rand(2, 1, 48, 48, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     x, sources = images, []

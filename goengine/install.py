@@ -24,7 +24,6 @@ def run(args: argparse.Namespace) -> int:
     start = time.monotonic()
     kg = katago.install(args.dir, progress=lambda line: print(line, flush=True))
     print(f"KataGo is installed in {kg.home} ({time.monotonic() - start:.0f}s)")
-    print('use it as an opponent: goengine match --black katago:visits=1 --white "goengine gtp" --size 9')
-    if kg.home != katago.DEFAULT_HOME:
-        print(f"(the katago: opponent looks in {katago.DEFAULT_HOME}; this copy is for KataGo.find({kg.home!r}))")
+    spec = "katago:visits=1" if kg.home == katago.DEFAULT_HOME else f"katago:visits=1,home={kg.home}"
+    print(f'use it as an opponent: goengine match --black {spec} --white goengine --size 9')
     return 0

@@ -203,6 +203,9 @@ ROWS = [
     (MATCH + ["--out", "{d}/sgf"], {"sgf/game-001.sgf": b"(;GM[1]SZ[9])"}, "already holds game-001.sgf"),
     (["match", "--black", "'unclosed", "--white", "x"], {}, "--black \"'unclosed\": No closing quotation"),
     (["match", "--black", "{d}/no-engine", "--white", "x"], {}, "cannot start {d}/no-engine"),
+    (["match", "--black", "gnugo", "--white", "katago:visits=0"], {}, "--white 'katago:visits=0': visits must be at least 1"),
+    in_a_process(["match", "--black", "katago:visits=1,home={d}/kg", "--white", "gnugo"], {},
+                 "--black katago:visits=1,home={d}/kg: KataGo is not installed in {d}/kg"),
     # bench, and the command itself
     (["bench", "selfplay", "--weights", "{d}/missing.pt"], {}, "missing.pt: no such file"),
     (["bench", "board", "--weights", "{ckpt}"], {}, "--weights is for `goengine bench selfplay`"),

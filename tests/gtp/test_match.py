@@ -161,3 +161,54 @@ def test_random_engine_against_gnugo(tmp_path):
         # random lists no dead stones: Tromp-Taylor on the board as it stands, unless GNU Go agreed
         assert game.result == final.result() or "agree" in game.detail
     assert first.starts == 1 and second.starts == 1
+
+
+def test_an_engine_not_asked_to_score(tmp_path):
+    """A side whose scoring is a search (a katago: spec) is never sent final_score or final_status_list:
+    the board as it stands decides, whatever the engines would have said."""
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    (game,), _, _ = play(broken("--moves", "C3", "--score", "W+7", "--log", str(logs[0])),
+                         broken("--score", "W+7", "--log", str(logs[1])), ask_to_score=(False, True))
+    assert (game.result, game.reason) == ("B+74", "score") and "first not asked to score" in game.detail
+    for log in logs:
+        sent = log.read_text()
+        assert "genmove" in sent and "final_score" not in sent and "final_status_list" not in sent
+
+
+@pytest.mark.gnugo
+@pytest.mark.skipif(not gnugo_available(), reason=skip_reason())
+def test_specs_play_a_match(tmp_path, capsys):
+    code = main(["match", "--black", "goengine:playouts=20", "--white", "gnugo:level=1", "--games", "2", "--size", "9",
+                 "--out", str(tmp_path), "--json", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["first"], summary["second"], summary["games"]) == ("goengine:playouts=20", "gnugo:level=1", 2)
+    assert [(r["black"], r["white"]) for r in summary["results"]] == [
+        ("goengine:playouts=20", "gnugo:level=1"), ("gnugo:level=1", "goengine:playouts=20")]
+    for r in summary["results"]:
+        assert r["reason"] in ("score", "resign"), r["detail"]
+        record = sgf.load_game(r["sgf"])
+        assert (record.black_name, record.white_name, record.result) == (r["black"], r["white"], r["result"])
+
+
+@pytest.mark.parametrize("black, white, message", [
+    ("katago:visit=1", "gnugo", "--black 'katago:visit=1': katago takes no 'visit'; it takes visits, threads, home"),
+    ("gnugo", "goengine:seconds=1,playouts=5", "--white 'goengine:seconds=1,playouts=5': playouts and seconds are "
+                                                "exclusive: give one"),
+    ("katgo:visits=1", "gnugo", "--black 'katgo:visits=1': unknown kind 'katgo'; kinds are katago, gnugo, goengine, gtp"),
+    ("gtp:", "gnugo", "--black 'gtp:': gtp needs command"),
+])
+def test_a_bad_spec_is_one_line_before_any_engine_starts(black, white, message, capsys):
+    assert main(["match", "--black", black, "--white", white, "--games", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("goengine match: " + message) and err.count("\n") == 1, err
+
+
+def test_katago_missing_is_one_line(tmp_path, capsys):
+    pytest.importorskip("goengine.katago")
+    home = tmp_path / "katago"
+    assert main(["match", "--black", "gnugo", "--white", f"katago:visits=1,home={home}", "--games", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"goengine match: --white katago:visits=1,home={home}: KataGo is not installed in {home} ")
+    assert err.count("\n") == 1 and "goengine install katago" in err

@@ -99,6 +99,9 @@ class Opponent:
     def __repr__(self) -> str:
         return f"Opponent({str(self)!r})"
 
+    def __reduce__(self):  # a mappingproxy does not pickle; Ray workers receive opponents by pickle
+        return Opponent, (self.kind, dict(self.params))
+
 
 def is_spec(text: str) -> bool:
     """Whether `text` is meant as a spec rather than a whole command line: a bare kind, or a word followed

@@ -3,6 +3,7 @@ bad specs with their one-line message, and the round trip spec -> Opponent -> ca
 The games these specs start are in tests/gtp/test_match.py."""
 from __future__ import annotations
 
+import pickle
 import sys
 
 import pytest
@@ -58,7 +59,8 @@ BAD = [
     ("goengine:seconds=0", "'goengine:seconds=0': seconds must be more than 0, not 0.0"),
     ("goengine:seconds=nan", "'goengine:seconds=nan': seconds must be more than 0, not nan"),
     ("goengine:seconds=fast", "'goengine:seconds=fast': seconds must be a number, not 'fast'"),
-    ("goengine:playouts=10,seconds=1", "'goengine:playouts=10,seconds=1': playouts and seconds are exclusive: give one"),
+    ("goengine:playouts=10,seconds=1",
+     "'goengine:playouts=10,seconds=1': playouts and seconds are exclusive: give one"),
     ("goengine:threads=2", "'goengine:threads=2': threads is for a net player (weights=...); "
                            "the playout engine runs on one thread"),
     ("goengine:engine=gnugo", "'goengine:engine=gnugo': engine must be one of mcts, random, not 'gnugo'"),
@@ -116,6 +118,7 @@ def test_typed_values_and_defaults():
     with pytest.raises(ValueError, match="seconds must be a number, not True"):
         Opponent("goengine", {"seconds": True})
     assert len({parse_opponent("gnugo"), parse_opponent("gnugo:level=10"), parse_opponent("gnugo:level=9")}) == 2
+    assert pickle.loads(pickle.dumps(opponent)) == opponent  # Ray sends opponents to workers by pickle
 
 
 def test_files_and_installs_are_checked_when_started(tmp_path):

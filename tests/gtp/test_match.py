@@ -196,7 +196,8 @@ def test_specs_play_a_match(tmp_path, capsys):
     ("katago:visit=1", "gnugo", "--black 'katago:visit=1': katago takes no 'visit'; it takes visits, threads, home"),
     ("gnugo", "goengine:seconds=1,playouts=5", "--white 'goengine:seconds=1,playouts=5': playouts and seconds are "
                                                 "exclusive: give one"),
-    ("katgo:visits=1", "gnugo", "--black 'katgo:visits=1': unknown kind 'katgo'; kinds are katago, gnugo, goengine, gtp"),
+    ("katgo:visits=1", "gnugo",
+     "--black 'katgo:visits=1': unknown kind 'katgo'; kinds are katago, gnugo, goengine, gtp"),
     ("gtp:", "gnugo", "--black 'gtp:': gtp needs command"),
 ])
 def test_a_bad_spec_is_one_line_before_any_engine_starts(black, white, message, capsys):

@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "bench": ("bench.cli", "benchmarks printing JSON figures: board, mcts, nets, selfplay"),
     "train": ("rl.cli", "train networks (zero: the AlphaGo Zero self-play loop)"),
     "selfplay": ("selfplay.cli", "self-play games with a network on Ray workers"),
+    "data": ("selfplay.generate", "game records from strong engines: data generate --engine katago:visits=1 --out DIR"),
     "install": ("goengine.install", "install optional extras: katago (KataGo and a net, an opponent for match)"),
 }
 

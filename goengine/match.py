@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
+from typing import Sequence
 
 from goengine import checks, opponents
 from goengine.gtp.client import EngineCrashed, EngineFailure, EngineTimeout, GtpProcess
@@ -155,6 +156,15 @@ class Referee:
         except EngineFailure as e:
             raise _Forfeit(colour, "failure", f"{command.split()[0]}: {e}") from None
 
+    def _tell(self, engine: GtpProcess, side: str, colour: str, vertex: str) -> None:
+        """`play colour vertex` to the engine playing `side`, which forfeits if it refuses the legal move."""
+        try:
+            self._send(engine, side, f"play {colour} {vertex}", COMMAND_TIMEOUT_S)
+        except _Forfeit as f:
+            if f.reason == "failure":
+                f.detail = f"refused the legal move {colour} {vertex}: {f.detail}"
+            raise
+
     def _setup(self, engines: dict[str, GtpProcess]) -> Position:
         cfg = self.config
         position = Position(cfg.size, cfg.komi, cfg.rules)
@@ -199,7 +209,10 @@ class Referee:
         cleaned = position.with_stones(empty=agreed) if agreed else position
         return _result_from(cleaned.score()), f"Tromp-Taylor, {len(agreed)} agreed dead (engines said {scores})"
 
-    def play_game(self, index: int) -> GameResult:
+    def play_game(self, index: int, opening: Sequence[str] = ()) -> GameResult:
+        """Game `index` (0-based; odd ones swap colours when alternating). `opening`: moves (GTP vertices)
+        played first, alternately from the side that starts, on the referee's Position and sent to both
+        engines with `play` (an engine refusing one forfeits); IllegalMove if the referee's rules refuse one."""
         cfg = self.config
         swap = cfg.alternate and index % 2 == 1
         engines = {"b": self.second, "w": self.first} if swap else {"b": self.first, "w": self.second}
@@ -213,6 +226,13 @@ class Referee:
         try:
             position = setup = self._setup(engines)
             colour = "w" if cfg.handicap >= 2 else "b"
+            for vertex in opening:
+                position = position.play(vertex, colour)
+                vertex = position.history[-1][1]
+                moves.append(vertex)
+                for side in ("b", "w"):
+                    self._tell(engines[side], side, colour, vertex)
+                colour = _other(colour)
             while len(moves) < cfg.move_cap and position.passes < 2:
                 asked = time.monotonic()
                 reply = self._send(engines[colour], colour, f"genmove {colour}", self._move_timeout())
@@ -227,12 +247,7 @@ class Referee:
                     raise _Forfeit(colour, "illegal move", str(e)) from None
                 vertex = position.history[-1][1]
                 moves.append(vertex)
-                try:
-                    self._send(engines[_other(colour)], _other(colour), f"play {colour} {vertex}", COMMAND_TIMEOUT_S)
-                except _Forfeit as f:
-                    if f.reason == "failure":
-                        f.detail = f"refused the legal move {colour} {vertex}: {f.detail}"
-                    raise
+                self._tell(engines[_other(colour)], _other(colour), colour, vertex)
                 colour = _other(colour)
             result, how = self._score(engines, position)
             reason = "score" if position.passes >= 2 else "move cap"

@@ -186,13 +186,12 @@ def play_on_ray(config: GenerateConfig, todo: list[int], argvs_per_worker: list)
     order. A dead actor is replaced and its game played again; a worker's exception is re-raised as itself."""
     import ray
 
-    from goengine.warmup import warm
     from selfplay.orchestrator import start_ray, stop_reaper
 
     reaper = None
     owns_ray = not ray.is_initialized()
     if owns_ray:
-        warm((config.size,))  # the kernels compiled into the cache once, not by every worker at once
+        _warm(config.size)
         reaper = start_ray(None, len(argvs_per_worker))
     actors: list = []
     try:
@@ -236,6 +235,16 @@ def play_on_ray(config: GenerateConfig, todo: list[int], argvs_per_worker: list)
                 ray.shutdown()
             finally:
                 stop_reaper(reaper)
+
+
+def _warm(size: int) -> None:
+    """Compile the kernels a worker uses into the cache here, so that no two workers compile them at once
+    (goengine.warmup.warm compiles every kernel, search and features too: a minute on a cold cache)."""
+    position = Position(size, 7.0, "chinese")
+    for vertex in random_opening(position, 2, 0):
+        position = position.play(vertex)
+    position.score()
+    position.with_stones(empty=[position.history[-1][1]])
 
 
 # --- the command line ---

@@ -320,10 +320,11 @@ def _check_same_settings(config: GenerateConfig, todo: list[int]) -> None:
     from goengine import sgf
     from goengine.cli import UserError
 
-    done = [i for i in range(config.games) if i not in set(todo)]
-    if not done:
+    missing = set(todo)
+    done = next((i for i in range(config.games) if i not in missing), None)
+    if done is None:
         return
-    path = game_path(config.out_dir, done[0])
+    path = game_path(config.out_dir, done)
     try:
         comment = sgf.load_game(path).comment or ""
     except sgf.SgfError as e:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from typing import IO, Iterator
 
 
@@ -18,7 +18,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", **open_kwargs) -> Ite
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    fd, tmp = _create_beside(directory, os.path.basename(path))
     try:
         with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f
@@ -29,6 +29,19 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", **open_kwargs) -> Ite
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _create_beside(directory: str, name: str) -> tuple[int, str]:
+    """A new temporary file in `directory`, opened for writing, with the permissions a plain open() would
+    give it (0666 less the umask; tempfile.mkstemp's 0600 left every game, SGF and checkpoint unreadable
+    to other users, a GUI or a cluster's other nodes among them)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -260,3 +260,19 @@ def test_install_and_play_over_gtp(tmp_path, monkeypatch):
         print(position)
     finally:
         engine.close()
+
+    # a whole game through the opponent spec, as a user names it, recorded and replayed under our rules
+    from goengine import sgf
+
+    out = tmp_path / "games"
+    t = time.monotonic()
+    code = cli_main(["data", "generate", "--engine", f"katago:visits=1,home={kg.home}", "--size", "9", "--games", "1",
+                     "--workers", "1", "--out", str(out), "--no-progress"])
+    assert code == 0
+    (name,) = os.listdir(out)
+    record = sgf.load_game(str(out / name))
+    positions = sgf.replay(record)  # SgfError on any illegal move
+    assert len(positions) == len(record.moves) + 1 > 10 and record.result
+    assert record.black_name == record.white_name == f"katago:visits=1,home={kg.home}"
+    print(f"a game of katago:visits=1 through the spec: {len(record.moves)} moves, {record.result}, "
+          f"{time.monotonic() - t:.1f}s, replayed legally")

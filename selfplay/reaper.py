@@ -41,6 +41,12 @@ def _stat(pid: int) -> tuple[int, int] | None:
     return int(fields[1]), int(fields[19])
 
 
+def still_running(pid: int, start: int) -> bool:
+    """Whether `pid` is alive and still the process that started at `start` (not a reused pid)."""
+    st = _stat(pid)
+    return st is not None and st[1] == start
+
+
 def process_tree(roots: set[int]) -> dict[int, int]:
     """The live processes in `roots` and all their descendants: pid -> start time."""
     parent: dict[int, tuple[int, int]] = {}
@@ -64,17 +70,17 @@ def process_tree(roots: set[int]) -> dict[int, int]:
 def end_processes(known: dict[int, int], grace: float = GRACE_SECONDS) -> list[int]:
     """SIGTERM every process of `known` still alive with the same start time, then SIGKILL those left after
     `grace` seconds; returns the pids that were signalled."""
-    alive = [pid for pid, start in known.items() if (_stat(pid) or (0, None))[1] == start and pid != os.getpid()]
+    alive = [pid for pid, start in known.items() if still_running(pid, start) and pid != os.getpid()]
     for pid in alive:
         try:
             os.kill(pid, signal.SIGTERM)
         except OSError:
             pass
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any((_stat(p) or (0, None))[1] == known[p] for p in alive):
+    while time.monotonic() < deadline and any(still_running(p, known[p]) for p in alive):
         time.sleep(0.05)
     for pid in alive:
-        if (_stat(pid) or (0, None))[1] == known[pid]:
+        if still_running(pid, known[pid]):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
@@ -99,7 +105,7 @@ def watch(stream) -> None:
             *lines, pending = pending.split(b"\n")
             roots.update(int(line) for line in lines if line.strip().isdigit())
         known.update(process_tree(roots))
-        known = {pid: start for pid, start in known.items() if (_stat(pid) or (0, None))[1] == start}
+        known = {pid: start for pid, start in known.items() if still_running(pid, start)}
     known.update(process_tree(roots))
     end_processes(known)
 

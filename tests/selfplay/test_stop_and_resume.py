@@ -14,7 +14,7 @@ import pytest
 
 from rl.metrics_log import read_metrics
 from rl.records import record_paths
-from selfplay.reaper import _stat, process_tree
+from selfplay.reaper import process_tree, still_running
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN = ["--board-size", "5", "--net", "2x16", "--visits", "8", "--games", "12", "--parallel-games", "2",
@@ -61,7 +61,7 @@ def _survivors(tree: dict[int, int], timeout: float) -> list[str]:
     """Processes of `tree` (pid -> start time) still alive after up to `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        alive = [pid for pid, start in tree.items() if (_stat(pid) or (0, None))[1] == start]
+        alive = [pid for pid, start in tree.items() if still_running(pid, start)]
         if not alive or time.monotonic() > deadline:
             return [f"{pid} {_cmdline(pid)[:80]!r}" for pid in alive]
         time.sleep(0.1)

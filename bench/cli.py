@@ -1,4 +1,4 @@
-"""`goengine bench {board,features,mcts,nets,selfplay} [--json] [--quick] [--weights CHECKPOINT]`: run one
+"""`goengine bench {board,compress,env,features,mcts,nets,selfplay,train} [--json] [--quick] [--weights CHECKPOINT]`: run one
 benchmark and print its figures."""
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from goengine.cli import UserError
 
 BENCHMARKS = {
     "board": "bench.board",
+    "compress": "bench.compress",
+    "env": "bench.env",
     "features": "bench.features",
     "mcts": "bench.mcts",
     "nets": "bench.nets",
     "selfplay": "bench.selfplay",
+    "train": "bench.train",
 }
 
 

@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "train": ("rl.cli", "train networks (zero: the AlphaGo Zero self-play loop)"),
     "selfplay": ("selfplay.cli", "self-play games with a network on Ray workers"),
     "data": ("selfplay.generate", "game records from strong engines: data generate --engine katago:visits=1 --out DIR"),
+    "compress": ("rl.compression.cli", "shrink a net: compress prune / distill / quantize, each a checkpoint gtp loads"),
     "install": ("goengine.install", "install optional extras: katago (KataGo and a net, an opponent for match)"),
 }
 

@@ -8,14 +8,14 @@ interests you:
     vision/       MobileNet, DenseNet, normalisation layers, SSD, segmentation
     audio/        WaveNet
     generative/   VAE, GAN, DCGAN
-    compression/  ONNX export and static int8 quantization of the AlphaGo Zero net
+    compression/  structured pruning, distillation, ONNX export and int8 quantization of the Go nets
     metrics.py    IoU, AP/mAP, COCO AP, NMS, BLEU
 
 Importing `nets` imports every subpackage so that the registry is complete.
 """
 from nets.registry import available, build, register
 
-from nets import audio, generative, go, sequence, vision  # noqa: E402,F401  (fills the registry)
+from nets import audio, compression, generative, go, sequence, vision  # noqa: E402,F401  (fills the registry)
 from nets.go.checkpoint import load  # noqa: E402
 
 __all__ = ["available", "build", "load", "register"]

@@ -74,10 +74,12 @@ class ReplayWindow:
         self.games: OrderedDict[str, _Game] = OrderedDict()  # path -> game, file order
         self._cum = np.zeros(1, dtype=np.int64)
 
-    def refresh(self, directory: str | os.PathLike, max_generation: int | None = None) -> int:
+    def refresh(self, directory: str | os.PathLike, max_generation: int | None = None,
+                shard: tuple[int, int] = (0, 1)) -> int:
         """Hold the last window_games records of `directory` (up to max_generation); returns the number
-        of training positions in the window. Games already held are not read again."""
-        paths = record_paths(directory, max_generation)[-self.window_games:]
+        of training positions in the window. Games already held are not read again. With shard (i, k)
+        only every k-th of those records from the i-th on: data-parallel worker i of k reads its own."""
+        paths = record_paths(directory, max_generation)[-self.window_games:][shard[0]::shard[1]]
         kept: OrderedDict[str, _Game] = OrderedDict()
         for path in paths:
             game = self.games.get(path)

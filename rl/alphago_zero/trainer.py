@@ -95,6 +95,26 @@ def zero_loss(logits_BA: torch.Tensor, v_B: torch.Tensor, policy_BA: torch.Tenso
     return policy_loss, value_loss
 
 
+def make_optimizer(model: nn.Module, config: TrainerConfig) -> torch.optim.Optimizer:
+    """SGD with momentum (the paper), or AdamW with the L2 term as decoupled weight decay."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=2 * config.l2)
+
+
+def objective(model: nn.Module, batch: Batch, config: TrainerConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss l of one batch (eq. 1; the L2 term only under SGD) and its terms as floats. Trainer's step
+    and the distributed backends (selfplay/training) all optimise this one function."""
+    logits_BA, v_B = model(torch.from_numpy(batch.planes_BCHW))
+    policy_loss, value_loss = zero_loss(logits_BA, v_B, torch.from_numpy(batch.policy_BA),
+                                        torch.from_numpy(batch.value_B))
+    l2 = config.l2 * sum((p * p).sum() for p in model.parameters())
+    loss = policy_loss + config.value_weight * value_loss
+    if config.optimizer == "sgd":
+        loss = loss + l2
+    return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "l2": l2.item()}
+
+
 class Trainer:
     """Owns the net being trained, its optimizer, the step count and the sampling RNG."""
 
@@ -105,11 +125,7 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         """Draws the replay samples and symmetries; saved in checkpoints."""
         torch.manual_seed(seed)
-        if config.optimizer == "sgd":
-            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=config.lr,
-                                                                    momentum=config.momentum)
-        else:
-            self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=2 * config.l2)
+        self.optimizer = make_optimizer(model, config)
 
     def l2_term(self) -> torch.Tensor:
         return self.config.l2 * sum((p * p).sum() for p in self.model.parameters())
@@ -120,21 +136,13 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
-        x_BCHW = torch.from_numpy(batch.planes_BCHW)
-        logits_BA, v_B = self.model(x_BCHW)
-        policy_loss, value_loss = zero_loss(logits_BA, v_B, torch.from_numpy(batch.policy_BA),
-                                            torch.from_numpy(batch.value_B))
-        l2 = self.l2_term()
-        loss = policy_loss + self.config.value_weight * value_loss
-        if self.config.optimizer == "sgd":
-            loss = loss + l2
+        loss, terms = objective(self.model, batch, self.config)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.step += 1
         self.model.eval()
-        return {"loss": loss.item(), "policy_loss": policy_loss.item(), "value_loss": value_loss.item(),
-                "l2": l2.item(), "lr": lr}
+        return {"loss": loss.item(), **terms, "lr": lr}
 
     # --- checkpoints ---
     def state(self) -> dict:

@@ -1,0 +1,159 @@
+"""The opponents `GoEnv` plays the agent against: each answers `move(position, colour) -> GTP vertex`.
+
+    make_opponent("random")                    uniform among legal moves that fill no own eye (RandomPlayer)
+    make_opponent("goengine:playouts=8")       goengine's MCTS with rollouts, in this process
+    make_opponent("gnugo:level=10")            GNU Go over GTP (any goengine.opponents spec: katago:visits=1, gtp:"...")
+    make_opponent(lambda position, colour: "pass")   a callable: GTP vertex, "pass", "resign" or an action index
+    make_opponent(player)                      anything with goengine's Player.genmove(position, colour)
+
+Specs are goengine/opponents.py's, so a bad one is the same one-line ValueError as `goengine match` gives.
+An opponent is told about a new game by `new_game(position, seed)` and freed by `close()`.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from typing import Callable
+
+import numpy as np
+
+from goengine import coords
+from goengine.opponents import command, parse_opponent
+from goengine.players import sensible_moves
+from goengine.position import Position
+
+GTP_TIMEOUT_S = 60.0
+
+
+class Opponent:
+    """Base: a move for `colour` in `position` (a GTP vertex, "pass" or "resign")."""
+
+    name = "opponent"
+
+    def new_game(self, position: Position, seed: int) -> None:
+        """A new game starts from `position`; `seed` comes from the env's generator."""
+
+    def move(self, position: Position, colour: str) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Free processes and files (safe to call twice)."""
+
+
+class RandomOpponent(Opponent):
+    """Uniform among legal moves that fill no own eye-like point; passes when none is left."""
+
+    name = "random"
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def new_game(self, position, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def move(self, position, colour):
+        moves = sensible_moves(position, colour)
+        return moves[int(self.rng.integers(len(moves)))] if moves else "pass"
+
+
+class PlayerOpponent(Opponent):
+    """A goengine Player (MCTSPlayer, RandomPlayer, a net player) asked with genmove."""
+
+    def __init__(self, player, name: str):
+        self.player, self.name = player, name
+
+    def move(self, position, colour):
+        return self.player.genmove(position, colour)
+
+
+class CallableOpponent(Opponent):
+    """fn(position, colour) -> GTP vertex, "pass", "resign" or an action index."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self.name = getattr(fn, "__name__", "callable")
+
+    def move(self, position, colour):
+        out = self.fn(position, colour)
+        if isinstance(out, (int, np.integer)):
+            return coords.action_to_gtp(int(out), position.size)
+        return str(out)
+
+
+class GtpOpponent(Opponent):
+    """An engine over GTP (GNU Go, KataGo, any command), told every move of the game before each genmove."""
+
+    def __init__(self, spec):
+        from goengine.gtp.client import GtpProcess
+
+        self.spec = spec
+        self.name = str(spec)
+        self._dir = tempfile.TemporaryDirectory(prefix="goenv-")
+        self._argv_size = None
+        self._process: GtpProcess | None = None
+        self._told = 0  # moves of the current game the engine has been sent
+        self._GtpProcess = GtpProcess
+
+    def _engine(self, size: int):
+        if self._process is None or self._argv_size != size:
+            if self._process is not None:
+                self._process.close()
+            argv = command(self.spec, board_size=size, workdir=self._dir.name)
+            self._process = self._GtpProcess(argv, self.name)
+            self._argv_size = size
+        self._process.ensure_started()
+        return self._process
+
+    def new_game(self, position, seed):
+        engine = self._engine(position.size)
+        engine.send(f"boardsize {position.size}", GTP_TIMEOUT_S)
+        engine.send("clear_board", GTP_TIMEOUT_S)
+        engine.send(f"komi {position.komi:g}", GTP_TIMEOUT_S)
+        self._told = 0
+
+    def move(self, position, colour):
+        engine = self._engine(position.size)
+        for c, vertex in position.history[self._told:]:
+            engine.send(f"play {c} {vertex}", GTP_TIMEOUT_S)
+        reply = engine.send(f"genmove {colour}", GTP_TIMEOUT_S).strip().upper()
+        self._told = len(position.history) + 1
+        return "resign" if reply == "RESIGN" else ("pass" if reply == "PASS" else reply)
+
+    def close(self):
+        if self._process is not None:
+            self._process.close()
+            self._process = None
+        self._dir.cleanup()
+
+
+class EngineOpponent(PlayerOpponent):
+    """goengine:... specs played in this process (no GTP subprocess): rollout MCTS, or a net with weights=."""
+
+    def __init__(self, spec):
+        from goengine.players import make_player
+
+        args = argparse.Namespace(engine=spec.get("engine"), seed=spec.get("seed"), playouts=spec.get("playouts"),
+                                  seconds=spec.get("seconds"), weights=spec.get("weights"),
+                                  threads=spec.get("threads"), resign_threshold=0.0, light=False, inference=None)
+        if args.playouts is None and args.seconds is None and args.engine == "mcts":
+            args.playouts = 100
+        super().__init__(make_player(args), str(spec))
+
+
+def make_opponent(opponent) -> Opponent:
+    """An Opponent from a spec string, an Opponent, a goengine Player, or a callable (see the docstring)."""
+    if isinstance(opponent, Opponent):
+        return opponent
+    if isinstance(opponent, str):
+        if opponent.strip() == "random":
+            return RandomOpponent()
+        spec = parse_opponent(opponent)
+        if spec.kind == "goengine":
+            return EngineOpponent(spec)
+        return GtpOpponent(spec)
+    if hasattr(opponent, "genmove"):
+        return PlayerOpponent(opponent, getattr(opponent, "name", type(opponent).__name__))
+    if callable(opponent):
+        return CallableOpponent(opponent)
+    raise ValueError(f"opponent must be a spec (random, goengine:playouts=N, gnugo:level=L, katago:visits=V), "
+                     f"a Player or a callable, not {opponent!r}")

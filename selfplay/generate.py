@@ -269,10 +269,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="random opening moves (default 4 on 9x9, 8 on 19x19)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                    help="progress bar on stderr (default: on)")
+    from rl.alphago_lee import convert  # no torch: the converter needs goengine only
+
+    convert.add_arguments(sub.add_parser("convert", help=convert.HELP, description=convert.HELP))
 
 
 def run(args: argparse.Namespace) -> int:
     from goengine.cli import UserError
+
+    if args.action == "convert":
+        from rl.alphago_lee import convert
+
+        return convert.run(args)
 
     specs = []
     for flag, text in (("--engine", args.engine), ("--white", args.white or args.engine)):

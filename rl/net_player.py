@@ -23,6 +23,9 @@ from goengine.position import Position
 
 NET_NAME = "zero_resnet"
 """The net the AlphaGo Zero loop trains."""
+ZERO_NETS = (NET_NAME, "zero_resnet_pruned", "zero_resnet_int8")
+"""Nets that play: the loop's, and what `goengine compress` makes of it (nets/compression/: a channel-pruned
+ResNet, and the static int8 model run by ONNX Runtime inside the module)."""
 ZERO_PLANES = 17
 """Its input: the evaluator's 8 positions of history per colour and the colour to play."""
 
@@ -115,9 +118,9 @@ def load_zero_net(weights_path: str | os.PathLike, board_size: int | None = None
     from nets.go.checkpoint import CheckpointError, load
 
     model, meta = load(weights_path, board_size=board_size)
-    if meta.net != NET_NAME:
+    if meta.net not in ZERO_NETS:
         raise CheckpointError(f"checkpoint {os.fspath(weights_path)}: a {meta.net!r} net, not an AlphaGo Zero "
-                              f"net ({NET_NAME!r})")
+                              f"net ({', '.join(map(repr, ZERO_NETS))})")
     planes = meta.config.get("in_planes")
     if planes != ZERO_PLANES:
         raise CheckpointError(f"checkpoint {os.fspath(weights_path)}: the net takes {planes} input planes, "
@@ -142,6 +145,9 @@ def make_net_player(weights_path: str | os.PathLike, playouts: int | None = None
         if value is not None and value <= 0:
             raise ValueError(f"{name} must be positive, not {value}")
     model, meta = load_zero_net(weights_path, board_size)
+    if meta.net == "zero_resnet_int8" and inference != "torch":
+        raise ValueError(f"{os.fspath(weights_path)} is an int8 model that runs in ONNX Runtime already; "
+                         f"leave --inference out")
     size = meta.board_size
     if inference == "torch":
         import torch

@@ -8,4 +8,4 @@ graph, then static int8 QDQ calibrated on real planes), and qat.py (fake-quant f
 rl/alphago_zero/ort_evaluator.py puts the ONNX paths behind the search's evaluator interface;
 rl/compression/ is the `goengine compress` command.
 """
-from nets.compression import onnx_export, pruned_nets, quantize  # noqa: F401  (pruned_nets fills the registry)
+from nets.compression import int8_net, onnx_export, pruned_nets, quantize  # noqa: F401  (fill the registry)

@@ -19,7 +19,7 @@ SUBCOMMANDS = {
     "gtp": ("goengine.gtp.cli", "speak GTP on stdin/stdout (for Sabaki, GoGui, Lizzie, match referees)"),
     "match": ("goengine.match", "referee N games between two GTP engines (specs such as katago:visits=1, or commands)"),
     "bench": ("bench.cli", "benchmarks printing JSON figures: board, mcts, nets, selfplay"),
-    "train": ("rl.cli", "train networks (zero: the AlphaGo Zero self-play loop)"),
+    "train": ("selfplay.train_cli", "train networks (zero: the AlphaGo Zero self-play loop)"),
     "selfplay": ("selfplay.cli", "self-play games with a network on Ray workers"),
     "data": ("selfplay.generate", "game records from strong engines: data generate --engine katago:visits=1 --out DIR"),
     "compress": ("rl.compression.cli", "shrink a net: compress prune / distill / quantize, each a checkpoint gtp loads"),

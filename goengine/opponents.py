@@ -4,6 +4,7 @@
     gnugo:level=10                 GNU Go 3.8 at /usr/games/gnugo, Chinese rules
     goengine:playouts=1000         this engine's `goengine gtp`
     goengine:weights=W,playouts=200
+    goengine:lee=R,lambda=0.5,seconds=1  AlphaGo Lee's player on the folder `goengine train lee` wrote
     gtp:"ANY COMMAND"              any GTP engine, as a command line (quoted, so it stays one spec)
 
 A spec is `kind`, or `kind:key=value,key=value`; the keys each kind takes and their checks are the table
@@ -50,7 +51,8 @@ class Param:
 PARAMS: dict[str, tuple[Param, ...]] = {
     "katago": (Param("visits", int, 1), Param("threads", int, 1, default=1), Param("home", str)),
     "gnugo": (Param("level", int, 0, default=10), Param("seed", int, 0, GNUGO_SEED_LIMIT - 1)),
-    "goengine": (Param("weights", str), Param("playouts", int, 1), Param("seconds", float, 0, low_open=True),
+    "goengine": (Param("weights", str), Param("lee", str), Param("lambda", float, 0, 1), Param("playouts", int, 1),
+                 Param("seconds", float, 0, low_open=True),
                  Param("threads", int, 1), Param("engine", str, default="mcts", choices=("mcts", "random")),
                  Param("seed", int, 0, checks.SEED_LIMIT - 1)),
     "gtp": (Param("command", str),),
@@ -146,6 +148,8 @@ def command(opponent: Opponent, *, board_size: int, workdir: str) -> list[str]:
         weights = get("weights")
         if weights is not None and not os.path.isfile(weights):
             raise ValueError(f"no weights file {weights}")
+        if get("lee") is not None and not os.path.isdir(get("lee")):
+            raise ValueError(f"no AlphaGo Lee run folder {get('lee')}")
         argv = [sys.executable, "-m", "goengine.cli", "gtp", "--size", str(board_size)]
         for name, value in opponent.params.items():  # each key is the `goengine gtp` flag of its name
             argv += [f"--{name}", _show(value)]
@@ -226,8 +230,13 @@ def _normalise(kind: str, values: dict) -> dict:
     if kind == "goengine":
         if "playouts" in out and "seconds" in out:
             raise ValueError("playouts and seconds are exclusive: give one")
-        if "threads" in out and "weights" not in out:
-            raise ValueError("threads is for a net player (weights=...); the playout engine runs on one thread")
+        if "weights" in out and "lee" in out:
+            raise ValueError("weights and lee are exclusive: give one")
+        if "threads" in out and "weights" not in out and "lee" not in out:
+            raise ValueError("threads is for a net player (weights=... or lee=...); the playout engine runs on "
+                             "one thread")
+        if "lambda" in out and "lee" not in out:
+            raise ValueError("lambda is for an AlphaGo Lee player (lee=RUN_DIR)")
     return out
 
 

@@ -12,7 +12,8 @@ import sys
 from typing import Callable, TextIO
 
 from goengine import checks
-from goengine.players import TimeBudget, add_player_arguments, make_player
+from goengine.player_registry import add_player_arguments, make_player
+from goengine.players import TimeBudget
 from goengine.position import IllegalMove, Position
 
 HELP = ("moves: a vertex like D4, or pass / resign / undo / hint / board / help / quit")

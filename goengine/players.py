@@ -3,7 +3,8 @@ simplest player: uniform random among sensible moves.
 
 A player is asked for a move given a `Position`; it may keep state between moves (tree reuse) but must
 be correct when given any position (after undo, loadsgf, setup). Search players (mcts/) implement the
-same protocol with analysis and dead-stone estimates.
+same protocol with analysis and dead-stone estimates. The flags that choose a player, and the
+registry that finds net players in upper packages, are goengine/player_registry.py.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from goengine import _kernels as K
-from goengine import checks, coords
+from goengine import coords
 from goengine.position import Position, parse_colour
 
 
@@ -91,69 +92,3 @@ class RandomPlayer:
 
     def dead_stones(self, position: Position) -> list[str]:
         return []
-
-
-def add_player_arguments(parser) -> None:
-    """The flags that choose and tune the engine's player, shared by `goengine gtp` and `goengine play`."""
-    budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--playouts", type=int, default=None, help="simulations per move")
-    budget.add_argument("--seconds", type=float, default=None,
-                        help="mean seconds per move (default 1): a decided move stops early and a hard one "
-                             "may use the time saved, up to 3x; a GTP game clock makes it a hard limit")
-    parser.add_argument("--engine", choices=("mcts", "random"), default="mcts",
-                        help="mcts: tree search with playouts (default); random: random sensible moves")
-    parser.add_argument("--light", action="store_true", help="uniform random playouts instead of heavy ones")
-    parser.add_argument("--resign-threshold", type=float, default=0.1,
-                        help="resign below this win rate (0: never)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed of the player")
-    parser.add_argument("--weights", default=None,
-                        help="AlphaGo Zero checkpoint (RUN_DIR/best.pt): the search uses this net's priors and values")
-    parser.add_argument("--inference", choices=("torch", "ort", "ort-int8"), default=None,
-                        help="with --weights: the net's forward pass in torch (default), ONNX Runtime fp32, or "
-                             "ONNX Runtime static int8 (about 2x faster on a CPU)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="with --weights: threads of the net's forward pass (default: torch's, all cores; "
-                             "ONNX Runtime: 1)")
-
-
-def make_player(args):
-    """The Player that the flags of add_player_arguments describe (search imports stay lazy)."""
-    engine = getattr(args, "engine", "mcts")
-    seed = getattr(args, "seed", None)
-    playouts, seconds = getattr(args, "playouts", None), getattr(args, "seconds", None)
-    threshold = getattr(args, "resign_threshold", 0.1)
-    inference, threads = getattr(args, "inference", None), getattr(args, "threads", None)
-    if seed is not None:
-        checks.seed("--seed", seed)
-    if playouts is not None:
-        checks.integer("--playouts", playouts, 1)
-    if seconds is not None:
-        checks.number("--seconds", seconds, 0, low_open=True)
-    if threads is not None:
-        checks.integer("--threads", threads, 1)
-    checks.number("--resign-threshold", threshold, 0, 1, high_open=True)
-    if engine == "random":
-        return RandomPlayer(seed)
-    from goengine.mcts.evaluators import RolloutEvaluator
-    from goengine.mcts.player import MCTSPlayer, PlayerConfig
-    from goengine.mcts.search import SearchConfig
-
-    if not getattr(args, "weights", None):
-        for flag, value in (("--inference", inference), ("--threads", threads)):
-            if value is not None:
-                raise ValueError(f"{flag} is for a net player (--weights); the playout engine runs on one thread")
-    else:
-        from rl.net_player import make_net_player  # torch is imported only when a net plays
-
-        player = make_net_player(args.weights, playouts, seconds, seed, resign_threshold=threshold,
-                                 inference=inference or "torch", threads=threads)
-        size = getattr(args, "size", None)
-        if getattr(args, "command", None) == "gtp":
-            args.size = player.board_size  # GTP starts on the net's board; boardsize may not change it
-        elif size is not None and size != player.board_size:
-            raise ValueError(f"{args.weights} plays {player.board_size}x{player.board_size}, not {size}x{size}")
-        return player
-    config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
-                          resign_threshold=threshold)
-    evaluator = RolloutEvaluator(heavy=not getattr(args, "light", False))
-    return MCTSPlayer(config, SearchConfig(seed=seed or 0), evaluator)

@@ -1,6 +1,7 @@
-"""rl: game records, the AlphaGo Zero trainer and generation loop, Elo ratings, and the net as a GTP player.
+"""rl: game records, trainers, evaluators, Elo ratings, and trained nets as GTP players.
 
 Start reading at `records.py` (the one game-record schema self-play writes and trainers read), then
-`alphago_zero/loop.py` (the AlphaGo Zero generation loop behind `goengine train zero`, rl/cli.py).
-AlphaGo Lee training, the gymnasium env and the RL algorithms are not written yet (open issues).
+`alphago_zero/` (the Zero trainer, replay window and net evaluator) and `players.py` (how `goengine gtp`
+finds a net player without goengine importing rl). Pipelines that play games on Ray and train on them
+(the Zero generation loop, AlphaGo Lee's stages) live one layer up, in selfplay/pipelines/.
 """

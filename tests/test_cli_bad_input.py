@@ -65,7 +65,7 @@ def trainer_state(**changes):
 def generation_1_records(**changes):
     """Every record of the run's generation 1 on disk (so the resume plays none), with `changes`."""
     def write(path, shared):
-        from rl.alphago_zero.loop import ZeroRun
+        from selfplay.pipelines.zero import ZeroRun
         from rl.records import record_filename
         from selfplay.worker import game_seed
 
@@ -187,6 +187,8 @@ ROWS = [
     (["gtp", "--seed", "-1"], {}, "--seed must be in [0, "),
     (["gtp", "--weights", "{ckpt}", "--threads", "0"], {}, "--threads must be at least 1, not 0"),
     (["gtp", "--weights", "{d}/empty.pt"], {"empty.pt": b""}, "empty.pt: cannot be read"),
+    (["gtp", "--lambda", "0.5"], {}, "--lambda is for a net player (--weights or --lee)"),
+    (["gtp", "--weights", "{ckpt}", "--lambda", "0.5"], {}, "--lambda is for --lee"),
     # play
     (["play", "--engine", "random", "--sgf", "{d}/game.sgf"], {"game.sgf": b"(;GM[1]SZ[9])"},
      "--sgf {d}/game.sgf already exists"),
@@ -221,7 +223,7 @@ def shared(tmp_path_factory):
     import nets
     from nets.go.checkpoint import save
     from nets.go.presets import zero_config
-    from rl.alphago_zero.loop import ZeroRun, ZeroRunConfig
+    from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
     from rl.alphago_zero.trainer import TrainerConfig
     from selfplay.worker import SelfPlayConfig
 

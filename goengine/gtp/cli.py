@@ -3,7 +3,7 @@
     goengine gtp --engine random --seed 1
     goengine gtp --playouts 800 --resign-threshold 0.05
 
-The player comes from `goengine.players.make_player(args)` (the flags are shared with `goengine play`).
+The player comes from `goengine.player_registry.make_player(args)` (the flags are shared with `goengine play`).
 Diagnostics go to stderr; stdout carries GTP only.
 """
 from __future__ import annotations
@@ -12,7 +12,8 @@ import argparse
 import sys
 
 import goengine
-from goengine.players import Player, add_player_arguments, make_player
+from goengine.player_registry import add_player_arguments, make_player
+from goengine.players import Player
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

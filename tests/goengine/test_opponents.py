@@ -61,11 +61,14 @@ BAD = [
     ("goengine:seconds=fast", "'goengine:seconds=fast': seconds must be a number, not 'fast'"),
     ("goengine:playouts=10,seconds=1",
      "'goengine:playouts=10,seconds=1': playouts and seconds are exclusive: give one"),
-    ("goengine:threads=2", "'goengine:threads=2': threads is for a net player (weights=...); "
+    ("goengine:threads=2", "'goengine:threads=2': threads is for a net player (weights=... or lee=...); "
                            "the playout engine runs on one thread"),
+    ("goengine:weights=a.pt,lee=R", "'goengine:weights=a.pt,lee=R': weights and lee are exclusive: give one"),
+    ("goengine:lambda=0.5", "'goengine:lambda=0.5': lambda is for an AlphaGo Lee player (lee=RUN_DIR)"),
+    ("goengine:lee=R,lambda=2", "'goengine:lee=R,lambda=2': lambda must be in [0, 1], not 2.0"),
     ("goengine:engine=gnugo", "'goengine:engine=gnugo': engine must be one of mcts, random, not 'gnugo'"),
     ("goengine:visits=1", "'goengine:visits=1': goengine takes no 'visits'; "
-                          "it takes weights, playouts, seconds, threads, engine, seed"),
+                          "it takes weights, lee, lambda, playouts, seconds, threads, engine, seed"),
     ("gtp:", "'gtp:': gtp needs command, e.g. gtp:\"/usr/games/gnugo --mode gtp\""),
     ('gtp:"prog', "'gtp:\"prog': command: No closing quotation"),
 ]

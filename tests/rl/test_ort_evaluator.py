@@ -185,7 +185,7 @@ def test_train_zero_takes_inference(tmp_path, capsys, restore_torch_threads):
             "--steps", "1", "--batch-size", "8", "--gate-games", "0", "--window", "10", "--workers", "0",
             "--threads", "1", "--no-progress", "--generations", "1"]
     assert main(["train", "zero", "--out", str(run_dir), *tiny, "--inference", "ort"]) == 0
-    from rl.alphago_zero.loop import ZeroRun
+    from selfplay.pipelines.zero import ZeroRun
 
     assert ZeroRun.open(str(run_dir)).config.selfplay.inference == "ort", "kept in the run's config"
     capsys.readouterr()

@@ -268,7 +268,7 @@ def test_train_zero_through_a_local_server(tmp_path, capsys):
             "--threads", "1", "--no-progress", "--generations", "1"]
     assert main(["train", "zero", "--out", str(run_dir), *tiny, "--inference", "server",
                  "--inference-device", "cpu"]) == 0
-    from rl.alphago_zero.loop import ZeroRun
+    from selfplay.pipelines.zero import ZeroRun
 
     assert ZeroRun.open(str(run_dir)).config.selfplay.inference == "server"
     assert re.search(r"generation 1: 2 games, .* inference server: mean batch [\d.]+", capsys.readouterr().err)

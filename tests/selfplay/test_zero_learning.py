@@ -24,7 +24,7 @@ import torch
 
 from nets.go import checkpoint
 from nets.go.presets import zero_config
-from rl.alphago_zero.loop import ZeroRun, ZeroRunConfig
+from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
 from rl.alphago_zero.trainer import TrainerConfig
 from selfplay.arena import play_match
 from selfplay.orchestrator import LocalSelfPlay

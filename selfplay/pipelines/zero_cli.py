@@ -1,11 +1,11 @@
-"""`goengine train zero`: the AlphaGo Zero loop (rl/alphago_zero/loop.py) from the command line.
+"""`goengine train zero`: the AlphaGo Zero loop (selfplay/pipelines/zero.py) from the command line.
 
     goengine train zero --board-size 9 --workers 2 --out runs/z9 --minutes 60
     goengine train zero --out runs/z9 --resume --minutes 60          # carries on where it stopped
     goengine train zero --board-size 5 --komi 0.5 --net 2x16 --visits 32 --workers 0 --out runs/z5 --generations 10
 
 Self-play runs on `--workers` Ray actors (an embedded local Ray unless `--address` joins a cluster), or in
-this process with `--workers 0`. Everything lives in RUN_DIR (see loop.py); the run's settings are fixed
+this process with `--workers 0`. Everything lives in RUN_DIR (see zero.py); the run's settings are fixed
 when it is created, so with `--resume` only --workers, --address, --minutes, --generations, --threads,
 --no-progress and the inference server's --inference-device, --inference-max-batch,
 --inference-max-wait-ms and --inference-fp16 apply (and --board-size, if given, must match the run).
@@ -23,10 +23,7 @@ from goengine import checks
 from goengine.cli import UserError
 
 
-def add_arguments(parser) -> None:
-    sub = parser.add_subparsers(dest="algorithm", metavar="algorithm", required=True)
-    z = sub.add_parser("zero", help="AlphaGo Zero: self-play, training and gating in a loop",
-                       description="AlphaGo Zero: self-play -> train -> gate, with exact resume from RUN_DIR")
+def add_arguments(z) -> None:
     z.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (created, or resumed with --resume)")
     z.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
     budget = z.add_mutually_exclusive_group()
@@ -75,7 +72,7 @@ FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in (
 
 def _config(args):
     from nets.go.presets import zero_config
-    from rl.alphago_zero.loop import ZeroRunConfig
+    from selfplay.pipelines.zero import ZeroRunConfig
     from rl.alphago_zero.trainer import TrainerConfig
     from selfplay.worker import SelfPlayConfig
 
@@ -116,8 +113,6 @@ def _executor(config, args):
 
 
 def run(args) -> int:
-    if args.algorithm != "zero":
-        raise UserError(f"unknown algorithm {args.algorithm!r}")
     if args.generations is None and args.minutes is None:
         raise UserError("give --generations G or --minutes M")
     try:
@@ -137,7 +132,7 @@ def run(args) -> int:
 
     from nets.go import checkpoint
     from nets.go.checkpoint import CheckpointError
-    from rl.alphago_zero.loop import RunDirError, ZeroRun, initial_model
+    from selfplay.pipelines.zero import RunDirError, ZeroRun, initial_model
     from rl.alphago_zero.trainer import Trainer
     from rl.records import RecordError
     from selfplay.orchestrator import WorkersLostError

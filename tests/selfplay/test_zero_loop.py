@@ -15,7 +15,7 @@ from goengine.cli import main
 from goengine.sgf import load_game
 from nets.go import checkpoint
 from nets.go.presets import zero_config
-from rl.alphago_zero.loop import ZeroRun, ZeroRunConfig
+from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
 from rl.alphago_zero.trainer import TrainerConfig
 from rl.elo import RatingTable
 from rl.metrics_log import read_metrics
@@ -179,7 +179,7 @@ def test_bad_inputs_give_one_line(tmp_path, capsys, torch_one_thread):
 def test_a_generation_replayed_from_disk_reports_no_rates():
     """After a restart whose generation had all its games on disk, nothing was played: its rates are NaN
     in metrics.csv (not 0 games an hour), and the counts still come from the records."""
-    from rl.alphago_zero.loop import _selfplay_metrics
+    from selfplay.pipelines.zero import _selfplay_metrics
     from selfplay.worker import WorkerStats
 
     from nets.go.zero_resnet import ZeroResNet

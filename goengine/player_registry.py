@@ -1,0 +1,111 @@
+"""The player a command line asks for: the flags shared by `goengine gtp` and `goengine play`, and the
+registry through which players of upper packages (a trained net, AlphaGo Lee) are found.
+
+    random          --engine random                          goengine.players.RandomPlayer
+    rollout engine  (default)                                goengine.mcts.player.MCTSPlayer, heavy playouts
+    zero            --weights RUN_DIR/best.pt                entry point goengine.players:zero
+    lee             --lee LEE_RUN_DIR [--lambda L]           entry point goengine.players:lee
+
+goengine imports neither torch nor rl: a net player is a `goengine.players` entry point (pyproject.toml),
+a function `from_args(args) -> Player` that reads the same flags, looked up by name when asked for. Any
+installed package can add one the same way.
+"""
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from goengine import checks
+from goengine.players import RandomPlayer
+
+ENTRY_POINT_GROUP = "goengine.players"
+
+
+def registered_players() -> dict[str, object]:
+    """name -> entry point of every net player installed."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_player_factory(name: str):
+    """The `from_args` function registered as `name`; ValueError if no installed package offers it."""
+    found = registered_players()
+    if name not in found:
+        raise ValueError(f"no {name!r} player is installed (entry points of group {ENTRY_POINT_GROUP!r}: "
+                         f"{', '.join(sorted(found)) or 'none'}); install goengine with its [rl] extra")
+    return found[name].load()
+
+
+def add_player_arguments(parser) -> None:
+    """The flags that choose and tune the engine's player, shared by `goengine gtp` and `goengine play`."""
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--playouts", type=int, default=None, help="simulations per move")
+    budget.add_argument("--seconds", type=float, default=None,
+                        help="mean seconds per move (default 1): a decided move stops early and a hard one "
+                             "may use the time saved, up to 3x; a GTP game clock makes it a hard limit")
+    parser.add_argument("--engine", choices=("mcts", "random"), default="mcts",
+                        help="mcts: tree search with playouts (default); random: random sensible moves")
+    parser.add_argument("--light", action="store_true", help="uniform random playouts instead of heavy ones")
+    parser.add_argument("--resign-threshold", type=float, default=0.1,
+                        help="resign below this win rate (0: never)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed of the player")
+    nets = parser.add_mutually_exclusive_group()
+    nets.add_argument("--weights", default=None,
+                      help="AlphaGo Zero checkpoint (RUN_DIR/best.pt): the search uses this net's priors and values")
+    nets.add_argument("--lee", default=None, metavar="LEE_RUN_DIR",
+                      help="AlphaGo Lee: the folder `goengine train lee` wrote (sl.pt, value.pt, rollout.pt): "
+                           "SL-policy priors, leaf value mixing the value net and rollouts")
+    parser.add_argument("--lambda", dest="lam", type=float, default=None,
+                        help="with --lee: weight of the rollout result in the leaf value, 0..1 (default 0.5)")
+    parser.add_argument("--inference", choices=("torch", "ort", "ort-int8"), default=None,
+                        help="with --weights: the net's forward pass in torch (default), ONNX Runtime fp32, or "
+                             "ONNX Runtime static int8 (about 2x faster on a CPU)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="with --weights: threads of the net's forward pass (default: torch's, all cores; "
+                             "ONNX Runtime: 1)")
+
+
+def make_player(args):
+    """The Player that the flags of add_player_arguments describe (search imports stay lazy)."""
+    engine = getattr(args, "engine", "mcts")
+    seed = getattr(args, "seed", None)
+    playouts, seconds = getattr(args, "playouts", None), getattr(args, "seconds", None)
+    threshold = getattr(args, "resign_threshold", 0.1)
+    inference, threads = getattr(args, "inference", None), getattr(args, "threads", None)
+    if seed is not None:
+        checks.seed("--seed", seed)
+    if playouts is not None:
+        checks.integer("--playouts", playouts, 1)
+    if seconds is not None:
+        checks.number("--seconds", seconds, 0, low_open=True)
+    if threads is not None:
+        checks.integer("--threads", threads, 1)
+    checks.number("--resign-threshold", threshold, 0, 1, high_open=True)
+    if engine == "random":
+        return RandomPlayer(seed)
+    from goengine.mcts.evaluators import RolloutEvaluator
+    from goengine.mcts.player import MCTSPlayer, PlayerConfig
+    from goengine.mcts.search import SearchConfig
+
+    net = "zero" if getattr(args, "weights", None) else "lee" if getattr(args, "lee", None) else None
+    if net is None:
+        lam = getattr(args, "lam", None)
+        for flag, value in (("--inference", inference), ("--threads", threads), ("--lambda", lam)):
+            if value is not None:
+                raise ValueError(f"{flag} is for a net player (--weights or --lee); the playout engine runs on "
+                                 f"one thread")
+    else:
+        if getattr(args, "lam", None) is not None:
+            if net != "lee":
+                raise ValueError("--lambda is for --lee")
+            checks.number("--lambda", args.lam, 0, 1)
+        player = load_player_factory(net)(args)  # torch is imported only when a net plays
+        size = getattr(args, "size", None)
+        if getattr(args, "command", None) == "gtp":
+            args.size = player.board_size  # GTP starts on the net's board; boardsize may not change it
+        elif size is not None and size != player.board_size:
+            source = args.weights if net == "zero" else args.lee
+            raise ValueError(f"{source} plays {player.board_size}x{player.board_size}, not {size}x{size}")
+        return player
+    config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
+                          resign_threshold=threshold)
+    evaluator = RolloutEvaluator(heavy=not getattr(args, "light", False))
+    return MCTSPlayer(config, SearchConfig(seed=seed or 0), evaluator)

@@ -386,6 +386,8 @@ def run(args: argparse.Namespace) -> int:
     from goengine.cli import UserError
 
     try:
+        if args.val + args.test >= 1:
+            raise ValueError("--val and --test must add up to less than 1 (games must be left for training)")
         config = ConvertConfig(board_size=args.board_size,
                                rules=tuple(r.strip() for r in args.rules.split(",") if r.strip()) if args.rules else (),
                                max_handicap=args.max_handicap, min_moves=args.min_moves, min_rank=args.min_rank,

@@ -88,6 +88,13 @@ class LocalSelfPlay:
         for first, count in chunks:
             yield self.worker.play_chunk(generation, first, count)
 
+    def play_policy(self, setup, weights: list, plan_chunks: list[list]) -> Iterator[tuple[list, WorkerStats]]:
+        """AlphaGo Lee's policy games (SelfPlayWorker.play_policy_chunk), one list of plans at a time."""
+        if self.worker is None:
+            self.worker = SelfPlayWorker(self.config, None, -1, 0)
+        for plans in plan_chunks:
+            yield self.worker.play_policy_chunk(setup, weights, plans)
+
     def inference_stats(self) -> InferenceStats | None:
         """The inference server's stats since it started (None without one)."""
         return self.server.stats() if self.server is not None else None
@@ -325,15 +332,32 @@ class Orchestrator:
 
     def play(self, generation: int, chunks: list[Chunk]) -> Iterator[tuple[list, WorkerStats]]:
         """Play the chunks on the actors and yield each chunk's (records, stats) as it completes."""
-        ray = self._ray
         if self._weights_ref is None:
             raise RuntimeError("publish(weights, version) first")
+        return self._run(chunks, lambda i, chunk: self._submit(i, generation, chunk))
+
+    def play_policy(self, setup, weights: list, plan_chunks: list[list]) -> Iterator[tuple[list, WorkerStats]]:
+        """AlphaGo Lee's policy games (SelfPlayWorker.play_policy_chunk) on the same actors: the nets go to
+        the object store once per call, each chunk of plans to one actor; (games, stats) in completion
+        order. Needs no published Zero weights (an actor started without them plays only these)."""
+        weights_ref = self._ray.put(weights)
+
+        def submit(i: int, plans: list):
+            if self.actors[i] is None:
+                self._start(i)
+            return self.actors[i].play_policy_chunk.remote(setup, weights_ref, plans)
+        return self._run(plan_chunks, submit)
+
+    def _run(self, chunks: list, submit) -> Iterator[tuple[list, WorkerStats]]:
+        """submit(actor index, chunk) -> object ref, for every chunk, on the free actors; yield results in
+        completion order, replacing dead actors and replaying their chunks."""
+        ray = self._ray
         todo = deque(chunks)
         inflight: dict = {}  # object ref -> (actor index, chunk, server epoch it was played with)
         for i in range(len(self.actors)):
             if todo:
                 chunk = todo.popleft()
-                inflight[self._submit(i, generation, chunk)] = (i, chunk, self._server_epoch)
+                inflight[submit(i, chunk)] = (i, chunk, self._server_epoch)
         self._set_clients(len(inflight))
         while inflight:
             (ref,), _ = ray.wait(list(inflight), num_returns=1)
@@ -360,7 +384,7 @@ class Orchestrator:
                 yield result
             if todo:
                 chunk = todo.popleft()
-                inflight[self._submit(i, generation, chunk)] = (i, chunk, self._server_epoch)
+                inflight[submit(i, chunk)] = (i, chunk, self._server_epoch)
             self._set_clients(len(inflight))
 
     def close(self) -> None:

@@ -26,6 +26,9 @@ process runs it, which is what lets a run resume exactly ("server" only nearly: 
 other workers' into one pass can round differently, selfplay/inference.py; "ort-int8" only nearly too:
 each version's int8 ranges are calibrated on the positions this worker evaluated under the previous
 version).
+
+The same worker plays AlphaGo Lee's policy-vs-policy games (no search), for its RL and value stages:
+`play_policy_chunk` (rl/alphago_lee/reinforce.py). A worker started without Zero weights plays only those.
 """
 from __future__ import annotations
 
@@ -208,10 +211,15 @@ class SelfPlayWorker:
             self.model = None
             self.evaluator = ServerEvaluator(server, config.board_size)
             self.set_weights(weights_state_dict, weights_version)
+        elif weights_state_dict is None:
+            self.model = None  # no AlphaGo Zero net: this worker plays policy games only (play_policy_chunk)
         else:
             self.model = ZeroResNet(config.net_config())
             self.set_weights(weights_state_dict, weights_version)
-        if config.inference == "torch":
+        self._policy_nets: list = []  # AlphaGo Lee policy nets of play_policy_chunk, built once per config
+        if self.model is None and config.inference != "server":
+            self.evaluator = None
+        elif config.inference == "torch":
             self.evaluator = NetEvaluator(self.model, config.board_size, batch_size=config.net_batch)
         elif config.inference in ("ort", "ort-int8"):
             from rl.alphago_zero.ort_evaluator import OrtEvaluator
@@ -231,6 +239,8 @@ class SelfPlayWorker:
         the old weights are what int8 calibrates on."""
         if version == self.weights_version:
             return
+        if self.model is None and self.config.inference != "server":
+            raise ValueError("this worker was started without AlphaGo Zero weights; it plays policy games only")
         if self.model is not None:
             self.model.load_state_dict(state_dict)
             self.model.eval()
@@ -244,6 +254,8 @@ class SelfPlayWorker:
 
     def prepare(self) -> None:
         """Build the ONNX Runtime session for the loaded weights, if it is not built yet."""
+        if self.evaluator is None:
+            raise ValueError("this worker was started without AlphaGo Zero weights; it plays policy games only")
         if self.config.inference in ("ort", "ort-int8") and self.session_version != self.weights_version:
             self._count_build(self.evaluator.load(self.model, seed=self._calibration_seed()))
             self.session_version = self.weights_version
@@ -255,6 +267,31 @@ class SelfPlayWorker:
     def _count_build(self, seconds: float) -> None:
         self.stats.session_builds += 1
         self.stats.session_build_seconds += seconds
+
+    def play_policy_chunk(self, setup, weights: list, plans: list) -> tuple[list, WorkerStats]:
+        """Policy-vs-policy games without search (AlphaGo Lee's RL and value stages): one game per
+        `rl.alphago_lee.reinforce.GamePlan`, nets given as state dicts of the Lee policy `setup.net`
+        describes, all games batched into one forward pass per net (reinforce.play_policy_games)."""
+        import torch
+
+        from nets.go.lee import LeeConfig, LeePolicy
+        from rl.alphago_lee.reinforce import play_policy_games
+
+        start = time.perf_counter()
+        config = LeeConfig(**setup.net)
+        if len(self._policy_nets) < len(weights) or self._policy_nets[0].config != config:
+            self._policy_nets = [LeePolicy(config) for _ in weights]
+        with torch.no_grad():
+            for net, state_dict in zip(self._policy_nets, weights):
+                net.load_state_dict(state_dict)
+                net.eval()
+        games = play_policy_games(self._policy_nets, plans, setup)
+        seconds = time.perf_counter() - start
+        moves = sum(len(g.moves) for g in games)
+        self.stats.games += len(games)
+        self.stats.moves += moves
+        self.stats.seconds += seconds
+        return games, WorkerStats(games=len(games), moves=moves, seconds=seconds)
 
     def pid(self) -> int:
         return os.getpid()

@@ -35,7 +35,7 @@ has no pass output), and not the random opening moves `goengine data generate` m
 are still in the games, so replays are exact.
 
 Planes are computed once at conversion (default) or at load time (`--planes load`: only the moves are
-stored and `split()` replays every game). The two give identical planes (tests/rl/test_lee_data.py); on
+stored and the first `planes()` call replays every game of the split). The two give identical planes (tests/rl/test_lee_data.py); on
 this machine storing them is faster (docs/lee.md has the figures).
 """
 from __future__ import annotations
@@ -158,10 +158,17 @@ class Split:
         # z from the player to move's side: Black is +1 in `winner`
         self.result_P = (self.winner[self.game_P] * np.where(self.to_play_P == 1, 1, -1)).astype(np.int8)
         n_bytes = (POLICY_PLANES * size * size + 7) // 8
+        self._progress = progress
+        self._packed = None  # computed at the first planes() call when the dataset stores moves only
         if planes_stored:
-            self.planes_packed = np.concatenate(packed) if packed else np.zeros((0, n_bytes), np.uint8)
-        else:
-            self.planes_packed = self._compute_planes(progress)
+            self._packed = np.concatenate(packed) if packed else np.zeros((0, n_bytes), np.uint8)
+
+    @property
+    def planes_packed(self) -> np.ndarray:
+        """uint8 (P, ceil(48*N*N/8)): every example's planes, packed."""
+        if self._packed is None:
+            self._packed = self._compute_planes(self._progress)
+        return self._packed
 
     @property
     def n_games(self) -> int:

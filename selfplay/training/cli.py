@@ -1,0 +1,35 @@
+"""The training-backend flags a `goengine train` subcommand adds, and the backend they make."""
+from __future__ import annotations
+
+from goengine import checks
+from goengine.cli import UserError
+
+
+def add_training_arguments(parser) -> None:
+    g = parser.add_argument_group("distributed training (selfplay/training, docs/distributed.md)")
+    g.add_argument("--train-mode", choices=("local", "sync", "async"), default="local",
+                   help="local: this process; sync: DDP all-reduce on Ray Train workers; async: a parameter server")
+    g.add_argument("--train-workers", type=int, default=None,
+                   help="data-parallel training workers (default: 1 for local, 2 otherwise)")
+    g.add_argument("--max-staleness", type=int, default=None,
+                   help="async: apply no gradient more than this many versions stale (default: unbounded)")
+    g.add_argument("--staleness-lr", action="store_true", help="async: learning rate / staleness for each gradient")
+
+
+def backend_from_args(args, address: str | None = None, shared_cpus: bool = True):
+    """The backend of the flags; UserError for bad values. `shared_cpus`: the training workers ask Ray for
+    no CPU of their own, for a local Ray whose CPUs the (idle) self-play actors hold while training runs."""
+    from selfplay.training import make_backend
+
+    workers = args.train_workers if args.train_workers is not None else (1 if args.train_mode == "local" else 2)
+    try:
+        checks.integer("--train-workers", workers, 1)
+        if args.max_staleness is not None:
+            checks.integer("--max-staleness", args.max_staleness, 0)
+        if args.train_mode != "async" and (args.max_staleness is not None or args.staleness_lr):
+            raise ValueError("--max-staleness and --staleness-lr are for --train-mode async")
+        return make_backend(args.train_mode, workers, address=address, num_cpus=None,
+                            cpus_per_worker=0.0 if shared_cpus and address is None else 1.0,
+                            max_staleness=args.max_staleness, staleness_lr=args.staleness_lr)
+    except (ValueError, ConnectionError) as e:
+        raise UserError(str(e).replace("train workers must", "--train-workers must")) from None

@@ -23,12 +23,9 @@ trainer as it stands between two steps (nets/genG.partial.pt), and the resume ta
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import signal
-import threading
 import time
 from dataclasses import dataclass
 
@@ -44,6 +41,8 @@ from rl.alphago_zero.replay import ReplayWindow
 from rl.alphago_zero.trainer import FEATURE_SET, Trainer, TrainerConfig
 from rl.records import GameRecord, read_record, record_filename, record_paths, save_sgf, write_record
 from selfplay.orchestrator import chunks_of
+from selfplay.training.api import LocalBackend, ReplaySource, TrainingInterrupted
+from selfplay.training.zero import zero_spec
 from selfplay.worker import SelfPlayConfig, WorkerStats, game_seed
 
 STATE_VERSION = 1
@@ -141,6 +140,9 @@ class ZeroRun:
         self.state = state
         self.games_dir = os.path.join(run_dir, "games")
         self.window = ReplayWindow(config.board_size, config.window_games)
+        self.backend = LocalBackend()
+        """Where the training steps run (selfplay/training): in this process unless the caller sets a
+        SyncBackend or AsyncBackend; checkpoints and resumes are the same either way."""
 
     # --- the folder ---
     def net_path(self, generation: int) -> str:
@@ -252,17 +254,19 @@ class ZeroRun:
         positions = self.window.refresh(self.games_dir, generation)
         bar = progress(total=self.config.steps_per_generation, initial=done, desc=f"gen {generation} train",
                        unit="step")
+
+        def on_step(m: dict) -> None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{m.get('loss', float('nan')):.3f}")
+
+        source = ReplaySource(self.games_dir, self.config.board_size, self.config.window_games, generation,
+                              local=self.window)
         try:
-            while done < self.config.steps_per_generation:
-                with _signals_between_steps():
-                    m = trainer.train_step(self.window.sample(self.config.trainer.batch_size, trainer.rng))
-                    for k, v in m.items():
-                        sums[k] = sums.get(k, 0.0) + v
-                    done += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{m['loss']:.3f}")
-        except KeyboardInterrupt:
+            self.backend.fit(trainer, zero_spec(trainer), source, self.config.steps_per_generation - done,
+                             on_step=on_step, sums=sums)
+        except TrainingInterrupted as e:
             # the steps so far, exactly: model, optimizer and RNG states, between two steps
+            done += e.steps_done
             trainer.save(partial, extra={"generation": generation, "partial": {"steps": done, "sums": sums}})
             raise
         finally:
@@ -357,25 +361,6 @@ class ZeroRun:
             strength = f"generation {best}, Elo {r.elo:+.0f} [{r.low:+.0f}, {r.high:+.0f}] over the initial net"
         return (f"{self.state['generation']} generations, {games} self-play games; best net: {strength}; "
                 f"play it: goengine gtp --weights {self.best_path} --playouts {self.config.selfplay.visits}")
-
-
-@contextlib.contextmanager
-def _signals_between_steps():
-    """Hold SIGINT and SIGTERM back until the block ends, then deliver them: an interrupt then lands
-    between two training steps, never inside an optimizer update, so the saved state is exact."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum))
-                for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        if caught:
-            signal.raise_signal(caught[0])
 
 
 def _selfplay_metrics(records: list[GameRecord], stats: WorkerStats, seconds: float) -> dict:

@@ -10,7 +10,8 @@ when it is created, so with `--resume` only --workers, --address, --minutes, --g
 --no-progress and the inference server's --inference-device, --inference-max-batch,
 --inference-max-wait-ms and --inference-fp16 apply (and --board-size, if given, must match the run).
 With --inference server the workers' leaves are evaluated by one inference actor (selfplay/inference.py),
-on a GPU if there is one. Bad input (a missing or mismatched checkpoint, a run folder of another board
+on a GPU if there is one. Training steps run in this process, or with --train-mode sync|async on
+--train-workers Ray workers (selfplay/training, docs/distributed.md); both may change on --resume. Bad input (a missing or mismatched checkpoint, a run folder of another board
 size, an unreachable Ray address, --inference-device cuda without a GPU) ends as one line.
 """
 from __future__ import annotations
@@ -60,6 +61,9 @@ def add_arguments(z) -> None:
     z.add_argument("--seed", type=int, default=0)
     z.add_argument("--threads", type=int, default=None, help="torch threads of this process (default: torch's)")
     z.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from selfplay.training.cli import add_training_arguments
+
+    add_training_arguments(z)
 
 
 # the flag of each config field that a flag sets (the configs check the values and name the field)
@@ -165,6 +169,13 @@ def run(args) -> int:
         if executor is not None:
             executor.close()
         raise UserError(str(e)) from None
+    from selfplay.training.cli import backend_from_args
+
+    try:
+        zero_run.backend = backend_from_args(args, address=args.address)
+    except UserError:
+        executor.close()
+        raise
     progress = functools.partial(tqdm, leave=False, file=sys.stderr, disable=True if args.no_progress else None,
                                  dynamic_ncols=True)
 
@@ -194,6 +205,7 @@ def run(args) -> int:
         print(f"goengine train: {e}; carry on with --resume", file=sys.stderr)
         return 1
     finally:
+        zero_run.backend.close()
         executor.close()
     print(f"goengine train zero: {zero_run.summary()}")
     return 0

@@ -127,6 +127,9 @@ def run(args) -> int:
         if args.threads is not None:
             checks.integer("--threads", args.threads, 1)
         checks.integer("--workers", args.workers, 0)
+        from selfplay.training.cli import train_workers
+
+        train_workers(args)
         if not args.resume:
             checks.output_folder("--out", args.out)
     except ValueError as e:

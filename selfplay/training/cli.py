@@ -16,20 +16,32 @@ def add_training_arguments(parser) -> None:
     g.add_argument("--staleness-lr", action="store_true", help="async: learning rate / staleness for each gradient")
 
 
-def backend_from_args(args, address: str | None = None, shared_cpus: bool = True):
-    """The backend of the flags; UserError for bad values. `shared_cpus`: the training workers ask Ray for
-    no CPU of their own, for a local Ray whose CPUs the (idle) self-play actors hold while training runs."""
-    from selfplay.training import make_backend
-
+def train_workers(args) -> int:
+    """The flags' worker count, checked: UserError (one line) for bad values, before anything starts."""
     workers = args.train_workers if args.train_workers is not None else (1 if args.train_mode == "local" else 2)
     try:
         checks.integer("--train-workers", workers, 1)
+        if args.train_mode == "local" and workers != 1:
+            raise ValueError(f"--train-mode local trains in this process: --train-workers must be 1, not {workers}")
         if args.max_staleness is not None:
             checks.integer("--max-staleness", args.max_staleness, 0)
         if args.train_mode != "async" and (args.max_staleness is not None or args.staleness_lr):
             raise ValueError("--max-staleness and --staleness-lr are for --train-mode async")
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return workers
+
+
+def backend_from_args(args, address: str | None = None, shared_cpus: bool = True):
+    """The backend of the flags (Ray joined if running, else started). `shared_cpus`: the training workers
+    ask Ray for no CPU of their own, for a local Ray whose CPUs the self-play actors hold (idle while
+    training runs); on a cluster (`address`) each asks for one."""
+    from selfplay.training import make_backend
+
+    workers = train_workers(args)
+    try:
         return make_backend(args.train_mode, workers, address=address, num_cpus=None,
                             cpus_per_worker=0.0 if shared_cpus and address is None else 1.0,
                             max_staleness=args.max_staleness, staleness_lr=args.staleness_lr)
-    except (ValueError, ConnectionError) as e:
-        raise UserError(str(e).replace("train workers must", "--train-workers must")) from None
+    except ConnectionError as e:
+        raise UserError(str(e)) from None

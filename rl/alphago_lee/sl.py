@@ -145,14 +145,16 @@ def make_batch(split: Split, rows: np.ndarray, k_B: np.ndarray, table: np.ndarra
 class SLBatchSource:
     """A split as a batch source: `shard(rank, world)` -> a sampler of that worker's part."""
 
-    def __init__(self, split: Split, symmetries: bool = True):
+    def __init__(self, split: Split, symmetries: bool = True, limit: int | None = None):
         if split.n_positions == 0:
             raise ValueError(f"the {split.name} split has no positions")
         self.split = split
         self.symmetries = symmetries
+        self.n = split.n_positions if limit is None else min(limit, split.n_positions)
+        """Positions drawn from: the first `limit` (whole games first, in the split's order)."""
 
     def shard(self, rank: int, world: int) -> SLSampler:
-        return SLSampler(self.split, np.arange(rank, self.split.n_positions, world), self.symmetries)
+        return SLSampler(self.split, np.arange(rank, self.n, world), self.symmetries)
 
 
 class SLTrainer:
@@ -252,11 +254,13 @@ class Budget:
 
 def train_sl(trainer: SLTrainer, train: Split, val: Split, run_dir: str, budget: Budget, *,
              log=None, progress: Callable | None = None, eval_limit: int | None = None,
-             extra: dict | None = None) -> dict[str, float]:
+             train_limit: int | None = None, extra: dict | None = None) -> dict[str, float]:
     """Train until the budget ends; validate and checkpoint at each epoch's end and at the end. Returns the
-    last validation figures. `log` is a MetricsLog (or None); `progress` a tqdm-like factory."""
-    source = SLBatchSource(train, trainer.config.symmetries).shard(0, 1)
-    steps_per_epoch = max(1, train.n_positions // trainer.config.batch_size)
+    last validation figures. `log` is a MetricsLog (or None); `progress` a tqdm-like factory; `train_limit`
+    trains on the first that many positions of `train` only (to compare corpora at equal size)."""
+    batches = SLBatchSource(train, trainer.config.symmetries, train_limit)
+    source = batches.shard(0, 1)
+    steps_per_epoch = max(1, batches.n // trainer.config.batch_size)
     started = time.monotonic()
     path = os.path.join(run_dir, SL_FILE)
     target = budget.steps if budget.steps is not None else None

@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-symmetries", action="store_true", help="train without the 8 random symmetries")
     parser.add_argument("--eval-positions", type=int, default=None,
                         help="validate on at most this many positions per epoch (default all)")
+    parser.add_argument("--train-positions", type=int, default=None,
+                        help="train on the first N positions of the train split only (compare corpora at equal size)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--no-tensorboard", action="store_true", help="CSV and PNG only")
@@ -57,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
             checks.number("--minutes", args.minutes, 0, low_open=True)
         if args.threads is not None:
             checks.integer("--threads", args.threads, 1)
-        if args.eval_positions is not None:
-            checks.integer("--eval-positions", args.eval_positions, 1)
+        for flag, value in (("--eval-positions", args.eval_positions), ("--train-positions", args.train_positions)):
+            if value is not None:
+                checks.integer(flag, value, 1)
         checks.seed("--seed", args.seed)
         checks.output_folder("--out", args.out)
     except ValueError as e:
@@ -113,12 +116,12 @@ def run(args: argparse.Namespace) -> int:
                                  dynamic_ncols=True)
     c = trainer.config
     print(f"goengine train lee sl: {c.layers} layers x {c.filters} filters on {c.board_size}x{c.board_size}; "
-          f"{train.n_positions} train / {val.n_positions} val / {test.n_positions} test positions; "
+          f"{min(train.n_positions, args.train_positions or train.n_positions)} train / {val.n_positions} val / {test.n_positions} test positions; "
           f"from step {trainer.step}", file=sys.stderr)
     log = MetricsLog(os.path.join(args.out, sl.LOG_DIR), step_key="step", tensorboard=not args.no_tensorboard)
     try:
         sl.train_sl(trainer, train, val, args.out, sl.Budget(args.steps, args.minutes), log=log, progress=progress,
-                    eval_limit=args.eval_positions, extra={"data": os.path.abspath(args.data)})
+                    eval_limit=args.eval_positions, train_limit=args.train_positions, extra={"data": os.path.abspath(args.data)})
         result = sl.evaluate(trainer.model, test)
         uniform = sl.legal_uniform_top1(test) if test.n_positions else float("nan")
         if test.n_positions:

@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "play": ("goengine.play", "play a game against the engine in the terminal"),
     "gtp": ("goengine.gtp.cli", "speak GTP on stdin/stdout (for Sabaki, GoGui, Lizzie, match referees)"),
     "match": ("goengine.match", "referee N games between two GTP engines (specs such as katago:visits=1, or commands)"),
+    "ladder": ("goengine.strength_ladder", "a fixed strength ladder: rate its rungs once, then place any player on it by Elo"),
     "bench": ("bench.cli", "benchmarks printing JSON figures: board, mcts, nets, selfplay"),
     "train": ("selfplay.train_cli", "train networks (zero: the AlphaGo Zero self-play loop)"),
     "selfplay": ("selfplay.cli", "self-play games with a network on Ray workers"),

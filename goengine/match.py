@@ -37,6 +37,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
+import numpy as np
+
 from goengine import checks, opponents
 from goengine.gtp.client import EngineCrashed, EngineFailure, EngineTimeout, GtpProcess
 from goengine.handicap import fixed_handicap_vertices
@@ -296,6 +298,21 @@ def _save_sgf(cfg: MatchConfig, game: GameResult, setup: Position, final: Positi
     path = os.path.join(cfg.out_dir, f"game-{game.index:03d}.sgf")
     sgf.save_game(path, [setup, final], result=game.result, black_name=game.black, white_name=game.white)
     return path
+
+
+def random_opening(position: Position, count: int, seed: int) -> list[str]:
+    """Up to `count` moves from `position`, each uniform over the side to move's legal moves that are not
+    a pass and fill no eye-like point of its own (fewer if none is left)."""
+    rng = np.random.default_rng(seed)
+    moves = []
+    for _ in range(count):
+        candidates = [v for v in position.legal_moves() if v != "pass" and not position.is_eye_like(v)]
+        if not candidates:
+            break
+        vertex = candidates[int(rng.integers(len(candidates)))]
+        position = position.play(vertex)
+        moves.append(vertex)
+    return moves
 
 
 def summarise(games: list[GameResult], first: str, second: str) -> dict:

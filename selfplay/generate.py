@@ -39,7 +39,7 @@ import numpy as np
 
 from goengine import atomic, checks, opponents
 from goengine.gtp.client import GtpProcess
-from goengine.match import MatchConfig, Referee
+from goengine.match import MatchConfig, Referee, random_opening
 from goengine.position import Position
 
 RANDOM_MOVE_COMMENT = "random opening move"
@@ -95,21 +95,6 @@ def game_seed(seed: int, index: int) -> int:
 
 def game_path(out_dir: str, index: int) -> str:
     return os.path.join(out_dir, f"game-{index + 1:06d}.sgf")
-
-
-def random_opening(position: Position, count: int, seed: int) -> list[str]:
-    """Up to `count` moves from `position`, each uniform over the side to move's legal moves that are not
-    a pass and fill no eye-like point of its own (fewer if none is left)."""
-    rng = np.random.default_rng(seed)
-    moves = []
-    for _ in range(count):
-        candidates = [v for v in position.legal_moves() if v != "pass" and not position.is_eye_like(v)]
-        if not candidates:
-            break
-        vertex = candidates[int(rng.integers(len(candidates)))]
-        position = position.play(vertex)
-        moves.append(vertex)
-    return moves
 
 
 @dataclass(frozen=True)

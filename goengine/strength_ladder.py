@@ -1,0 +1,447 @@
+"""`goengine ladder`: a fixed strength ladder, so that a net's Elo means the same in every run.
+
+A gate chain (each generation against the best before it) inflates and says nothing outside its run. The
+ladder instead is a set of rungs that never change (GNU Go at fixed levels, this engine's rollout search at
+fixed playouts, KataGo at fixed visits), rated once against each other; any player is then placed on it by
+a short match against the rungs near its strength, and gets an Elo anchored to the same scale.
+
+    goengine ladder rate  --ladder ladder-9x9.json --games-per-pair 10     # play the rungs, fit their Elo
+    goengine ladder place goengine:weights=run/best.pt,playouts=200 --ladder ladder-9x9.json --games 20
+    goengine ladder show  --ladder ladder-9x9.json
+
+Ratings: the Bradley-Terry model on the Elo scale, P(a beats b) = 1 / (1 + 10^((r_b - r_a) / 400)),
+fitted by maximum likelihood with Newton's method (R. Coulom's BayesElo does the same, with a prior): the
+prior here is BayesElo's default, two virtual draws between every two players that met, which keeps a
+10-0 finite.
+The anchor rung is held at 0 Elo. The 95% intervals come from the inverse of the Hessian of the
+log-likelihood (the observed Fisher information), +-1.96 sigma. Placing a player holds the rungs' ratings
+fixed and fits the player's alone; each next pair of games (colours swapped within the pair) goes to the
+rung whose rating is nearest the player's current estimate, where a game tells most (p(1-p) is largest).
+
+The ladder file (JSON, written atomically after every game, so a killed run resumes where it stopped):
+
+    format "goengine-ladder", version 1, size, komi, random_moves, anchor (a rung's spec), rungs (specs,
+    weakest first), games [{"black", "white", "result", ...}] between rungs, placements {player: [games]}.
+
+Most rungs are deterministic (GNU Go without --seed, a seeded search), so every game starts with
+`random_moves` uniformly random moves (goengine.match.random_opening), seeded by the two players and the
+game's index: games differ, and a rerun of the same game is the same game.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from goengine import checks, opponents
+from goengine.atomic import atomic_open
+from goengine.gtp.client import EngineCrashed, EngineTimeout, GtpProcess
+from goengine.match import SETUP_TIMEOUT_S, Z95, MatchConfig, Referee, random_opening
+from goengine.position import Position
+
+FORMAT, VERSION = "goengine-ladder", 1
+ELO_PER_NAT = 400 / math.log(10)
+"""Elo points per unit of the logistic's argument: P = 1 / (1 + exp(-d / ELO_PER_NAT))."""
+
+DEFAULT_RUNGS = (
+    "goengine:playouts=100",
+    "gnugo:level=1",
+    "gnugo:level=5",
+    "gnugo",  # level 10, GNU Go's default
+    "goengine:playouts=1000",
+    "goengine:playouts=10000",
+    "katago:visits=1",
+    "katago:visits=4",
+    "katago:visits=16",
+)
+"""The rungs of the 9x9 ladder, roughly weakest first; GNU Go level 10 is the anchor at 0 Elo."""
+DEFAULT_ANCHOR = "gnugo"
+
+
+class LadderError(ValueError):
+    """A ladder file that cannot be read or does not fit the command; the message names the file."""
+
+
+# ---------------------------------------------------------------------------------------------- ratings
+@dataclass(frozen=True)
+class Rating:
+    elo: float
+    low: float
+    high: float
+    games: int
+
+    def __str__(self) -> str:
+        return f"{self.elo:+.0f} ({self.low:+.0f} to {self.high:+.0f})"
+
+
+def _score(result: str, colour: str) -> float:
+    """The score of the player of `colour` ("b"/"w") in a game with SGF result `result`."""
+    winner = result[:1].upper()
+    if winner not in "BW" or result in ("0", "Draw", "Jigo"):
+        return 0.5
+    return 1.0 if winner == colour.upper() else 0.0
+
+
+def pair_scores(games: list[dict]) -> list[tuple[str, str, float]]:
+    """(black, white, Black's score) of each game."""
+    return [(g["black"], g["white"], _score(g["result"], "b")) for g in games]
+
+
+def fit(scores: list[tuple[str, str, float]], fixed: dict[str, float], prior_draws: float = 2.0
+        ) -> dict[str, Rating]:
+    """Maximum-likelihood Elo of every player in `scores` not in `fixed` (name -> Elo held as given), with
+    95% intervals. `prior_draws` virtual draws are added between every two players that met (0: none, the
+    plain MLE, infinite for a player who won every game). Raises ValueError if a free player's rating is
+    not determined (no game connects it to a fixed player)."""
+    players = sorted({p for a, b, _ in scores for p in (a, b)} - set(fixed))
+    index = {p: i for i, p in enumerate(players)}
+    games: dict[str, int] = {}
+    rows = []  # (a, b, score of a, weight)
+    met = set()
+    for a, b, s in scores:
+        rows.append((a, b, s, 1.0))
+        games[a] = games.get(a, 0) + 1
+        games[b] = games.get(b, 0) + 1
+        met.add(tuple(sorted((a, b))))
+    if prior_draws > 0:
+        rows += [(a, b, 0.5, prior_draws) for a, b in sorted(met)]
+    if not players:
+        return {p: Rating(r, r, r, games.get(p, 0)) for p, r in fixed.items()}
+    _check_connected(players, fixed, met)
+    r = np.zeros(len(players))
+    for _ in range(100):
+        grad, hess = _derivatives(r, rows, index, fixed)
+        step = np.linalg.solve(hess, -grad)
+        # damped, so that a lopsided start cannot overshoot into the flat tail of the logistic
+        step = np.clip(step, -400.0, 400.0)
+        r += step
+        if np.max(np.abs(step)) < 1e-7:
+            break
+    _, hess = _derivatives(r, rows, index, fixed)
+    sigma = np.sqrt(np.diag(np.linalg.inv(-hess)))
+    out = {p: Rating(v, v, v, games.get(p, 0)) for p, v in fixed.items()}
+    for p, i in index.items():
+        out[p] = Rating(float(r[i]), float(r[i] - Z95 * sigma[i]), float(r[i] + Z95 * sigma[i]), games.get(p, 0))
+    return out
+
+
+def _derivatives(r, rows, index, fixed):
+    """Gradient and Hessian of the log-likelihood in the free ratings (Elo units)."""
+    n = len(index)
+    grad, hess = np.zeros(n), np.zeros((n, n))
+    for a, b, s, w in rows:
+        ra = r[index[a]] if a in index else fixed[a]
+        rb = r[index[b]] if b in index else fixed[b]
+        p = 1.0 / (1.0 + math.exp(-(ra - rb) / ELO_PER_NAT))
+        g = w * (s - p) / ELO_PER_NAT  # d log L / d ra
+        h = w * p * (1 - p) / ELO_PER_NAT ** 2  # -d2 log L / d ra2
+        for x, sign in ((a, 1.0), (b, -1.0)):
+            if x in index:
+                grad[index[x]] += sign * g
+                hess[index[x], index[x]] -= h
+        if a in index and b in index:
+            hess[index[a], index[b]] += h
+            hess[index[b], index[a]] += h
+    return grad, hess
+
+
+def _check_connected(players, fixed, met) -> None:
+    reached = set(fixed)
+    grew = True
+    while grew:
+        grew = False
+        for a, b in met:
+            if (a in reached) != (b in reached):
+                reached.update((a, b))
+                grew = True
+    loose = [p for p in players if p not in reached]
+    if loose:
+        raise ValueError(f"no game connects {', '.join(loose)} to the anchor")
+
+
+# ---------------------------------------------------------------------------------------------- the file
+def default_random_moves(size: int) -> int:
+    """Random opening moves of a ladder game: 4 on 9x9, 8 on 19x19 (as `goengine data generate`)."""
+    return max(2, round(4 * size / 9)) if size < 19 else 8
+
+
+def new_ladder(size: int, komi: float, rungs: list[str], anchor: str, random_moves: int | None = None) -> dict:
+    rungs = [str(opponents.parse_opponent(r)) for r in rungs]  # canonical, so files compare
+    anchor = str(opponents.parse_opponent(anchor))
+    if len(set(rungs)) != len(rungs):
+        raise ValueError("the rungs repeat a player")
+    if len(rungs) < 2:
+        raise ValueError("a ladder needs at least 2 rungs")
+    if anchor not in rungs:
+        raise ValueError(f"the anchor {anchor} is not one of the rungs")
+    random_moves = default_random_moves(size) if random_moves is None else random_moves
+    checks.integer("random_moves", random_moves, 0, size * size - 1)
+    return {"format": FORMAT, "version": VERSION, "size": size, "komi": komi, "random_moves": random_moves,
+            "anchor": anchor, "rungs": rungs, "games": [], "placements": {}}
+
+
+def load_ladder(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise LadderError(f"no ladder file {path} (make one with `goengine ladder rate --ladder {path}`)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise LadderError(f"ladder file {path} cannot be read: {e}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise LadderError(f"{path} is not a goengine ladder file")
+    if data.get("version") != VERSION:
+        raise LadderError(f"{path}: ladder format version {data.get('version')!r}, this goengine reads {VERSION}")
+    try:
+        Position(int(data["size"]), float(data["komi"]))
+        checks.integer("random_moves", data["random_moves"], 0)
+        rungs, anchor = [str(r) for r in data["rungs"]], str(data["anchor"])
+        if anchor not in rungs:
+            raise ValueError(f"the anchor {anchor} is not a rung")
+        for g in data["games"] + [g for games in data["placements"].values() for g in games]:
+            if not {"black", "white", "result"} <= set(g):
+                raise ValueError(f"a game without black, white and result: {g}")
+    except (KeyError, TypeError, ValueError) as e:
+        raise LadderError(f"ladder file {path} is damaged: {e}") from None
+    return data
+
+
+def save_ladder(path: str, data: dict) -> None:
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+
+
+def rung_ratings(data: dict) -> dict[str, Rating]:
+    """The rungs' Elo from their games with one another, the anchor at 0."""
+    rated = fit(pair_scores(data["games"]), {data["anchor"]: 0.0})
+    missing = [r for r in data["rungs"] if r not in rated]
+    if missing:
+        raise ValueError(f"rungs without games yet: {', '.join(missing)}")
+    return rated
+
+
+def placement(data: dict, player: str) -> Rating:
+    """`player`'s Elo from its placement games, the rungs held at their fitted ratings."""
+    rungs = rung_ratings(data)
+    return fit(pair_scores(data["placements"].get(player, [])), {r: v.elo for r, v in rungs.items()})[player]
+
+
+# ---------------------------------------------------------------------------------------------- playing
+class _Engines:
+    """GTP engines started once each and kept for the whole command, named by canonical spec."""
+
+    def __init__(self, size: int, workdir: str):
+        self.size, self.workdir, self.running = size, workdir, {}
+
+    def get(self, spec: str) -> GtpProcess:
+        if spec not in self.running:
+            opponent = opponents.parse_opponent(spec)
+            folder = tempfile.mkdtemp(dir=self.workdir)
+            engine = GtpProcess(opponents.command(opponent, board_size=self.size, workdir=folder), spec)
+            try:
+                engine.ensure_started()
+                engine.identify(SETUP_TIMEOUT_S)
+            except OSError as e:
+                engine.close()
+                raise ValueError(f"cannot start {spec}: {e.strerror or e}") from None
+            except (EngineCrashed, EngineTimeout) as e:
+                engine.close()
+                raise ValueError(f"cannot start {spec}: {e}") from None
+            engine.label = spec
+            self.running[spec] = engine
+        return self.running[spec]
+
+    def close(self) -> None:
+        for engine in self.running.values():
+            engine.close()
+
+
+def _play(data: dict, engines: _Engines, first: str, second: str, index: int, seconds_per_move: float | None):
+    """One game between two specs; `index` decides colours (even: `first` takes Black)."""
+    asks = tuple(opponents.parse_opponent(s).kind not in opponents.SCORING_IS_A_SEARCH for s in (first, second))
+    config = MatchConfig(games=index + 1, size=data["size"], komi=data["komi"], seconds_per_move=seconds_per_move,
+                         ask_to_score=asks)
+    seed = zlib.crc32(f"{first}|{second}|{index}".encode())
+    opening = random_opening(Position(data["size"], data["komi"]), data["random_moves"], seed)
+    game = Referee(config, engines.get(first), engines.get(second)).play_game(index, opening)
+    return {"black": game.black, "white": game.white, "result": game.result, "reason": game.reason,
+            "moves": len(game.moves)}
+
+
+def rung_pairs(rungs: list[str], reach: int = 2) -> list[tuple[str, str]]:
+    """The pairs of rungs that play each other: each with the next `reach` rungs above it."""
+    return [(rungs[i], rungs[j]) for i in range(len(rungs)) for j in range(i + 1, min(len(rungs), i + 1 + reach))]
+
+
+def _between(games: list[dict], a: str, b: str) -> int:
+    return sum(1 for g in games if {g["black"], g["white"]} == {a, b})
+
+
+def rate(path: str, data: dict, games_per_pair: int, reach: int, seconds_per_move: float | None, report) -> None:
+    pairs = rung_pairs(data["rungs"], reach)
+    with tempfile.TemporaryDirectory(prefix="goengine-ladder-") as workdir:
+        engines = _Engines(data["size"], workdir)
+        try:
+            for a, b in pairs:
+                while (played := _between(data["games"], a, b)) < games_per_pair:
+                    game = _play(data, engines, a, b, played, seconds_per_move)
+                    data["games"].append(game)
+                    save_ladder(path, data)
+                    report(f"{game['black']} (B) vs {game['white']} (W): {game['result']} ({game['reason']}, "
+                           f"{game['moves']} moves)")
+                # a rung is used by at most `reach` pairs on each side: stop the ones no later pair needs
+                for spec in list(engines.running):
+                    if all(spec not in pair for pair in pairs[pairs.index((a, b)) + 1:]):
+                        engines.running.pop(spec).close()
+        finally:
+            engines.close()
+
+
+def place(path: str, data: dict, player: str, games: int, seconds_per_move: float | None, report) -> Rating:
+    rungs = rung_ratings(data)
+    played = data["placements"].setdefault(player, [])
+    with tempfile.TemporaryDirectory(prefix="goengine-ladder-") as workdir:
+        engines = _Engines(data["size"], workdir)
+        try:
+            while len(played) < games:
+                estimate = fit(pair_scores(played), {r: v.elo for r, v in rungs.items()})[player].elo if played \
+                    else rungs[data["anchor"]].elo
+                count = {r: _between(played, player, r) for r in data["rungs"]}
+                rung = min(data["rungs"], key=lambda r: (abs(rungs[r].elo - estimate), count[r]))
+                for _ in range(min(2, games - len(played))):  # a pair of games, colours swapped
+                    game = _play(data, engines, player, rung, _between(played, player, rung), seconds_per_move)
+                    played.append(game)
+                    save_ladder(path, data)
+                    report(f"{game['black']} (B) vs {game['white']} (W): {game['result']} ({game['reason']}, "
+                           f"{game['moves']} moves)")
+        finally:
+            engines.close()
+    return placement(data, player)
+
+
+# ---------------------------------------------------------------------------------------------- command line
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="action", required=True, parser_class=type(parser))
+    r = sub.add_parser("rate", help="play the rungs against each other and fit their Elo (resumable)",
+                       description="play the rungs against each other and fit their Elo (resumable)")
+    r.add_argument("--ladder", required=True, metavar="FILE", help="the ladder file (created if missing)")
+    r.add_argument("--games-per-pair", type=int, default=10, help="games between each two neighbouring rungs")
+    r.add_argument("--reach", type=int, default=2, help="each rung plays the next REACH rungs above it")
+    r.add_argument("--rungs", default=None,
+                   help="new ladder only: the rungs' specs, weakest first, separated by spaces "
+                        f"(default: {' '.join(DEFAULT_RUNGS)})")
+    r.add_argument("--anchor", default=None, help=f"new ladder only: the rung held at 0 Elo (default {DEFAULT_ANCHOR})")
+    r.add_argument("--size", type=int, default=None, help="new ladder only: board size (default 9)")
+    r.add_argument("--komi", type=float, default=None, help="new ladder only: komi (default 7)")
+    r.add_argument("--seconds-per-move", type=float, default=None, help="per-move limit (default: none)")
+    p = sub.add_parser("place", help="rate a player by games against the rungs near its strength",
+                       description="rate a player by games against the rungs near its strength (resumable)")
+    p.add_argument("player", help="an opponent spec (goengine:weights=W,playouts=200), or a checkpoint path")
+    p.add_argument("--ladder", required=True, metavar="FILE")
+    p.add_argument("--games", type=int, default=20, help="placement games in all (those already played count)")
+    p.add_argument("--seconds-per-move", type=float, default=None)
+    for q in (r, p):
+        q.add_argument("--json", action="store_true", help="print the ratings as JSON")
+    s = sub.add_parser("show", help="print the rungs' and placed players' ratings", description="print ratings")
+    s.add_argument("--ladder", required=True, metavar="FILE")
+    s.add_argument("--json", action="store_true")
+
+
+def _player_spec(text: str) -> str:
+    if text.endswith(".pt") and not opponents.is_spec(text):
+        if not os.path.isfile(text):
+            raise ValueError(f"no checkpoint {text}")
+        text = f"goengine:weights={text}"
+    return str(opponents.parse_opponent(text))
+
+
+def _check_can_start(spec: str, size: int) -> None:
+    """ValueError of one line if the engine of `spec` is not installed or its files are missing."""
+    with tempfile.TemporaryDirectory(prefix="goengine-ladder-") as folder:
+        opponents.command(opponents.parse_opponent(spec), board_size=size, workdir=folder)
+
+
+def _table(data: dict) -> dict:
+    out = {"size": data["size"], "komi": data["komi"], "anchor": data["anchor"], "rungs": {}, "players": {}}
+    try:
+        rungs = rung_ratings(data)
+    except ValueError as e:
+        out["error"] = str(e)
+        return out
+    out["rungs"] = {r: vars(rungs[r]) for r in data["rungs"]}
+    for player, games in data["placements"].items():
+        if games:
+            out["players"][player] = vars(placement(data, player))
+    return out
+
+
+def _print_table(table: dict) -> None:
+    if "error" in table:
+        print(f"no ratings yet: {table['error']}")
+        return
+    width = max(len(n) for n in list(table["rungs"]) + list(table["players"]))
+    print(f"{'rung':<{width}}  {'Elo':>6}  {'95% interval':>16}  games")
+    for name, r in list(table["rungs"].items()) + [("", None)] + list(table["players"].items()):
+        if r is None:
+            if table["players"]:
+                print(f"{'player':<{width}}")
+            continue
+        print(f"{name:<{width}}  {r['elo']:>+6.0f}  {r['low']:>+7.0f} to {r['high']:>+5.0f}  {r['games']}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from goengine.cli import UserError
+
+    def report(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        if getattr(args, "seconds_per_move", None) is not None:
+            checks.number("--seconds-per-move", args.seconds_per_move, 0, low_open=True)
+        if args.action == "rate":
+            checks.integer("--games-per-pair", args.games_per_pair, 1)
+            checks.integer("--reach", args.reach, 1)
+            if os.path.exists(args.ladder):
+                data = load_ladder(args.ladder)
+                for flag, value in (("--rungs", args.rungs), ("--anchor", args.anchor), ("--size", args.size),
+                                    ("--komi", args.komi)):
+                    if value is not None:
+                        raise UserError(f"{flag} is for a new ladder; {args.ladder} already exists")
+            else:
+                rungs = args.rungs.split() if args.rungs is not None else list(DEFAULT_RUNGS)
+                size, komi = args.size or 9, 7.0 if args.komi is None else args.komi
+                Position(size, komi)  # bad size or komi: one line
+                data = new_ladder(size, komi, rungs, args.anchor or DEFAULT_ANCHOR)
+                for spec in data["rungs"]:  # a missing GNU Go or KataGo shows before any game
+                    _check_can_start(spec, size)
+                save_ladder(args.ladder, data)
+            rate(args.ladder, data, args.games_per_pair, args.reach, args.seconds_per_move, report)
+        elif args.action == "place":
+            checks.integer("--games", args.games, 1)
+            data = load_ladder(args.ladder)
+            player = _player_spec(args.player)
+            if player in data["rungs"]:
+                raise UserError(f"{player} is a rung of this ladder; its rating is already fitted")
+            _check_can_start(player, data["size"])
+            rung_ratings(data)  # a ladder not rated yet fails before any game
+            rating = place(args.ladder, data, player, args.games, args.seconds_per_move, report)
+            if not args.json:
+                print(f"{player}: {rating} Elo over {rating.games} games, anchored at {data['anchor']} = 0")
+        else:
+            data = load_ladder(args.ladder)
+    except ValueError as e:  # LadderError and bad specs included
+        raise UserError(str(e)) from None
+    table = _table(data)
+    if args.json:
+        print(json.dumps(table, indent=1))
+    elif args.action != "place":
+        _print_table(table)
+    return 0

@@ -370,6 +370,7 @@ def _selfplay_metrics(records: list[GameRecord], stats: WorkerStats, seconds: fl
     played = stats.games > 0 and seconds > 0  # else every game was on disk from before a restart: no rates
     return {
         "games": n, "positions": sum(r.num_moves for r in records), "selfplay_seconds": seconds,
+        "selfplay_core_seconds": stats.seconds,  # summed over workers: the x-axis of `goengine ladder follow`
         "games_per_hour": 3600 * stats.games / seconds if played else float("nan"),
         "positions_per_s": stats.moves / seconds if played else float("nan"),
         "net_share": stats.net_seconds / stats.seconds if played and stats.seconds > 0 else float("nan"),

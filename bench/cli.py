@@ -25,16 +25,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON line (default: a readable table)")
     parser.add_argument("--quick", action="store_true", help="shorter runs, for smoke tests")
     parser.add_argument("--weights", metavar="CHECKPOINT",
-                        help="selfplay only: measure with this trained AlphaGo Zero net (e.g. RUN_DIR/best.pt) "
-                             "instead of a random-weight 6x64 net")
+                        help="selfplay and compress: measure with this trained AlphaGo Zero net (e.g. "
+                             "RUN_DIR/best.pt) instead of a random-weight 6x64 net; compress compares it with "
+                             "the checkpoints in RUN_DIR/compressed/")
 
 
 def run(args) -> int:
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     kwargs = {"quick": args.quick}
     if args.weights is not None:
-        if args.which != "selfplay":
-            raise UserError(f"--weights is for `goengine bench selfplay`, not {args.which}")
+        if args.which not in ("selfplay", "compress"):
+            raise UserError(f"--weights is for `goengine bench selfplay` and `compress`, not {args.which}")
         kwargs["weights"] = args.weights
     module = importlib.import_module(BENCHMARKS[args.which])
     figures = module.measure(**kwargs)

@@ -1,0 +1,174 @@
+"""selfplay/training on a real local Ray (one session for the module: Ray starts slowly): synchronous DDP
+equals one process on the concatenated batch, the parameter server with staleness 0 equals plain SGD,
+K asynchronous workers learn a toy problem, and the 2-stage pipeline matches the single Zero net."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from selfplay.training.api import Learner, gradient_step, step_rng
+from selfplay.training.toy import mlp_spec, teacher_data
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    from selfplay.training._ray import RaySession
+
+    session = RaySession(num_cpus=4)  # logical CPUs: the tests run one backend at a time
+    yield session
+    session.close()
+
+
+def fit_seed(seed: int = 0) -> int:
+    """The sampling seed a backend draws from a fresh Learner's rng (Learner(spec, seed).rng)."""
+    return int(np.random.default_rng(seed).integers(2**31))
+
+
+def max_difference(a: dict, b: dict) -> float:
+    return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+def test_sync_ddp_weights_equal_one_process_on_the_concatenated_batch(ray_session):
+    from selfplay.training.sync import SyncBackend, SyncConfig
+
+    spec, source, steps = mlp_spec(batch_size=16), teacher_data(256), 4
+    learner = Learner(spec)
+    backend = SyncBackend(SyncConfig(workers=2, checkpoint_every=2))
+    result = backend.fit(learner, spec, source, steps)
+    backend.close()
+    assert ray_session.owns  # the backend joined the module's Ray and left it running
+
+    reference, one_shard = Learner(spec), Learner(spec)
+    seed = fit_seed()
+    for step in range(steps):
+        halves = [source.shard(rank, 2).sample(8, step_rng(seed, step, rank)) for rank in (0, 1)]
+        gradient_step(reference.model, reference.optimizer, spec, step, tuple(torch.cat(t) for t in zip(*halves)))
+        gradient_step(one_shard.model, one_shard.optimizer, spec, step, halves[0])
+    assert learner.step == steps and result.samples == steps * 16
+    assert max_difference(learner.model.state_dict(), reference.model.state_dict()) < 1e-6
+    # the momentum buffers came back too, so a resumed run carries on the same
+    for a, b in zip(learner.optimizer.state.values(), reference.optimizer.state.values()):
+        assert torch.allclose(a["momentum_buffer"], b["momentum_buffer"], atol=1e-6)
+    # a step on one worker's shard alone is a different step: the all-reduce is what makes them equal
+    assert max_difference(learner.model.state_dict(), one_shard.model.state_dict()) > 1e-3
+    assert result.stats["allreduce_payload_bytes_per_step"] == 4 * sum(p.numel() for p in learner.model.parameters())
+
+
+def test_async_with_staleness_zero_is_plain_sgd(ray_session):
+    from selfplay.training.async_ps import AsyncBackend, AsyncConfig
+
+    spec, source, steps = mlp_spec(batch_size=16), teacher_data(256), 6
+    learner = Learner(spec)
+    backend = AsyncBackend(AsyncConfig(workers=2, max_staleness=0))
+    result = backend.fit(learner, spec, source, steps)
+    backend.close()
+    reference = Learner(spec)
+    seed = fit_seed()
+    for step in range(steps):  # the workers take turns: task t on worker t % 2, its own shard
+        batch = source.shard(step % 2, 2).sample(16, step_rng(seed, step, step % 2))
+        gradient_step(reference.model, reference.optimizer, spec, step, batch)
+    assert result.stats["staleness_histogram"] == {0: steps}
+    assert learner.step == steps
+    assert max_difference(learner.model.state_dict(), reference.model.state_dict()) < 1e-6
+
+
+def validation_loss(model, source) -> float:
+    x, y = (torch.from_numpy(a) for a in source.arrays)
+    with torch.no_grad():
+        return torch.nn.functional.mse_loss(model(x).squeeze(1), y).item()
+
+
+@pytest.mark.slow
+def test_async_workers_learn_a_toy_problem_with_stale_gradients(ray_session):
+    from selfplay.training.async_ps import AsyncBackend, AsyncConfig
+
+    from selfplay.training.api import ArraySource
+
+    spec, data = mlp_spec(batch_size=16, lr=0.02), teacher_data(768)
+    train, val = ArraySource(tuple(a[:512] for a in data.arrays)), ArraySource(tuple(a[512:] for a in data.arrays))
+    learner = Learner(spec)
+    before = validation_loss(learner.model, val)
+    backend = AsyncBackend(AsyncConfig(workers=3, staleness_lr=True))
+    result = backend.fit(learner, spec, train, 150)
+    backend.close()
+    after = validation_loss(learner.model, val)
+    histogram = result.stats["staleness_histogram"]
+    assert sum(histogram.values()) == 150 and learner.step == 150
+    assert max(histogram) >= 1, histogram  # 3 workers in flight: some gradients were stale
+    assert after < 0.5 * before, (before, after)
+
+
+def test_pipeline_stages_match_the_single_net(ray_session):
+    from nets.go.presets import ZeroConfig
+    from nets.go.zero_resnet import ZeroResNet
+    from rl.alphago_zero.trainer import zero_loss
+    from selfplay.training.pipeline import PipelineParallel, split_zero
+
+    torch.manual_seed(0)
+    net = ZeroResNet(ZeroConfig(board_size=5, blocks=4, filters=8))
+    stages = split_zero(net)
+    assert stages[0].names[0] == "stem" and any(n.startswith("tower") for n in stages[1].names)
+    assert sorted(n for s in stages for n, _ in s.full_named_parameters()) == sorted(n for n, _ in net.named_parameters())
+    x = torch.randint(0, 2, (8, 17, 5, 5)).float()
+    policy, z = torch.softmax(torch.randn(8, 26), 1), torch.randint(0, 2, (8,)).float() * 2 - 1
+    pipe = PipelineParallel(net)
+    try:
+        def single_net_gradients(micro_batches: int) -> tuple[dict, float]:
+            net.zero_grad()
+            total = 0.0
+            for xs, ps, zs in zip(*(torch.chunk(t, micro_batches) for t in (x, policy, z))):
+                loss = sum(zero_loss(*net(xs), ps, zs)) / micro_batches
+                loss.backward()
+                total += loss.item()
+            return {n: p.grad.clone() for n, p in net.named_parameters()}, total
+
+        gradients = {}
+        for micro_batches in (1, 4):
+            net.train()
+            loss = pipe.train_step(x, policy, z, micro_batches, apply=False)
+            gradients[micro_batches], expected_loss = single_net_gradients(micro_batches)
+            assert abs(loss - expected_loss) < 1e-5
+            assert max_difference(pipe.gradients(), gradients[micro_batches]) < 1e-5, micro_batches
+        # with M = 4 the gradient differs from the full batch's (batch norm sees micro-batches)
+        assert max_difference(gradients[1], gradients[4]) > 1e-4
+        net.eval()
+        pipe.eval()
+        with torch.no_grad():
+            logits, value = net(x)
+        p_logits, p_value = pipe.forward(x, micro_batches=4)
+        assert torch.allclose(p_logits, logits, atol=1e-5) and torch.allclose(p_value, value, atol=1e-5)
+    finally:
+        pipe.close()
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"train_mode": "local", "train_workers": 2}, "--train-workers must be 1"),
+    ({"train_mode": "sync", "train_workers": 0}, "--train-workers must be"),
+    ({"train_mode": "sync", "max_staleness": 1}, "are for --train-mode async"),
+    ({"train_mode": "async", "max_staleness": -1}, "--max-staleness must be")])
+def test_bad_training_flags_are_user_errors(flags, message):
+    from argparse import Namespace
+
+    from goengine.cli import UserError
+    from selfplay.training.cli import train_workers
+
+    args = Namespace(**{"train_workers": None, "max_staleness": None, "staleness_lr": False, **flags})
+    with pytest.raises(UserError, match=message):
+        train_workers(args)
+
+
+def test_a_bad_training_flag_is_one_line_before_anything_starts(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "goengine.cli", "train", "zero", "--out", str(out), "--generations",
+                           "1", "--workers", "0", "--train-mode", "local", "--train-workers", "2"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "NUMBA_NUM_THREADS": "1"})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "--train-workers must be 1" in proc.stderr, proc.stderr
+    assert not out.exists()

@@ -24,12 +24,12 @@ COLOUR_BLACK, COLOUR_WHITE, COLOUR_RANDOM = 0, 1, 2
 
 @njit(cache=True, inline="always")
 def _push_history(s, hist, b, on_board):
-    """Shift board b's history one step back and put the current stones first."""
-    for t in range(HISTORY - 1, 0, -1):
-        for a in range(on_board.shape[0]):
-            hist[b, t, a] = hist[b, t - 1, a]
+    """Put board b's current stones at the head of its history ring (hist[b, HISTORY] holds the head's
+    index in its first cell; rows 0..HISTORY-1 are the ring)."""
+    head = (hist[b, HISTORY, 0] + 1) % HISTORY
+    hist[b, HISTORY, 0] = head
     for a in range(on_board.shape[0]):
-        hist[b, 0, a] = s[K.COLOUR, on_board[a]]
+        hist[b, head, a] = s[K.COLOUR, on_board[a]]
 
 
 @njit(cache=True)
@@ -77,31 +77,49 @@ def _reset_one(s, meta, hist, agent, ep_moves, b, nb, dg, zob, on_board, empty_c
         ep_moves[b] = 1
 
 
+@njit(cache=True, inline="always")
+def _legal(s, meta, nb, p, colour):
+    """goengine's is_legal_simple(..., suicide_ok=False) == OK for an on-board point, inlined and written
+    without data-dependent branches (random boards make them mispredict): the mask asks it N*N times a
+    step. A neighbour makes the move legal if it is empty, a friendly chain with a spare liberty, or an
+    enemy chain in atari (captured). s[HEAD] of an empty or wall point is some point whose LIBS the
+    colour tests below never use."""
+    other = 3 - colour
+    ok = 0
+    for d in range(4):
+        r = p + nb[d]
+        cr = s[K.COLOUR, r]
+        libs = s[K.LIBS, s[K.HEAD, r]]
+        ok |= (cr == K.EMPTY) | ((cr == colour) & (libs > 1)) | ((cr == other) & (libs == 1))
+    return ok & (s[K.COLOUR, p] == K.EMPTY) & (p != meta[K.KO])
+
+
 @njit(cache=True)
 def _mask_one(s, meta, b, nb, on_board, mask):
-    mover = meta[b, K.TO_PLAY]
+    sb = s[b]
+    mb = meta[b]
+    mover = mb[K.TO_PLAY]
     n = on_board.shape[0]
     for a in range(n):
-        mask[b, a] = 1 if K.is_legal_simple(s[b], meta[b], nb, on_board[a], mover, False) == K.OK else 0
+        mask[b, a] = 1 if _legal(sb, mb, nb, on_board[a], mover) else 0
     mask[b, n] = 1
 
 
 @njit(cache=True)
 def _obs_one(meta, hist, b, size, obs):
+    """obs[b]: float32 (17, N*N) (the caller's (B, 17, N, N) buffer seen flat), from the side to move."""
     mover = meta[b, K.TO_PLAY]
     other = 3 - mover
+    head = hist[b, HISTORY, 0]
     n = size * size
     for t in range(HISTORY):
-        for a in range(n):
-            row = a // size
-            col = a - row * size
-            c = hist[b, t, a]
-            obs[b, 2 * t, row, col] = 1.0 if c == mover else 0.0
-            obs[b, 2 * t + 1, row, col] = 1.0 if c == other else 0.0
-    black = 1.0 if mover == K.BLACK else 0.0
-    for row in range(size):
-        for col in range(size):
-            obs[b, 2 * HISTORY, row, col] = black
+        ring = hist[b, (head - t) % HISTORY]  # the board t moves back
+        mine = obs[b, 2 * t]
+        theirs = obs[b, 2 * t + 1]
+        for a in range(n):  # a branch-free loop the compiler vectorises
+            mine[a] = np.float32(ring[a] == mover)
+            theirs[a] = np.float32(ring[a] == other)
+    obs[b, 2 * HISTORY, :] = 1.0 if mover == K.BLACK else 0.0
 
 
 @njit(cache=True)

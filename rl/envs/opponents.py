@@ -130,11 +130,12 @@ class EngineOpponent(PlayerOpponent):
     """goengine:... specs played in this process (no GTP subprocess): rollout MCTS, or a net with weights=."""
 
     def __init__(self, spec):
-        from goengine.players import make_player
+        from goengine.player_registry import make_player
 
         args = argparse.Namespace(engine=spec.get("engine"), seed=spec.get("seed"), playouts=spec.get("playouts"),
-                                  seconds=spec.get("seconds"), weights=spec.get("weights"),
-                                  threads=spec.get("threads"), resign_threshold=0.0, light=False, inference=None)
+                                  seconds=spec.get("seconds"), weights=spec.get("weights"), lee=spec.get("lee"),
+                                  lam=spec.get("lambda"), threads=spec.get("threads"), resign_threshold=0.0,
+                                  light=False, inference=None)
         if args.playouts is None and args.seconds is None and args.engine == "mcts":
             args.playouts = 100
         super().__init__(make_player(args), str(spec))

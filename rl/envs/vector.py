@@ -8,7 +8,8 @@
 
 The step is the agent's move, the opponent's reply (uniform among legal moves that fill no own eye-like
 point, as goengine's RandomPlayer), and, for boards whose game ended, a new game at once (same-step
-autoreset: `infos["final_obs"]`, `infos["final_score"]` and `infos["_final_obs"]` hold the ended games).
+autoreset: `infos["final_obs"]` (an object array, as SyncVectorEnv's), `infos["final_score"]` and
+`infos["_final_obs"]` hold the ended games).
 Rules are simple ko and no suicide; `max_moves` truncates. Observations are the 17 Zero planes, as
 `GoEnv(observation="zero")` gives them, so a policy trained here plays in `GoEnv`.
 """
@@ -25,6 +26,11 @@ from rl.envs import _kernels as VK
 
 _COLOURS = {"black": VK.COLOUR_BLACK, "b": VK.COLOUR_BLACK, "white": VK.COLOUR_WHITE, "w": VK.COLOUR_WHITE,
             "random": VK.COLOUR_RANDOM}
+
+
+def _flat(obs_BCNN: np.ndarray) -> np.ndarray:
+    """(B, C, N, N) -> (B, C, N*N), a view: the kernels write planes as flat rows."""
+    return obs_BCNN.reshape(obs_BCNN.shape[0], obs_BCNN.shape[1], -1)
 
 
 class GoVectorEnv(VectorEnv):
@@ -59,7 +65,8 @@ class GoVectorEnv(VectorEnv):
         b, g = self.num_envs, self.geo
         self._s = np.zeros((b, GK.N_ROWS, g.n_points), dtype=np.int32)
         self._meta = np.zeros((b, GK.META_LEN), dtype=np.int64)
-        self._hist = np.zeros((b, VK.HISTORY, self.size * self.size), dtype=np.int8)
+        self._hist = np.zeros((b, VK.HISTORY + 1, self.size * self.size), dtype=np.int8)  # ring + head index
+        self._final_obs = np.zeros((b, VK.PLANES, self.size, self.size), np.float32)
         self._agent = np.zeros(b, dtype=np.int8)
         self._ep_moves = np.zeros(b, dtype=np.int32)
         self._rng = np.ones(1, dtype=np.uint64)
@@ -67,7 +74,7 @@ class GoVectorEnv(VectorEnv):
 
     def _buffers(self):
         b, n = self.num_envs, self.size
-        return (np.zeros((b, VK.PLANES, n, n), np.float32), np.zeros((b, n * n + 1), np.int8))
+        return (np.empty((b, VK.PLANES, n, n), np.float32), np.empty((b, n * n + 1), np.int8))  # all written
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -75,7 +82,7 @@ class GoVectorEnv(VectorEnv):
         obs, mask = self._buffers()
         g = self.geo
         VK.reset_all(self._s, self._meta, self._hist, self._agent, self._ep_moves, g.neighbours, g.diagonals,
-                     g.zobrist, g.on_board, g.empty_colours, self._rng, self.colour_mode, self.size, obs, mask)
+                     g.zobrist, g.on_board, g.empty_colours, self._rng, self.colour_mode, self.size, _flat(obs), mask)
         self._started = True
         return obs, {"action_mask": mask, "agent_colour": self._agent.copy()}
 
@@ -93,16 +100,18 @@ class GoVectorEnv(VectorEnv):
         reward = np.zeros(b, np.float64)
         terminated = np.zeros(b, np.bool_)
         truncated = np.zeros(b, np.bool_)
-        final_obs = np.zeros_like(obs)
         final_score = np.zeros(b, np.float64)
         agent_before = self._agent.copy()
         VK.step_all(self._s, self._meta, self._hist, self._agent, self._ep_moves, actions, g.neighbours,
                     g.diagonals, g.zobrist, g.on_board, g.empty_colours, self._rng, self.colour_mode, self.size,
-                    self.komi, self.max_moves, self.illegal_reward, obs, mask, reward, terminated, truncated,
-                    final_obs, final_score)
+                    self.komi, self.max_moves, self.illegal_reward, _flat(obs), mask, reward, terminated, truncated,
+                    _flat(self._final_obs), final_score)
         done = terminated | truncated
         infos = {"action_mask": mask, "agent_colour": self._agent.copy()}
         if done.any():
+            final_obs = np.full(b, None, dtype=object)  # as gymnasium's SyncVectorEnv gives it
+            for i in np.flatnonzero(done):
+                final_obs[i] = self._final_obs[i].copy()
             infos.update(final_obs=final_obs, _final_obs=done, final_score=final_score, _final_score=done,
                          final_agent_colour=agent_before, _final_agent_colour=done)
         return obs, reward, terminated, truncated, infos

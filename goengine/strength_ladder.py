@@ -8,6 +8,7 @@ a short match against the rungs near its strength, and gets an Elo anchored to t
     goengine ladder rate  --ladder ladder-9x9.json --games-per-pair 10     # play the rungs, fit their Elo
     goengine ladder place goengine:weights=run/best.pt,playouts=200 --ladder ladder-9x9.json --games 20
     goengine ladder show  --ladder ladder-9x9.json
+    goengine ladder follow runs/zero9 --ladder ladder-9x9.json --every 5 --games 20 --playouts 200
 
 Ratings: the Bradley-Terry model on the Elo scale, P(a beats b) = 1 / (1 + 10^((r_b - r_a) / 400)),
 fitted by maximum likelihood with Newton's method (R. Coulom's BayesElo does the same, with a prior): the
@@ -17,6 +18,11 @@ The anchor rung is held at 0 Elo. The 95% intervals come from the inverse of the
 log-likelihood (the observed Fisher information), +-1.96 sigma. Placing a player holds the rungs' ratings
 fixed and fits the player's alone; each next pair of games (colours swapped within the pair) goes to the
 rung whose rating is nearest the player's current estimate, where a game tells most (p(1-p) is largest).
+
+`follow` places every k-th generation of an AlphaGo Zero run folder (RUN_DIR/nets/genGGGGG.pt, and the
+latest) and writes RUN_DIR/ladder.csv (generation, self-play core-hours so far from RUN_DIR/metrics.csv,
+Elo and interval) and RUN_DIR/ladder.png: strength by self-play core-hour, the y-axis of every Zero
+experiment. Run it beside training or after; a generation already placed is not played again.
 
 The ladder file (JSON, written atomically after every game, so a killed run resumes where it stopped):
 
@@ -30,6 +36,7 @@ game's index: games differ, and a rerun of the same game is the same game.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -327,6 +334,79 @@ def place(path: str, data: dict, player: str, games: int, seconds_per_move: floa
     return placement(data, player)
 
 
+# ---------------------------------------------------------------------------------------------- a run's curve
+def _run_generations(run_dir: str) -> list[int]:
+    folder = os.path.join(run_dir, "nets")
+    if not os.path.isdir(folder):
+        raise ValueError(f"{run_dir} holds no nets/ folder: not an AlphaGo Zero run folder")
+    gens = sorted(int(name[3:8]) for name in os.listdir(folder)
+                  if name.startswith("gen") and name.endswith(".pt") and name[3:8].isdigit() and len(name) == 11)
+    if not gens:
+        raise ValueError(f"{run_dir}/nets holds no generation checkpoints yet")
+    return gens
+
+
+def _core_hours(run_dir: str) -> dict[int, float]:
+    """generation -> self-play core-hours up to and including it (RUN_DIR/metrics.csv; the wall time of
+    self-play where an older run did not log its core-seconds)."""
+    path = os.path.join(run_dir, "metrics.csv")
+    out, total = {}, 0.0
+    if not os.path.exists(path):
+        return out
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in sorted(csv.DictReader(f), key=lambda r: int(float(r.get("generation") or 0))):
+            seconds = row.get("selfplay_core_seconds") or row.get("selfplay_seconds") or ""
+            try:
+                total += float(seconds)
+            except ValueError:
+                continue
+            out[int(float(row["generation"]))] = total / 3600
+    return out
+
+
+def follow(run_dir: str, path: str, data: dict, every: int, games: int, playouts: int,
+           seconds_per_move: float | None, report) -> list[dict]:
+    gens = _run_generations(run_dir)
+    chosen = sorted({g for g in gens if g % every == 0} | {gens[-1]})
+    hours = _core_hours(run_dir)
+    rows = []
+    for g in chosen:
+        weights = os.path.abspath(os.path.join(run_dir, "nets", f"gen{g:05d}.pt"))
+        player = str(opponents.parse_opponent(f"goengine:weights={weights},playouts={playouts}"))
+        rating = place(path, data, player, games, seconds_per_move, report)
+        rows.append({"generation": g, "selfplay_core_hours": hours.get(g, float("nan")), "elo": rating.elo,
+                     "low": rating.low, "high": rating.high, "games": rating.games})
+        report(f"generation {g}: {rating} Elo")
+        _write_curve(run_dir, rows, data["anchor"])
+    return rows
+
+
+def _write_curve(run_dir: str, rows: list[dict], anchor: str) -> None:
+    with atomic_open(os.path.join(run_dir, "ladder.csv"), "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    try:
+        import matplotlib
+    except ImportError:  # goengine alone does not need matplotlib; the CSV is the record
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hours = [r["selfplay_core_hours"] for r in rows]
+    x = hours if all(h == h for h in hours) else [r["generation"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar(x, [r["elo"] for r in rows], yerr=[[r["elo"] - r["low"] for r in rows],
+                                                    [r["high"] - r["elo"] for r in rows]], marker="o", capsize=3)
+    ax.set_xlabel("self-play core-hours" if x is hours else "generation")
+    ax.set_ylabel(f"ladder Elo ({anchor} = 0)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_open(os.path.join(run_dir, "ladder.png"), "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+
+
 # ---------------------------------------------------------------------------------------------- command line
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="action", required=True, parser_class=type(parser))
@@ -350,6 +430,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds-per-move", type=float, default=None)
     for q in (r, p):
         q.add_argument("--json", action="store_true", help="print the ratings as JSON")
+    f = sub.add_parser("follow", help="place every k-th generation of a Zero run; RUN_DIR/ladder.csv and .png",
+                       description="place every k-th generation of an AlphaGo Zero run and plot Elo by core-hour")
+    f.add_argument("run_dir", metavar="RUN_DIR")
+    f.add_argument("--ladder", required=True, metavar="FILE")
+    f.add_argument("--every", type=int, default=5, help="place generations divisible by this (and the latest)")
+    f.add_argument("--games", type=int, default=20, help="placement games per generation")
+    f.add_argument("--playouts", type=int, default=200, help="the net player's playouts a move")
+    f.add_argument("--seconds-per-move", type=float, default=None)
+    f.add_argument("--json", action="store_true")
     s = sub.add_parser("show", help="print the rungs' and placed players' ratings", description="print ratings")
     s.add_argument("--ladder", required=True, metavar="FILE")
     s.add_argument("--json", action="store_true")
@@ -435,6 +524,22 @@ def run(args: argparse.Namespace) -> int:
             rating = place(args.ladder, data, player, args.games, args.seconds_per_move, report)
             if not args.json:
                 print(f"{player}: {rating} Elo over {rating.games} games, anchored at {data['anchor']} = 0")
+        elif args.action == "follow":
+            checks.integer("--every", args.every, 1)
+            checks.integer("--games", args.games, 1)
+            checks.integer("--playouts", args.playouts, 1)
+            data = load_ladder(args.ladder)
+            _run_generations(args.run_dir)
+            rung_ratings(data)
+            rows = follow(args.run_dir, args.ladder, data, args.every, args.games, args.playouts,
+                          args.seconds_per_move, report)
+            if args.json:
+                print(json.dumps(rows, indent=1))
+            else:
+                for row in rows:
+                    print(f"generation {row['generation']}: {row['selfplay_core_hours']:.2f} self-play core-hours, "
+                          f"{row['elo']:+.0f} Elo ({row['low']:+.0f} to {row['high']:+.0f})")
+            return 0
         else:
             data = load_ladder(args.ladder)
     except ValueError as e:  # LadderError and bad specs included

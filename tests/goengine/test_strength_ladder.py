@@ -142,6 +142,8 @@ def test_rate_place_show_end_to_end_and_resume(tmp_path):
     (["rate", "--ladder", "{d}/l.json", "--size", "40"], "board size 40"),
     (["place", "gnugo", "--ladder", "{d}/none.json"], "no ladder file"),
     (["place", "{d}/missing.pt", "--ladder", "{d}/none.json"], "no ladder file"),
+    (["follow", "{d}", "--ladder", "{d}/none.json"], "no ladder file"),
+    (["follow", "{d}", "--ladder", "{d}/none.json", "--every", "0"], "--every must be at least 1, not 0"),
 ])
 def test_bad_ladder_flags_are_one_line(tmp_path, argv, message):
     done = _goengine("ladder", *[a.format(d=tmp_path) for a in argv], cwd=tmp_path)
@@ -149,3 +151,39 @@ def test_bad_ladder_flags_are_one_line(tmp_path, argv, message):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message.format(d=tmp_path) in lines[0], done.stderr
     assert not os.path.exists(tmp_path / "l.json")
+
+
+def test_follow_places_every_kth_generation_of_a_run(tmp_path):
+    # a run folder as `goengine train zero` leaves it: generation checkpoints and metrics.csv; the nets are
+    # untrained, the point is the bookkeeping: which generations are placed, core-hours summed, CSV and PNG
+    torch = pytest.importorskip("torch")
+    import nets
+    from nets.go import checkpoint
+    from nets.go.presets import zero_config
+
+    run = tmp_path / "run"
+    (run / "nets").mkdir(parents=True)
+    torch.manual_seed(0)
+    config = zero_config("2x16", board_size=5)
+    for g in (0, 1, 2, 3):
+        model = nets.build("zero_resnet", **{k: v for k, v in vars(config).items()})
+        checkpoint.save(str(run / "nets" / f"gen{g:05d}.pt"), model, feature_set="zero")
+    (run / "metrics.csv").write_text("generation,selfplay_core_seconds\n1,3600\n2,1800\n3,900\n")
+    path = str(tmp_path / "l.json")
+    data = ladder.new_ladder(5, 0.5, ["goengine:engine=random", "goengine:playouts=30"], "goengine:engine=random")
+    data["games"] = [{"black": "goengine:engine=random", "white": "goengine:playouts=30", "result": "W+5"},
+                     {"black": "goengine:playouts=30", "white": "goengine:engine=random", "result": "B+9"}]
+    ladder.save_ladder(path, data)
+    done = _goengine("ladder", "follow", str(run), "--ladder", path, "--every", "2", "--games", "1",
+                     "--playouts", "4", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [r["generation"] for r in rows] == [0, 2, 3]  # every 2nd, and the latest
+    assert [r["selfplay_core_hours"] for r in rows[1:]] == [1.5, 1.75]
+    assert rows[0]["selfplay_core_hours"] is None or math.isnan(rows[0]["selfplay_core_hours"])  # no self-play yet
+    assert (run / "ladder.png").stat().st_size > 1000
+    lines = (run / "ladder.csv").read_text().splitlines()
+    assert lines[0].startswith("generation,selfplay_core_hours,elo") and len(lines) == 4
+    again = _goengine("ladder", "follow", str(run), "--ladder", path, "--every", "2", "--games", "1",
+                      "--playouts", "4", cwd=tmp_path)
+    assert again.returncode == 0 and " vs " not in again.stderr  # placed already: no game replayed

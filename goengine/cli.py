@@ -20,7 +20,7 @@ SUBCOMMANDS = {
     "match": ("goengine.match", "referee N games between two GTP engines (specs such as katago:visits=1, or commands)"),
     "ladder": ("goengine.strength_ladder", "a fixed strength ladder: rate its rungs once, then place any player on it by Elo"),
     "bench": ("bench.cli", "benchmarks printing JSON figures: board, mcts, nets, selfplay"),
-    "train": ("selfplay.train_cli", "train networks: zero (the AlphaGo Zero loop), lee (AlphaGo Lee's stages)"),
+    "train": ("selfplay.train_cli", "train networks: zero (the AlphaGo Zero loop), lee (AlphaGo Lee's stages), rl (REINFORCE, A2C, DQN)"),
     "selfplay": ("selfplay.cli", "self-play games with a network on Ray workers"),
     "data": ("selfplay.generate", "game records from strong engines: data generate --engine katago:visits=1 --out DIR"),
     "compress": ("rl.compression.cli", "shrink a net: compress prune / distill / quantize, each a checkpoint gtp loads"),

@@ -2,6 +2,7 @@
 
     goengine train zero ...     AlphaGo Zero's self-play loop        selfplay/pipelines/zero_cli.py
     goengine train lee STAGE    AlphaGo Lee's sl/rollout/rl/value    selfplay/pipelines/lee_cli.py
+    goengine train rl ...       REINFORCE, A2C, DQN on the gym env   rl/algorithms/cli.py
 
 Each module offers `add_arguments(parser)` and `run(args)`, like the subcommands of goengine/cli.py. All
 are imported to build the parser, so each keeps torch, ray and the like inside its `run`.
@@ -13,6 +14,7 @@ import importlib
 ALGORITHMS = {
     "zero": ("selfplay.pipelines.zero_cli", "AlphaGo Zero: self-play, training and gating in a loop"),
     "lee": ("selfplay.pipelines.lee_cli", "AlphaGo Lee: sl, rollout, rl and value stages into one run folder"),
+    "rl": ("rl.algorithms.cli", "REINFORCE, A2C or DQN on the gymnasium env goengine/Go-v0"),
 }
 
 

@@ -142,3 +142,50 @@ def measure(quick: bool = False, weights: str | None = None) -> dict:
             return figures
     finally:
         torch.set_num_threads(threads)
+
+
+def strength(first: str, second: str, games: int, *, size: int = 9, komi: float = 7.0, opening_moves: int = 4,
+             seed: int = 0, progress: bool = True) -> dict:
+    """`first` against `second` (engine specs, e.g. goengine:weights=W,playouts=64) over `games` games under
+    goengine.match's referee. Two deterministic searchers would replay one game, so games come in pairs
+    that start from the same `opening_moves` random moves (goengine.match.random_opening, as the ladder
+    does) with colours swapped. Returns the first's record, score with its 95% Wilson interval and the
+    Elo difference with its interval (rl/elo.py)."""
+    import sys
+
+    from goengine import opponents
+    from goengine.gtp.client import GtpProcess
+    from goengine.match import MatchConfig, Referee, random_opening, summarise
+    from goengine.position import Position
+    from rl.elo import elo_from_score
+
+    config = MatchConfig(games=games, size=size, komi=komi)
+    with tempfile.TemporaryDirectory(prefix="goengine-strength-") as work:
+        engines = []
+        for label, spec_text in (("first", first), ("second", second)):
+            spec = opponents.parse_opponent(spec_text)
+            folder = os.path.join(work, label)
+            os.mkdir(folder)
+            engine = GtpProcess(opponents.command(spec, board_size=size, workdir=folder), label)
+            engine.label = str(spec)
+            engines.append(engine)
+        if engines[0].label == engines[1].label:
+            engines[0].label += " [1]"
+            engines[1].label += " [2]"
+        referee = Referee(config, *engines)
+        results = []
+        try:
+            for i in range(games):
+                opening = random_opening(Position(size, komi), opening_moves, seed + i // 2)
+                game = referee.play_game(i, opening)
+                results.append(game)
+                if progress:
+                    print(f"game {i + 1}/{games}: {game.black} (B) vs {game.white} (W): {game.result} "
+                          f"({game.reason}, {len(game.moves)} moves)", file=sys.stderr, flush=True)
+        finally:
+            for engine in engines:
+                engine.close()
+        summary = summarise(results, engines[0].label, engines[1].label)
+    elo = elo_from_score(summary["wins"], len(results), summary["draws"])
+    summary.update(elo=round(elo.elo, 1), elo_low=round(elo.low, 1), elo_high=round(elo.high, 1))
+    return summary

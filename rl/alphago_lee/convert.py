@@ -27,7 +27,6 @@ import argparse
 import fnmatch
 import glob
 import hashlib
-import io
 import json
 import os
 import re
@@ -379,7 +378,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 FLAGS = {"board_size": "--board-size", "max_handicap": "--max-handicap", "min_moves": "--min-moves",
-         "min_rank": "--min-rank", "val_fraction": "--val", "test_fraction": "--test", "shard_games": "--shard-games", "rules": "--rules"}
+         "min_rank": "--min-rank", "val_fraction": "--val", "test_fraction": "--test", "shard_games": "--shard-games",
+         "rules": "--rules"}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -35,8 +35,8 @@ has no pass output), and not the random opening moves `goengine data generate` m
 are still in the games, so replays are exact.
 
 Planes are computed once at conversion (default) or at load time (`--planes load`: only the moves are
-stored and the first `planes()` call replays every game of the split). The two give identical planes (tests/rl/test_lee_data.py); on
-this machine storing them is faster (docs/lee.md has the figures).
+stored and the first `planes()` call replays every game of the split). The two give identical planes
+(tests/rl/test_lee_data.py); on this machine storing them is faster (docs/lee.md has the figures).
 """
 from __future__ import annotations
 
@@ -252,7 +252,8 @@ class LeeDataset:
             with open(meta_path, encoding="utf-8") as f:
                 meta = json.load(f)
         except FileNotFoundError:
-            raise DatasetError(f"dataset {path}: no {META_FILE}; not a folder written by goengine data convert") from None
+            raise DatasetError(f"dataset {path}: no {META_FILE}; "
+                               f"not a folder written by goengine data convert") from None
         except (OSError, ValueError) as e:
             raise DatasetError(f"dataset {path}: cannot read {META_FILE}: {e}") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:

@@ -136,12 +136,14 @@ class RolloutTrainer:
         model, meta = checkpoint.load(path, board_size=board_size, feature_set=FEATURE_SET)
         extra = meta.extra if isinstance(meta.extra, dict) else {}
         if extra.get("stage") != "rollout" or "rollout_config" not in extra:
-            raise checkpoint.CheckpointError(f"checkpoint {path}: not a rollout checkpoint of goengine train lee rollout")
+            raise checkpoint.CheckpointError(f"checkpoint {path}: not a rollout checkpoint of "
+                                             f"goengine train lee rollout")
         try:
             trainer = cls(RolloutTrainConfig(**extra["rollout_config"]), model)
             trainer.optimizer.load_state_dict(extra["optimizer"])
         except (KeyError, TypeError, ValueError) as e:
-            raise checkpoint.CheckpointError(f"checkpoint {path}: bad rollout settings or optimizer state ({e})") from None
+            raise checkpoint.CheckpointError(f"checkpoint {path}: bad rollout settings or optimizer state "
+                                             f"({e})") from None
         trainer.step = int(extra.get("step", 0))
         return trainer, extra
 

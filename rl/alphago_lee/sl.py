@@ -73,7 +73,8 @@ class SLConfig:
         for name in ("lr", "momentum", "weight_decay"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0) or (name == "lr" and value == 0):
-                raise ValueError(f"{name} must be a {'positive' if name == 'lr' else 'non-negative'} number, got {value}")
+                kind = "positive" if name == "lr" else "non-negative"
+                raise ValueError(f"{name} must be a {kind} number, got {value}")
 
     @property
     def net(self) -> LeeConfig:
@@ -335,7 +336,8 @@ def plot(run_dir: str) -> str:
     for ax, keys in ((ax_loss, ("train_loss", "val_loss")),
                      (ax_acc, ("train_accuracy", "val_top1", "val_top5", "test_top1", "test_top5"))):
         for key in keys:
-            pairs = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), float) and isinstance(r.get("step"), float)]
+            pairs = [(r["step"], r[key]) for r in rows
+                     if isinstance(r.get(key), float) and isinstance(r.get("step"), float)]
             if pairs:
                 ax.plot(*zip(*pairs), marker=".", label=key)
         ax.set_xlabel("step")

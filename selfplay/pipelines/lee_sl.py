@@ -116,12 +116,14 @@ def run(args: argparse.Namespace) -> int:
                                  dynamic_ncols=True)
     c = trainer.config
     print(f"goengine train lee sl: {c.layers} layers x {c.filters} filters on {c.board_size}x{c.board_size}; "
-          f"{min(train.n_positions, args.train_positions or train.n_positions)} train / {val.n_positions} val / {test.n_positions} test positions; "
+          f"{min(train.n_positions, args.train_positions or train.n_positions)} train / {val.n_positions} val / "
+          f"{test.n_positions} test positions; "
           f"from step {trainer.step}", file=sys.stderr)
     log = MetricsLog(os.path.join(args.out, sl.LOG_DIR), step_key="step", tensorboard=not args.no_tensorboard)
     try:
         sl.train_sl(trainer, train, val, args.out, sl.Budget(args.steps, args.minutes), log=log, progress=progress,
-                    eval_limit=args.eval_positions, train_limit=args.train_positions, extra={"data": os.path.abspath(args.data)})
+                    eval_limit=args.eval_positions, train_limit=args.train_positions,
+                    extra={"data": os.path.abspath(args.data)})
         result = sl.evaluate(trainer.model, test)
         uniform = sl.legal_uniform_top1(test) if test.n_positions else float("nan")
         if test.n_positions:

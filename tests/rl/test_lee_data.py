@@ -5,7 +5,6 @@ goengine.features compute from the original files; stored and load-time planes a
 from __future__ import annotations
 
 import glob
-import io
 import json
 import os
 import shutil
@@ -148,7 +147,8 @@ def test_planes_at_load_time_equal_stored_planes_and_the_split_is_stable(convert
                "--planes", "load", "--val", "0.15", "--test", "0.15", "--no-progress"])
     assert rc == 0
     lazy, stored = LeeDataset.open(out), LeeDataset.open(converted)
-    assert lazy.meta["planes"] == "load" and "planes_packed" not in np.load(out / lazy.meta["splits"]["train"]["shards"][0]).files
+    first_shard = out / lazy.meta["splits"]["train"]["shards"][0]
+    assert lazy.meta["planes"] == "load" and "planes_packed" not in np.load(first_shard).files
     for name in SPLITS:
         a, b = lazy.split(name), stored.split(name)
         names_a = [os.path.basename(n.split(":")[-1]) for n in a.names]

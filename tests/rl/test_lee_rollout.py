@@ -4,22 +4,21 @@ into the numba RolloutPolicy with the same probabilities as the torch table; pla
 resumed run equals an uninterrupted one; wrong checkpoints are refused in one line."""
 from __future__ import annotations
 
-import argparse
 import glob
 import os
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from goengine.cli import UserError
+from goengine.cli import main
 from goengine.mcts.rollout_policy import RolloutPolicy
 from nets.go import checkpoint
 from nets.go.rollout import uniform_accuracy
 from rl.alphago_lee import rollout, sl
 from rl.alphago_lee.convert import ConvertConfig, convert
 from rl.alphago_lee.dataset import LeeDataset
-from selfplay.pipelines import lee_rollout
 
 CORPUS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "fixtures", "corpus", "*.sgf")))
 
@@ -35,9 +34,15 @@ def data(tmp_path_factory):
 
 
 def train_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    lee_rollout.add_arguments(parser)
-    return lee_rollout.run(parser.parse_args([*argv, "--no-progress", "--no-tensorboard"]))
+    return main(["train", "lee", "rollout", *argv, "--no-progress", "--no-tensorboard"])
+
+
+def fails(capsys, message: str, *argv: str) -> None:
+    """The command ends with exit status 2 and one line on stderr holding `message` (a regex)."""
+    capsys.readouterr()
+    assert train_cli(*argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("goengine train: ") and re.search(message, err), err
 
 
 def test_learns_held_out_moves_and_loads_into_the_playouts(data, tmp_path, capsys):
@@ -80,15 +85,15 @@ def test_resume_equals_an_uninterrupted_run(data, tmp_path):
     assert torch.equal(a.weight_F, b.weight_F)
 
 
-def test_wrong_checkpoints_are_one_line(data, tmp_path):
+def test_wrong_checkpoints_are_one_line(data, tmp_path, capsys):
     (tmp_path / "r").mkdir()
     sl_net = sl.build_model(sl.SLConfig(filters=8, layers=3))
     checkpoint.save(tmp_path / "r" / "rollout.pt", sl_net, feature_set="lee_policy")
     with pytest.raises(checkpoint.CheckpointError, match="feature set 'lee_policy', expected 'rollout_patterns'"):
         rollout.load_rollout_policy(tmp_path / "r" / "rollout.pt")
-    with pytest.raises(UserError, match="feature set 'lee_policy', expected 'rollout_patterns'"):
-        train_cli("--data", data, "--out", str(tmp_path / "r"), "--steps", "2", "--resume")
+    fails(capsys, "feature set 'lee_policy', expected 'rollout_patterns'", "--data", data,
+          "--out", str(tmp_path / "r"), "--steps", "2", "--resume")
     with pytest.raises(checkpoint.CheckpointError, match="no such file"):
         rollout.load_rollout_policy(tmp_path / "missing.pt")
-    with pytest.raises(UserError, match="--pattern-bits"):
-        train_cli("--data", data, "--out", str(tmp_path / "s"), "--steps", "2", "--pattern-bits", "40")
+    fails(capsys, "--pattern-bits must be in 4..24, got 40", "--data", data, "--out", str(tmp_path / "s"),
+          "--steps", "2", "--pattern-bits", "40")

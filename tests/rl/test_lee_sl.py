@@ -4,20 +4,19 @@ moves and than its untrained self; a resumed run equals an uninterrupted one bit
 move planes and moves together; wrong and mismatched checkpoints end as one line."""
 from __future__ import annotations
 
-import argparse
 import glob
 import os
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from goengine.cli import UserError
+from goengine.cli import main
 from nets.go import checkpoint
 from rl.alphago_lee import sl
 from rl.alphago_lee.convert import ConvertConfig, convert
 from rl.alphago_lee.dataset import LeeDataset
-from selfplay.pipelines import lee_sl
 
 CORPUS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "fixtures", "corpus", "*.sgf")))
 
@@ -33,9 +32,15 @@ def data(tmp_path_factory):
 
 
 def train_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    lee_sl.add_arguments(parser)
-    return lee_sl.run(parser.parse_args([*argv, "--no-progress", "--no-tensorboard"]))
+    return main(["train", "lee", "sl", *argv, "--no-progress", "--no-tensorboard"])
+
+
+def fails(capsys, message: str, *argv: str) -> None:
+    """The command ends with exit status 2 and one line on stderr holding `message` (a regex)."""
+    capsys.readouterr()
+    assert train_cli(*argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("goengine train: ") and re.search(message, err), err
 
 
 def test_learns_held_out_moves_by_a_margin(data, tmp_path, capsys):
@@ -99,29 +104,23 @@ def test_loss_fn_is_the_cross_entropy_of_the_move_played(data):
     assert abs(loss.item() - expected.item()) < 1e-5 and 0 <= metrics["accuracy"] <= 1
 
 
-def test_bad_checkpoints_and_flags_are_one_line(data, tmp_path):
+def test_bad_checkpoints_and_flags_are_one_line(data, tmp_path, capsys):
     small = ["--data", data, "--filters", "8", "--layers", "3", "--steps", "2"]
-    with pytest.raises(UserError, match="give --steps N or --minutes M"):
-        train_cli("--data", data, "--out", str(tmp_path / "x"))
-    with pytest.raises(UserError, match="--resume: .* does not exist"):
-        train_cli(*small, "--out", str(tmp_path / "x"), "--resume")
-    with pytest.raises(UserError, match="--filters must be positive, got 0"):
-        train_cli(*small[:2], "--filters", "0", "--steps", "2", "--out", str(tmp_path / "x"))
-    with pytest.raises(UserError, match="holds 9x9 games, not 19x19"):
-        train_cli(*small, "--out", str(tmp_path / "x"), "--board-size", "19")
+    fails(capsys, "give --steps N or --minutes M", "--data", data, "--out", str(tmp_path / "x"))
+    fails(capsys, "--resume: .* does not exist", *small, "--out", str(tmp_path / "x"), "--resume")
+    fails(capsys, "--filters must be positive, got 0", *small[:2], "--filters", "0", "--steps", "2",
+          "--out", str(tmp_path / "x"))
+    fails(capsys, "holds 9x9 games, not 19x19", *small, "--out", str(tmp_path / "x"), "--board-size", "19")
     assert train_cli(*small, "--out", str(tmp_path / "ok")) == 0
-    with pytest.raises(UserError, match="exists: pass --resume"):
-        train_cli(*small, "--out", str(tmp_path / "ok"))
+    fails(capsys, "exists: pass --resume", *small, "--out", str(tmp_path / "ok"))
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "sl.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(UserError, match="cannot be read"):
-        train_cli(*small, "--out", str(tmp_path / "junk"), "--resume")
+    fails(capsys, "cannot be read", *small, "--out", str(tmp_path / "junk"), "--resume")
     (tmp_path / "other").mkdir()
     model = sl.build_model(sl.SLConfig(filters=8, layers=3))
     checkpoint.save(tmp_path / "other" / "sl.pt", model, feature_set="lee_policy")  # a bare net, not a run
-    with pytest.raises(UserError, match="not an SL policy checkpoint"):
-        train_cli(*small, "--out", str(tmp_path / "other"), "--resume")
+    fails(capsys, "not an SL policy checkpoint", *small, "--out", str(tmp_path / "other"), "--resume")
     checkpoint.save(tmp_path / "other" / "sl.pt", sl.build_model(sl.SLConfig(board_size=7, filters=8, layers=3)),
                     feature_set="lee_policy")
-    with pytest.raises(UserError, match="board size 7, expected 9"):
-        train_cli(*small, "--out", str(tmp_path / "other"), "--resume", "--board-size", "9")
+    fails(capsys, "board size 7, expected 9", *small, "--out", str(tmp_path / "other"), "--resume",
+          "--board-size", "9")

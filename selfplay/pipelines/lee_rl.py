@@ -29,7 +29,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--board-size", type=int, default=None, help="refuse an SL net for another size")
     parser.add_argument("--komi", type=float, default=7.5, help="komi of the games (default 7.5: no draws)")
     parser.add_argument("--games", type=int, default=64, help="games per iteration (the paper's mini-batch n: 128)")
-    parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
+    parser.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                        help="plain SGD as the paper (default), or Adam (fewer iterations from a small net)")
     parser.add_argument("--snapshot-every", type=int, default=10,
                         help="iterations between snapshots added to the opponent pool (the paper: 500)")
     parser.add_argument("--baseline", choices=("none", "mean"), default="none",
@@ -44,6 +46,7 @@ def add_arguments(parser) -> None:
 
 
 FLAG_OF_FIELD = {"board_size": "--board-size", "komi": "--komi", "games_per_iteration": "--games", "lr": "--lr",
+                 "optimizer": "--optimizer",
                  "snapshot_every": "--snapshot-every", "baseline": "--baseline", "eval_every": "--eval-every",
                  "eval_games": "--eval-games", "max_moves": "--max-moves", "seed": "--seed"}
 
@@ -104,7 +107,8 @@ def run(args) -> int:
             _, meta = load_policy(args.sl, args.board_size)
             try:
                 config = ReinforceConfig(board_size=meta.board_size, komi=args.komi, games_per_iteration=args.games,
-                                         lr=args.lr, snapshot_every=args.snapshot_every, baseline=args.baseline,
+                                         lr=args.lr, optimizer=args.optimizer, snapshot_every=args.snapshot_every,
+                                         baseline=args.baseline,
                                          eval_every=args.eval_every, eval_games=args.eval_games,
                                          max_moves=args.max_moves, seed=args.seed)
             except ValueError as e:

@@ -224,7 +224,8 @@ def run(args) -> int:
     with atomic_open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
     v = report["value_net"]
-    line = f"value net test MSE {v['test_mse']:.3f} (constant guess {v['test_mse_constant']:.3f}, train {v['train_mse']:.3f})"
+    line = (f"value net test MSE {v['test_mse']:.3f} (constant guess {v['test_mse_constant']:.3f}, "
+            f"train {v['train_mse']:.3f})")
     if "control_net" in report:
         c = report["control_net"]
         line += f"; all-positions control: test {c['test_mse_one_per_game']:.3f}, train {c['train_mse']:.3f}"

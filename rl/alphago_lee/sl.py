@@ -9,7 +9,8 @@ The pieces a training backend needs, as in selfplay/training/api.py's TrainSpec:
     optimizer = build_optimizer(model, config)       SGD with momentum and weight decay
     loss, metrics = loss_fn(model, batch)            cross-entropy and batch top-1 accuracy
     lr = lr_at(step, config)                         the paper's schedule: halved every lr_halve_steps
-    source = SLBatchSource(split, board_size)        source.shard(rank, world).sample(batch, rng) -> SLBatch
+    source = SLBatchSource(split)                    source.shard(rank, world).sample(batch, rng) -> SLBatch
+    TrainSpec(**spec_parts(config))                  all of it for selfplay/training's backends
 
 `SLTrainer` has the face of rl/alphago_zero/trainer.py's Trainer (model, optimizer, step, rng,
 train_step(batch)); `train_sl` is the in-process loop `goengine train lee sl` runs: budgets, validation
@@ -22,6 +23,7 @@ needs no momentum to move fast; one CPU does), weight decay, and a default of 12
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import time
@@ -103,6 +105,14 @@ def build_optimizer(model: nn.Module, config: SLConfig) -> torch.optim.Optimizer
 
 def lr_at(step: int, config: SLConfig) -> float:
     return config.lr * 0.5 ** (step // config.lr_halve_steps)
+
+
+def spec_parts(config: SLConfig) -> dict:
+    """The SL stage as the fields of selfplay.training.api.TrainSpec (`TrainSpec(**spec_parts(config))`):
+    picklable, so a backend can rebuild the net, optimizer, objective and schedule in other processes."""
+    return {"build_model": functools.partial(build_model, config),
+            "build_optimizer": functools.partial(build_optimizer, config=config),
+            "loss_fn": loss_fn, "lr_at": functools.partial(lr_at, config=config), "batch_size": config.batch_size}
 
 
 @dataclass(frozen=True)

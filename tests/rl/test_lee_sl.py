@@ -124,3 +124,21 @@ def test_bad_checkpoints_and_flags_are_one_line(data, tmp_path, capsys):
                     feature_set="lee_policy")
     fails(capsys, "board size 7, expected 9", *small, "--out", str(tmp_path / "other"), "--resume",
           "--board-size", "9")
+
+
+def test_a_training_backend_takes_the_same_step(data):
+    """selfplay/training's Learner, built from spec_parts in a pickled round trip, takes the step SLTrainer
+    takes on the same batch from the same seed."""
+    import pickle
+
+    from selfplay.training.api import Learner, TrainSpec
+
+    config = sl.SLConfig(filters=8, layers=3, seed=3)
+    spec = pickle.loads(pickle.dumps(TrainSpec(**sl.spec_parts(config))))
+    learner, trainer = Learner(spec, seed=3), sl.SLTrainer(config)
+    batch = sl.SLBatchSource(LeeDataset.open(data).split("train")).shard(0, 1).sample(16, np.random.default_rng(1))
+    for _ in range(2):
+        m_learner, m_trainer = learner.train_step(batch), trainer.train_step(batch)
+    assert m_learner["policy_loss"] == m_trainer["policy_loss"] and m_learner["lr"] == m_trainer["lr"]
+    for x, y in zip(learner.model.state_dict().values(), trainer.model.state_dict().values()):
+        assert torch.equal(x, y)

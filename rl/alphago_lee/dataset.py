@@ -191,8 +191,9 @@ class Split:
             yield self.game(g)
 
     def examples_of(self, g: int) -> np.ndarray:
-        """Indices of game g's examples (in move order)."""
-        return np.flatnonzero(self.game_P == g)
+        """Indices of game g's examples (in move order): examples are stored game after game."""
+        lo, hi = np.searchsorted(self.game_P, [g, g + 1])
+        return np.arange(lo, hi)
 
     def position(self, i: int) -> Position:
         """The Position of example i: before move move_number_P[i] of its game."""

@@ -1,0 +1,187 @@
+"""Distributed training, measured in one run: `goengine bench train [--json] [--quick]`.
+
+Task: a 9x9 Zero ResNet (4 blocks x 32 filters) learns fixed targets on random positions (teacher_data:
+a policy from a 3x3 neighbour count, a value from the stone difference) with Zero's own objective and
+SGD with momentum (rl/alphago_zero/trainer.py). Every mode gets the same data, the same seed, the same
+global batch (64) and the same number of samples seen (steps x 64); weights are snapshotted every tenth of
+the run (with the training clock) and evaluated afterwards on 512 held-out positions, so evaluation costs
+no training time. Modes:
+
+    local      1 worker in this process, 1 thread: the peer every ratio is taken against
+    sync2      DDP on 2 Ray Train workers, 32 samples each per step ("split": same lr, same steps)
+    async2     parameter server + 2 gradient workers, 64 samples per gradient: plain, with the
+               staleness-scaled lr, and with staleness bounded at 1
+
+Figures per mode: training samples/s (the training steps' wall clock; start-up of the worker processes
+is reported apart, `*_startup_s`), speed-up over local, seconds to reach the target validation loss
+(local's loss at 3/4 of its run; None if never reached), final validation loss, the staleness
+histogram of async, the all-reduce payload per step of sync and the server's traffic per step of async.
+
+Simulated K (labelled `sim*`): this machine has 2 cores, so K = 4 and 8 workers are simulated: each
+worker trains a tiny MLP (selfplay/training/toy.py) and sleeps `sim_compute_s` per batch, the compute of
+a larger net on a core of its own (split over K in sync; a whole batch per gradient in async). Their
+figures show the coordination costs (barrier + all-reduce, staleness) as K grows, not real compute.
+The machine's load average is reported with the figures: on a shared machine all rates are lower bounds.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+BOARD = 9
+GLOBAL_BATCH = 64
+
+
+@dataclass
+class ZeroArrays:
+    """Zero training samples in memory: rl Batch objects of numpy arrays; shard i of k holds every k-th."""
+
+    planes_NCHW: np.ndarray
+    policy_NA: np.ndarray
+    value_N: np.ndarray
+
+    def shard(self, rank: int, world: int) -> "ZeroArrays":
+        return ZeroArrays(self.planes_NCHW[rank::world], self.policy_NA[rank::world], self.value_N[rank::world])
+
+    def sample(self, batch_size: int, rng: np.random.Generator):
+        from rl.alphago_zero.replay import Batch
+
+        idx = rng.integers(0, len(self.value_N), size=batch_size)
+        return Batch(self.planes_NCHW[idx], self.policy_NA[idx], self.value_N[idx])
+
+
+def teacher_data(n: int, seed: int = 0) -> ZeroArrays:
+    """Random positions (a quarter of the points Black, a quarter White, the history planes repeating the
+    board) and targets a convolutional net can learn: the policy prefers empty points next to the
+    player's own stones and away from the opponent's (a softmax of a fixed 3x3 neighbour count, pass
+    logit 0), the value is tanh of the stone difference."""
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(seed)
+    colour_NHW = rng.choice(3, size=(n, BOARD, BOARD), p=[0.5, 0.25, 0.25])
+    own_NHW, opp_NHW = (colour_NHW == 1).astype(np.float32), (colour_NHW == 2).astype(np.float32)
+    planes_NCHW = np.zeros((n, 17, BOARD, BOARD), dtype=np.float32)
+    planes_NCHW[:, 0:8] = own_NHW[:, None]  # (N, H, W) -> (N, 8, H, W)
+    planes_NCHW[:, 8:16] = opp_NHW[:, None]
+    planes_NCHW[:, 16] = 1.0
+    kernel = torch.ones(1, 1, 3, 3)
+    near_own = F.conv2d(torch.from_numpy(own_NHW)[:, None], kernel, padding=1)[:, 0]  # (N, H, W)
+    near_opp = F.conv2d(torch.from_numpy(opp_NHW)[:, None], kernel, padding=1)[:, 0]
+    score_NHW = 1.5 * near_own - 1.0 * near_opp
+    score_NHW[torch.from_numpy(colour_NHW != 0)] = -1e9  # occupied points are illegal
+    logits_NA = torch.cat([score_NHW.reshape(n, -1), torch.zeros(n, 1)], dim=1)  # (N, H*W) + pass -> (N, A)
+    policy_NA = torch.softmax(logits_NA, dim=1).numpy()
+    value_N = np.tanh((own_NHW.sum(axis=(1, 2)) - opp_NHW.sum(axis=(1, 2))) / 6).astype(np.float32)
+    return ZeroArrays(planes_NCHW, policy_NA.astype(np.float32), value_N)
+
+
+def zero_spec(lr: float):
+    import functools
+
+    from nets.go.presets import ZeroConfig
+    from nets.go.zero_resnet import ZeroResNet
+    from rl.alphago_zero.trainer import TrainerConfig, lr_at, make_optimizer, objective
+    from selfplay.training.api import TrainSpec
+
+    config = TrainerConfig(batch_size=GLOBAL_BATCH, lr=lr, momentum=0.9, l2=1e-4)
+    return TrainSpec(functools.partial(ZeroResNet, ZeroConfig(board_size=BOARD, blocks=4, filters=32)),
+                     functools.partial(make_optimizer, config=config), functools.partial(objective, config=config),
+                     functools.partial(lr_at, config), GLOBAL_BATCH)
+
+
+def val_loss(spec, state_dict, val: ZeroArrays) -> float:
+    from rl.alphago_zero.trainer import zero_loss
+
+    model = spec.build_model()
+    model.load_state_dict(state_dict)
+    model.eval()
+    with torch.no_grad():
+        logits, v = model(torch.from_numpy(val.planes_NCHW))
+        policy_loss, value_loss = zero_loss(logits, v, torch.from_numpy(val.policy_NA), torch.from_numpy(val.value_N))
+    return float(policy_loss + value_loss)
+
+
+def run_mode(backend, spec, train, steps: int, val: ZeroArrays) -> dict:
+    from selfplay.training.api import Learner
+
+    learner = Learner(spec, seed=0)
+    initial = val_loss(spec, learner.model.state_dict(), val)
+    start = time.perf_counter()
+    result = backend.fit(learner, spec, train, steps, snapshot_every=max(1, steps // 10))
+    wall = time.perf_counter() - start
+    curve = [(0, 0.0, initial)] + [(s, t, val_loss(spec, sd, val)) for s, t, sd in result.snapshots]
+    return {"samples_per_s": result.samples_per_s, "seconds": result.seconds, "wall_s": wall,
+            "startup_s": result.stats.get("startup_seconds", 0.0), "final_val_loss": curve[-1][2], "curve": curve,
+            "stats": result.stats}
+
+
+def time_to(curve, target: float):
+    return next((t for _, t, loss in curve if loss <= target), None)
+
+
+def measure(quick: bool = False, steps: int | None = None, sim_compute_s: float = 0.2) -> dict:
+    from selfplay.training._ray import RaySession
+    from selfplay.training.api import Learner, LocalBackend
+    from selfplay.training.async_ps import AsyncBackend, AsyncConfig
+    from selfplay.training.sync import SyncBackend, SyncConfig
+    from selfplay.training.toy import mlp_spec
+    from selfplay.training.toy import teacher_data as toy_data
+
+    steps = steps or (20 if quick else 120)
+    torch.set_num_threads(1)
+    out: dict = {"machine": f"{os.cpu_count()} CPUs", "load_avg_1min_start": os.getloadavg()[0],
+                 "steps": steps, "global_batch": GLOBAL_BATCH}
+    data = teacher_data(4096 + 512)
+    train = ZeroArrays(data.planes_NCHW[:4096], data.policy_NA[:4096], data.value_N[:4096])
+    val = ZeroArrays(data.planes_NCHW[4096:], data.policy_NA[4096:], data.value_N[4096:])
+    spec = zero_spec(lr=0.05)
+    runs = {"local": run_mode(LocalBackend(), spec, train, steps, val)}
+    local = runs["local"]
+    target = local["curve"][max(1, (len(local["curve"]) - 1) * 3 // 4)][2]
+    ray = RaySession(num_cpus=10)  # logical CPUs, so K = 8 simulated workers can be placed
+    try:
+        modes = {"sync2": lambda: SyncBackend(SyncConfig(workers=2)),
+                 "async2": lambda: AsyncBackend(AsyncConfig(workers=2)),
+                 "async2_staleness_lr": lambda: AsyncBackend(AsyncConfig(workers=2, staleness_lr=True)),
+                 "async2_bounded1": lambda: AsyncBackend(AsyncConfig(workers=2, max_staleness=1))}
+        for name, make in modes.items():
+            backend = make()
+            runs[name] = run_mode(backend, spec, train, steps, val)
+            backend.close()
+        out["target_val_loss"] = target
+        for name, r in runs.items():
+            out[f"{name}_samples_per_s"] = r["samples_per_s"]
+            out[f"{name}_speedup"] = r["samples_per_s"] / local["samples_per_s"]
+            out[f"{name}_startup_s"] = r["startup_s"]
+            out[f"{name}_time_to_target_s"] = time_to(r["curve"], target)
+            out[f"{name}_final_val_loss"] = r["final_val_loss"]
+            if "staleness_histogram" in r["stats"]:
+                out[f"{name}_staleness_histogram"] = r["stats"]["staleness_histogram"]
+        if out["sync2_time_to_target_s"] is not None and out["local_time_to_target_s"]:
+            out["sync2_time_ratio_to_local"] = out["sync2_time_to_target_s"] / out["local_time_to_target_s"]
+        out["sync_allreduce_payload_bytes_per_step"] = runs["sync2"]["stats"]["allreduce_payload_bytes_per_step"]
+        out["sync2_ring_bytes_per_worker_per_step"] = runs["sync2"]["stats"]["ring_bytes_sent_per_worker_per_step"]
+        out["async_server_bytes_per_step"] = runs["async2"]["stats"]["server_bytes_per_step"]
+        # simulated K: tiny real compute plus a sleep per batch standing in for a larger net
+        toy, toy_src = mlp_spec(batch_size=GLOBAL_BATCH), toy_data(4096)
+        sim_steps = 10 if quick else 30
+        for k in ((4,) if quick else (1, 4, 8)):
+            for name, backend in ((f"sim_sync{k}", SyncBackend(SyncConfig(workers=k, cpus_per_worker=1,
+                                                                            delay_s=sim_compute_s / k))),
+                                  (f"sim_async{k}", AsyncBackend(AsyncConfig(workers=k, server_cpus=1,
+                                                                             delay_s=sim_compute_s)))):
+                result = backend.fit(Learner(toy), toy, toy_src, sim_steps)
+                backend.close()
+                out[f"{name}_samples_per_s"] = result.samples_per_s
+                out[f"{name}_ideal_samples_per_s"] = k * GLOBAL_BATCH / sim_compute_s
+                if "staleness_histogram" in result.stats:
+                    out[f"{name}_staleness_histogram"] = result.stats["staleness_histogram"]
+    finally:
+        ray.close()
+    out["load_avg_1min_end"] = os.getloadavg()[0]
+    out["curves"] = {name: [(s, round(t, 3), round(v, 4)) for s, t, v in r["curve"]] for name, r in runs.items()}
+    return out

@@ -29,6 +29,7 @@ which wants a warm-up (TrainerConfig.warmup_steps).
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -240,6 +241,9 @@ class ReplaySource:
     window_games: int
     max_generation: int | None = None
     local: Any = None
+
+    def __post_init__(self) -> None:
+        self.games_dir = os.path.abspath(self.games_dir)  # workers may run in another folder (Ray Train's)
 
     def shard(self, rank: int, world: int):
         from rl.alphago_zero.replay import ReplayWindow

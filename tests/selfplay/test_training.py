@@ -172,3 +172,36 @@ def test_a_bad_training_flag_is_one_line_before_anything_starts(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "--train-workers must be 1" in proc.stderr, proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_zero_loop_trains_with_sync_then_resumes_with_async(tmp_path, ray_session):
+    """The Zero loop does not know the mode: a generation trained by DDP on 2 Ray Train workers (each
+    reading its own share of the replay records), then the run resumed and trained by the parameter
+    server; checkpoints carry the step, and the trained weights moved away from the previous net."""
+    from nets.go.presets import zero_config
+    from rl.alphago_zero.trainer import Trainer, TrainerConfig
+    from selfplay.orchestrator import LocalSelfPlay
+    from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
+    from selfplay.training import make_backend
+    from selfplay.worker import SelfPlayConfig
+
+    sp = SelfPlayConfig(board_size=5, komi=0.5, net=zero_config("2x16", board_size=5), visits=8, parallel_games=4,
+                        seed=2)
+    config = ZeroRunConfig(selfplay=sp, trainer=TrainerConfig(batch_size=32), games_per_generation=8,
+                           steps_per_generation=6, gate_games=0, seed=2)
+    run_dir = str(tmp_path / "run")
+    run = ZeroRun.create(run_dir, config)
+    run.backend = make_backend("sync", 2)
+    metrics = run.run(LocalSelfPlay(sp), generations=1)
+    run.backend.close()
+    assert metrics["step"] == 6 and metrics["loss"] == metrics["loss"]  # a number, not NaN
+    resumed = ZeroRun.open(run_dir)
+    resumed.backend = make_backend("async", 2, max_staleness=1)
+    resumed.run(LocalSelfPlay(sp), generations=2)
+    resumed.backend.close()
+    nets = [Trainer.load(run.net_path(g), board_size=5)[0] for g in (0, 1, 2)]
+    assert [t.step for t in nets] == [0, 6, 12]
+    for a, b in zip(nets, nets[1:]):
+        assert max_difference(a.model.state_dict(), b.model.state_dict()) > 1e-4
+    assert not os.path.exists(run.partial_path(2))

@@ -40,6 +40,7 @@ from typing import Sequence
 import numpy as np
 
 from goengine import checks, opponents
+from goengine.bradley_terry import Z95
 from goengine.gtp.client import EngineCrashed, EngineFailure, EngineTimeout, GtpProcess
 from goengine.handicap import fixed_handicap_vertices
 from goengine.position import IllegalMove, Position
@@ -47,7 +48,6 @@ from goengine.position import IllegalMove, Position
 SETUP_TIMEOUT_S = 120.0  # the first commands wait for imports and JIT compilation
 COMMAND_TIMEOUT_S = 30.0  # play, final_score, ...: instant for a sane engine
 NO_LIMIT_MOVE_TIMEOUT_S = 3600.0  # without --seconds-per-move: only a guard against a hung engine
-Z95 = 1.959963984540054  # two-sided 95% standard normal quantile
 
 
 @dataclass(frozen=True)

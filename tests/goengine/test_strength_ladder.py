@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from goengine import strength_ladder as ladder
-from goengine.strength_ladder import ELO_PER_NAT, LadderError, fit
-from goengine.match import Z95
+from goengine.bradley_terry import ELO_PER_NAT, Z95, fit
+from goengine.strength_ladder import LadderError
 
 
 def _games(a: str, b: str, wins: int, losses: int) -> list[tuple[str, str, float]]:

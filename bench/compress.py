@@ -2,8 +2,9 @@
 
 For each net: parameters, checkpoint size, forward time at batch 1 and 16 on one thread (CPU time, so
 other load on the machine costs little accuracy; torch for fp32 nets, ONNX Runtime for int8), and on
-held-out positions its top-1 policy agreement and value MSE against the original. The original is the
-peer: its own row is measured in the same run, so ratios hold on a noisy machine.
+held-out positions its top-1 policy agreement, policy KL(original || net) and value MSE against the
+original. The original is the peer: its own row is measured in the same run, so ratios hold on a noisy
+machine.
 
     goengine bench compress --json                        a random-weight 6x64 9x9 net, compressed here
                                                           without fine-tuning (speed and size only mean
@@ -58,6 +59,7 @@ def _row(label: str, model, path: str, original, held_BCHW: np.ndarray, min_seco
         row[f"us_b{b}"] = round(_forward_us(model, held_BCHW, b, min_seconds), 1)
     a = agreement(model, original, torch.from_numpy(held_BCHW))
     row["top1_agreement"] = round(a["top1_agreement"], 4)
+    row["policy_kl"] = float(f"{a['policy_kl']:.3g}")  # top-1 alone says little when the policy is flat
     row["value_mse"] = float(f"{a['value_mse']:.3g}")
     if model.net_name != "zero_resnet_int8":
         row["sparsity"] = round(sparsity(model), 3)
@@ -138,7 +140,8 @@ def measure(quick: bool = False, weights: str | None = None) -> dict:
             for label, model, path in candidates:
                 figures.update(_row(label, model, path, original, held_BCHW, min_seconds))
                 for b in BATCHES:
-                    figures[f"{label}.speedup_b{b}"] = round(figures[f"original.us_b{b}"] / figures[f"{label}.us_b{b}"], 2)
+                    speedup = figures[f"original.us_b{b}"] / figures[f"{label}.us_b{b}"]
+                    figures[f"{label}.speedup_b{b}"] = round(speedup, 2)
             return figures
     finally:
         torch.set_num_threads(threads)

@@ -22,12 +22,15 @@ from rl.algorithms.common import GoNet, GoTask, Run, finished, greedy_act, make_
 class A2CConfig:
     task: GoTask = field(default_factory=GoTask)
     lr: float = 1e-3
-    rollout: int = 8
+    rollout: int = 32
     """Moves per board between updates (T)."""
     gamma: float = 0.99
     gae_lambda: float = 0.95
     value_coef: float = 0.5
     entropy_coef: float = 0.01
+    normalize_advantages: bool = True
+    """Scale each batch's advantages to mean 0, std 1 (as CleanRL's PPO does): with a reward of -1 in most
+    early games the critic's errors otherwise push the policy towards passing."""
 
 
 def train(config: A2CConfig = A2CConfig(), run_dir: str | None = None, resume: bool = False,
@@ -85,6 +88,8 @@ def _update(net, optimizer, obs_T, mask_T, act_T, rew_T, done_T, last_obs, confi
         adv[t] = last
     returns = torch.as_tensor((adv + v).reshape(-1))
     adv_t = torch.as_tensor(adv.reshape(-1))
+    if config.normalize_advantages:
+        adv_t = (adv_t - adv_t.mean()) / (adv_t.std() + 1e-8)
     logp_all = torch.log_softmax(masked(logits, np.concatenate(mask_T)), -1)
     logp = logp_all.gather(1, torch.as_tensor(np.concatenate(act_T))[:, None]).squeeze(1)
     policy_loss = -(adv_t * logp).mean()

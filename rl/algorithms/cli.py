@@ -5,7 +5,8 @@
     goengine train rl --algo dqn --opponent goengine:playouts=4 --minutes 10 --out runs/dqn5
 
 RUN_DIR gets metrics.csv (one row per evaluation: moves, games, win rate over --eval-games games,
-losses), TensorBoard events in tensorboard/, curves.png, and checkpoint.pt (nets, optimizer, curve),
+losses; against the random opponent these run on the vector env; a last row, final_win_rate, is
+--eval-games games of goengine/Go-v0 itself), TensorBoard events in tensorboard/, curves.png, and checkpoint.pt (nets, optimizer, curve),
 written at every evaluation. With --resume the run's settings come from its checkpoint; only --steps,
 --minutes and --no-progress apply. The budget ends at --steps moves in all (resumed runs count the
 moves before) or after --minutes, whichever comes first. Bad input is one line and exit status 2.
@@ -112,7 +113,9 @@ def run(args) -> int:
     except (ValueError, RuntimeError) as e:  # an opponent that will not start, a GTP engine that fails
         raise UserError(str(e).splitlines()[0]) from None
     task = config.task
-    print(f"{args.algo}: {out['step']} moves, {out['episodes']} training games; win rate {out['win_rate']:.3f} over "
-          f"{task.eval_games} games against {task.opponent} on {task.size}x{task.size}; "
+    final = out["final"]
+    print(f"{args.algo}: {out['step']} moves, {out['episodes']} training games; {final['wins']} wins, "
+          f"{final['losses']} losses, {final['draws']} draws (win rate {out['win_rate']:.3f}) in "
+          f"{task.eval_games} games of {args.env} against {task.opponent} on {task.size}x{task.size}; "
           f"{os.path.join(args.out, 'curves.png')}", file=sys.stderr)
     return 0

@@ -106,6 +106,28 @@ def evaluate(act, task: GoTask, games: int | None = None, seed: int = 10_000, op
     return {"wins": wins, "losses": losses, "draws": draws, "win_rate": (wins + 0.5 * draws) / games}
 
 
+def evaluate_vector(act, task: GoTask, games: int | None = None, seed: int = 10_000) -> dict:
+    """As `evaluate` against the random opponent, on the numba vector env (simple ko), all games at once:
+    half the boards with the agent as Black, half as White, each board's first game counted."""
+    from rl.envs.vector import GoVectorEnv
+
+    games = games or task.eval_games
+    results = []
+    for colour, n in (("black", games // 2), ("white", games - games // 2)):
+        env = GoVectorEnv(num_envs=n, size=task.size, komi=task.komi, agent_colour=colour)
+        obs, info = env.reset(seed=seed + (colour == "white"))
+        result = np.full(n, np.nan)
+        while np.isnan(result).any():
+            obs, reward, terminated, truncated, info = env.step(act(obs, info["action_mask"]))
+            first = (terminated | truncated) & np.isnan(result)
+            result[first] = reward[first]
+        results.append(result)
+    r = np.concatenate(results)
+    wins, losses = int((r > 0).sum()), int((r < 0).sum())
+    return {"wins": wins, "losses": losses, "draws": games - wins - losses,
+            "win_rate": (wins + 0.5 * (games - wins - losses)) / games}
+
+
 def greedy_act(net: GoNet, head: str = "policy"):
     """act(obs_BCNN, mask_BA): the net's best legal action (policy logits or Q values)."""
     def act(obs, mask):
@@ -269,7 +291,12 @@ class Run:
             self._evaluate(**losses)
 
     def _evaluate(self, **losses) -> None:
-        result = evaluate(self.act_fn, self.task, seed=10_000 + self.task.seed)
+        # against the random opponent the curve's evaluations run on the vector env (all games in one
+        # batch); the last one, in finish(), plays goengine/Go-v0 itself
+        if self.task.opponent == "random":
+            result = evaluate_vector(self.act_fn, self.task, seed=10_000 + self.task.seed)
+        else:
+            result = evaluate(self.act_fn, self.task, seed=10_000 + self.task.seed)
         row = {"step": self.step, "episodes": self.episodes, "win_rate": result["win_rate"]}
         if self._train_results:
             row["train_win_rate"] = float(np.mean([r > 0 for r in self._train_results]))
@@ -285,8 +312,12 @@ class Run:
                         self.curve)
 
     def finish(self) -> dict:
+        """The final evaluation: task.eval_games games of goengine/Go-v0 (GoEnv) against the opponent."""
         self.bar.close()
+        final = evaluate(self.act_fn, self.task, seed=20_000 + self.task.seed)
         if self.log is not None:
+            self.log.log(step=self.step, final_win_rate=final["win_rate"], final_wins=final["wins"],
+                         final_losses=final["losses"], final_draws=final["draws"])
             self.log.close()
         return {"algo": self.algo, "step": self.step, "episodes": self.episodes, "curve": self.curve,
-                "win_rate": self.curve[-1]["win_rate"]}
+                "win_rate": final["win_rate"], "final": final}

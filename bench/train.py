@@ -25,7 +25,9 @@ The machine's load average is reported with the figures: on a shared machine all
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -124,6 +126,13 @@ def time_to(curve, target: float):
 
 
 def measure(quick: bool = False, steps: int | None = None, sim_compute_s: float = 0.2) -> dict:
+    # Ray's raylet prints warnings on stdout from a thread of this process: they go to stderr, so that
+    # `goengine bench train --json` prints its one line alone
+    with contextlib.redirect_stdout(sys.stderr):
+        return _measure(quick, steps, sim_compute_s)
+
+
+def _measure(quick: bool, steps: int | None, sim_compute_s: float) -> dict:
     from selfplay.training._ray import RaySession
     from selfplay.training.api import Learner, LocalBackend
     from selfplay.training.async_ps import AsyncBackend, AsyncConfig

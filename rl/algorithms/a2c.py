@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from rl.algorithms.common import GoNet, GoTask, Run, finished, greedy_act, make_envs, masked, seed_everything
+from rl.algorithms.common import GoNet, GoTask, Run, finished, make_envs, masked, sample_act, seed_everything
 
 
 @dataclass(frozen=True)
 class A2CConfig:
-    task: GoTask = field(default_factory=GoTask)
-    lr: float = 1e-3
-    rollout: int = 32
+    task: GoTask = field(default_factory=lambda: GoTask(num_envs=16))
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over task.steps (the last policy is then a settled one)."""
+    lr: float = 2e-3
+    rollout: int = 16
     """Moves per board between updates (T)."""
     gamma: float = 0.99
     gae_lambda: float = 0.95
@@ -40,7 +42,7 @@ def train(config: A2CConfig = A2CConfig(), run_dir: str | None = None, resume: b
     seed_everything(task.seed)
     net = GoNet(task.size, channels=task.channels)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-    run = Run("a2c", config, greedy_act(net), {"net": net, "optimizer": optimizer}, run_dir, resume, progress)
+    run = Run("a2c", config, sample_act(net, task.seed), {"net": net, "optimizer": optimizer}, run_dir, resume, progress)
     envs = make_envs(task)
     obs, infos = envs.reset(seed=task.seed + run.step)
     gen = torch.Generator().manual_seed(task.seed + run.step)
@@ -63,6 +65,8 @@ def train(config: A2CConfig = A2CConfig(), run_dir: str | None = None, resume: b
             rew_T.append(reward + config.gamma * boot), done_T.append(terminated | truncated)
             ended += list(reward[terminated | truncated])
             obs = next_obs
+        if config.anneal_lr:  # linearly to 0 at the end of the budget, as CleanRL does
+            optimizer.param_groups[0]["lr"] = config.lr * max(0.0, 1.0 - run.step / task.steps)
         losses = _update(net, optimizer, obs_T, mask_T, act_T, rew_T, done_T, obs, config)
         run.advance(T * B, ended, **losses)
     envs.close()

@@ -138,6 +138,24 @@ def greedy_act(net: GoNet, head: str = "policy"):
     return act
 
 
+def sample_act(net: GoNet, seed: int = 0):
+    """act(obs_BCNN, mask_BA): a move drawn from the net's policy over the legal moves. Policy-gradient
+    methods optimise this stochastic policy, so it is the one they are evaluated with (its argmax is not
+    what they trained); the generator restarts from `seed` at each evaluation, so evaluations repeat."""
+    state = {"gen": None}
+
+    def act(obs, mask):
+        with torch.no_grad():
+            probs = torch.softmax(masked(net(torch.as_tensor(obs))[0], mask), -1)
+        return torch.multinomial(probs, 1, generator=state["gen"]).squeeze(1).numpy()
+
+    def restart():
+        state["gen"] = torch.Generator().manual_seed(seed)
+    act.restart = restart
+    restart()
+    return act
+
+
 def uniform_act(seed: int = 0):
     """act(obs_BCNN, mask_BA): a uniform random legal action (what an untrained masked agent plays)."""
     rng = np.random.default_rng(seed)
@@ -293,6 +311,7 @@ class Run:
     def _evaluate(self, **losses) -> None:
         # against the random opponent the curve's evaluations run on the vector env (all games in one
         # batch); the last one, in finish(), plays goengine/Go-v0 itself
+        getattr(self.act_fn, "restart", lambda: None)()
         if self.task.opponent == "random":
             result = evaluate_vector(self.act_fn, self.task, seed=10_000 + self.task.seed)
         else:
@@ -314,6 +333,7 @@ class Run:
     def finish(self) -> dict:
         """The final evaluation: task.eval_games games of goengine/Go-v0 (GoEnv) against the opponent."""
         self.bar.close()
+        getattr(self.act_fn, "restart", lambda: None)()
         final = evaluate(self.act_fn, self.task, seed=20_000 + self.task.seed)
         if self.log is not None:
             self.log.log(step=self.step, final_win_rate=final["win_rate"], final_wins=final["wins"],

@@ -17,13 +17,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rl.algorithms.common import GoNet, GoTask, Run, greedy_act, make_envs, masked, seed_everything
+from rl.algorithms.common import GoNet, GoTask, Run, make_envs, masked, sample_act, seed_everything
 
 
 @dataclass(frozen=True)
 class ReinforceConfig:
     task: GoTask = field(default_factory=GoTask)
-    lr: float = 1e-3
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over task.steps (the last policy is then a settled one)."""
+    lr: float = 2e-3
     gamma: float = 0.99
     """Discount per agent move."""
     episodes_per_update: int = 16
@@ -38,7 +40,7 @@ def train(config: ReinforceConfig = ReinforceConfig(), run_dir: str | None = Non
     seed_everything(task.seed)
     net = GoNet(task.size, channels=task.channels)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-    run = Run("reinforce", config, greedy_act(net), {"net": net, "optimizer": optimizer}, run_dir, resume, progress)
+    run = Run("reinforce", config, sample_act(net, task.seed), {"net": net, "optimizer": optimizer}, run_dir, resume, progress)
     envs = make_envs(task)
     obs, infos = envs.reset(seed=task.seed + run.step)
     rng = np.random.default_rng(task.seed + run.step)
@@ -60,6 +62,8 @@ def train(config: ReinforceConfig = ReinforceConfig(), run_dir: str | None = Non
             ended.append(reward[b])
             trajectories[b] = []
         if len(finished) >= config.episodes_per_update:
+            if config.anneal_lr:  # linearly to 0 at the end of the budget, as CleanRL does
+                optimizer.param_groups[0]["lr"] = config.lr * max(0.0, 1.0 - run.step / task.steps)
             losses = _update(net, optimizer, finished, config)
             finished = []
         run.advance(task.num_envs, ended, **losses)

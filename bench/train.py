@@ -10,7 +10,9 @@ no training time. Modes:
     local      1 worker in this process, 1 thread: the peer every ratio is taken against
     sync2      DDP on 2 Ray Train workers, 32 samples each per step ("split": same lr, same steps)
     async2     parameter server + 2 gradient workers, 64 samples per gradient: plain, with the
-               staleness-scaled lr, and with staleness bounded at 1
+               staleness-scaled lr, with staleness bounded at 1, and staleness-scaled lr with momentum
+               0.5 instead of 0.9 (asynchrony adds momentum of its own: Mitliagkas et al. 2016,
+               "Asynchrony begets momentum")
 
 Figures per mode: training samples/s (the training steps' wall clock; start-up of the worker processes
 is reported apart, `*_startup_s`), speed-up over local, seconds to reach the target validation loss
@@ -81,7 +83,7 @@ def teacher_data(n: int, seed: int = 0) -> ZeroArrays:
     return ZeroArrays(planes_NCHW, policy_NA.astype(np.float32), value_N)
 
 
-def zero_spec(lr: float):
+def zero_spec(lr: float, momentum: float = 0.9):
     import functools
 
     from nets.go.presets import ZeroConfig
@@ -89,7 +91,7 @@ def zero_spec(lr: float):
     from rl.alphago_zero.trainer import TrainerConfig, lr_at, make_optimizer, objective
     from selfplay.training.api import TrainSpec
 
-    config = TrainerConfig(batch_size=GLOBAL_BATCH, lr=lr, momentum=0.9, l2=1e-4)
+    config = TrainerConfig(batch_size=GLOBAL_BATCH, lr=lr, momentum=momentum, l2=1e-4)
     return TrainSpec(functools.partial(ZeroResNet, ZeroConfig(board_size=BOARD, blocks=4, filters=32)),
                      functools.partial(make_optimizer, config=config), functools.partial(objective, config=config),
                      functools.partial(lr_at, config), GLOBAL_BATCH)
@@ -156,10 +158,13 @@ def _measure(quick: bool, steps: int | None, sim_compute_s: float) -> dict:
         modes = {"sync2": lambda: SyncBackend(SyncConfig(workers=2)),
                  "async2": lambda: AsyncBackend(AsyncConfig(workers=2)),
                  "async2_staleness_lr": lambda: AsyncBackend(AsyncConfig(workers=2, staleness_lr=True)),
-                 "async2_bounded1": lambda: AsyncBackend(AsyncConfig(workers=2, max_staleness=1))}
+                 "async2_bounded1": lambda: AsyncBackend(AsyncConfig(workers=2, max_staleness=1)),
+                 "async2_momentum05_staleness_lr": lambda: AsyncBackend(AsyncConfig(workers=2, staleness_lr=True))}
         for name, make in modes.items():
             backend = make()
-            runs[name] = run_mode(backend, spec, train, steps, val)
+            # asynchrony acts as momentum (Mitliagkas et al. 2016), so the last variant lowers the explicit one
+            mode_spec = zero_spec(lr=0.05, momentum=0.5) if "momentum05" in name else spec
+            runs[name] = run_mode(backend, mode_spec, train, steps, val)
             backend.close()
         out["target_val_loss"] = target
         for name, r in runs.items():

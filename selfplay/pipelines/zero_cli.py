@@ -102,6 +102,7 @@ def _config(args):
 def _executor(config, args):
     from selfplay.cli import server_config
     from selfplay.orchestrator import LocalSelfPlay, Orchestrator
+    from selfplay.training.cli import ray_cpus
 
     server = server_config(args, config.selfplay.inference, on_this_machine=not args.address)
     if args.workers == 0:
@@ -110,7 +111,7 @@ def _executor(config, args):
         return LocalSelfPlay(config.selfplay, server=server)
     try:
         return Orchestrator(config.selfplay, args.workers, address=args.address,
-                            num_cpus=None if args.address else max(args.workers, os.cpu_count() or 1),
+                            num_cpus=None if args.address else max(args.workers, os.cpu_count() or 1) + ray_cpus(args),
                             server=server)
     except (ConnectionError, ValueError) as e:
         raise UserError(str(e)) from None

@@ -15,6 +15,8 @@ Figures: bench/train.py (`goengine bench train`); how to run: docs/distributed.m
 """
 from __future__ import annotations
 
+import os
+
 from selfplay.training.api import MODES, LocalBackend
 
 
@@ -22,13 +24,16 @@ def make_backend(mode: str = "local", workers: int = 1, *, address: str | None =
                  cpus_per_worker: float = 1.0, max_staleness: int | None = None, staleness_lr: bool = False,
                  scaling: str = "split"):
     """The backend of a mode: "local" (this process), "sync" (DDP on `workers` Ray Train workers) or
-    "async" (a parameter server and `workers` gradient workers). Ray is joined if running, else started."""
+    "async" (a parameter server and `workers` gradient workers). Ray is joined if running, else started
+(locally with `num_cpus`, by default enough logical CPUs for every actor)."""
     if mode not in MODES:
         raise ValueError(f"train mode must be one of {', '.join(MODES)}, not {mode!r}")
     if mode == "local":
         if workers != 1:
             raise ValueError(f"train mode local trains in this process: train workers must be 1, not {workers}")
         return LocalBackend()
+    if num_cpus is None and address is None:  # room for every actor, should this start Ray
+        num_cpus = max(os.cpu_count() or 1, workers + (mode == "async"))
     if mode == "sync":
         from selfplay.training.sync import SyncBackend, SyncConfig
 

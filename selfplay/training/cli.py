@@ -32,16 +32,22 @@ def train_workers(args) -> int:
     return workers
 
 
-def backend_from_args(args, address: str | None = None, shared_cpus: bool = True):
-    """The backend of the flags (Ray joined if running, else started). `shared_cpus`: the training workers
-    ask Ray for no CPU of their own, for a local Ray whose CPUs the self-play actors hold (idle while
-    training runs); on a cluster (`address`) each asks for one."""
+def ray_cpus(args) -> int:
+    """Logical CPUs the training backend's actors take on Ray: K workers, and the server in async. A local
+    Ray started for self-play gets these on top of its own, since the self-play actors hold theirs (and
+    are idle while training runs)."""
+    if args.train_mode == "local":
+        return 0
+    return train_workers(args) + (1 if args.train_mode == "async" else 0)
+
+
+def backend_from_args(args, address: str | None = None):
+    """The backend of the flags (Ray joined if running, else started with room for it)."""
     from selfplay.training import make_backend
 
     workers = train_workers(args)
     try:
-        return make_backend(args.train_mode, workers, address=address, num_cpus=None,
-                            cpus_per_worker=0.0 if shared_cpus and address is None else 1.0,
-                            max_staleness=args.max_staleness, staleness_lr=args.staleness_lr)
+        return make_backend(args.train_mode, workers, address=address, max_staleness=args.max_staleness,
+                            staleness_lr=args.staleness_lr)
     except ConnectionError as e:
         raise UserError(str(e)) from None

@@ -20,12 +20,12 @@ import os
 from selfplay.training.api import MODES, LocalBackend
 
 
-def make_backend(mode: str = "local", workers: int = 1, *, address: str | None = None, num_cpus: int | None = None,
-                 cpus_per_worker: float = 1.0, max_staleness: int | None = None, staleness_lr: bool = False,
-                 scaling: str = "split"):
+def make_backend(mode: str = "local", workers: int = 1, *, address: str | None = None,
+                 num_cpus: int | None = None, cpus_per_worker: float = 1.0, max_staleness: int | None = None,
+                 staleness_lr: bool = False, scaling: str = "split"):
     """The backend of a mode: "local" (this process), "sync" (DDP on `workers` Ray Train workers) or
     "async" (a parameter server and `workers` gradient workers). Ray is joined if running, else started
-(locally with `num_cpus`, by default enough logical CPUs for every actor)."""
+    (locally with `num_cpus`, by default enough logical CPUs for every actor)."""
     if mode not in MODES:
         raise ValueError(f"train mode must be one of {', '.join(MODES)}, not {mode!r}")
     if mode == "local":
@@ -41,6 +41,6 @@ def make_backend(mode: str = "local", workers: int = 1, *, address: str | None =
                                       cpus_per_worker=cpus_per_worker, scaling=scaling))
     from selfplay.training.async_ps import AsyncBackend, AsyncConfig
 
-    return AsyncBackend(AsyncConfig(workers=workers, address=address, num_cpus=num_cpus, cpus_per_worker=cpus_per_worker,
-                                    server_cpus=cpus_per_worker, max_staleness=max_staleness,
-                                    staleness_lr=staleness_lr))
+    return AsyncBackend(AsyncConfig(workers=workers, address=address, num_cpus=num_cpus,
+                                    cpus_per_worker=cpus_per_worker, server_cpus=cpus_per_worker,
+                                    max_staleness=max_staleness, staleness_lr=staleness_lr))

@@ -7,8 +7,9 @@ A loop owns a trainer: an object with `model`, `optimizer`, `step`, `rng` (numpy
     result = backend.fit(trainer, spec, source, steps, on_step=..., sums=...)
 
 (`sums`: a dict the steps' metrics are added to, in place; on_step(metrics) after each step, or once
-at the end with the mean where the steps ran elsewhere) and, whatever the backend, the trainer holds the weights, optimizer state and step afterwards (also when
-fit raises TrainingInterrupted: then it holds the state after the steps that finished). A backend that
+at the end with the mean where the steps ran elsewhere) and, whatever the backend, the trainer holds
+the weights, optimizer state and step afterwards (also when fit raises TrainingInterrupted: then it
+holds the state after the steps that finished). A backend that
 trains elsewhere rebuilds the trainer there from the `TrainSpec`, four picklable callables:
 
     build_model()                     the architecture (weights come from the trainer's state dict)
@@ -201,7 +202,8 @@ class LocalBackend:
                     add_sums(sums, m)
                     done += 1
                 if snapshot_every and done % snapshot_every == 0:
-                    snapshots.append((trainer.step, seconds, {k: v.clone() for k, v in trainer.model.state_dict().items()}))
+                    weights = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+                    snapshots.append((trainer.step, seconds, weights))
                 if on_step is not None:
                     on_step(m)
         except KeyboardInterrupt:

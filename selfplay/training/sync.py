@@ -188,7 +188,8 @@ class SyncBackend:
             on_step({k: v / steps for k, v in fit_sums.items()})
         seconds = float(state["sums"]["seconds"])
         grad_bytes = _gradient_bytes(trainer.model)
-        stats = {"workers": c.workers, "startup_seconds": wall - seconds, "allreduce_payload_bytes_per_step": grad_bytes,
+        stats = {"workers": c.workers, "startup_seconds": wall - seconds,
+                 "allreduce_payload_bytes_per_step": grad_bytes,
                  "ring_bytes_sent_per_worker_per_step": 2 * (c.workers - 1) / c.workers * grad_bytes}
         samples = steps * shard_batch_size(spec, c.workers, c.scaling) * c.workers
         return FitResult(steps, sums, seconds, samples, stats, list(state.get("snapshots", [])))

@@ -34,8 +34,9 @@ def constant_lr(lr: float, step: int) -> float:
 
 def mlp_spec(inputs: int = 8, hidden: int = 16, lr: float = 0.05, momentum: float = 0.9, batch_size: int = 16,
              seed: int = 0) -> TrainSpec:
-    return TrainSpec(functools.partial(build_mlp, inputs, hidden, seed), functools.partial(sgd, lr=lr, momentum=momentum),
-                     mse, functools.partial(constant_lr, lr), batch_size)
+    return TrainSpec(functools.partial(build_mlp, inputs, hidden, seed),
+                     functools.partial(sgd, lr=lr, momentum=momentum), mse, functools.partial(constant_lr, lr),
+                     batch_size)
 
 
 def teacher_data(n: int, inputs: int = 8, seed: int = 0, noise: float = 0.05) -> ArraySource:

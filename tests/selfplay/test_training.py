@@ -115,7 +115,8 @@ def test_pipeline_stages_match_the_single_net(ray_session):
     net = ZeroResNet(ZeroConfig(board_size=5, blocks=4, filters=8))
     stages = split_zero(net)
     assert stages[0].names[0] == "stem" and any(n.startswith("tower") for n in stages[1].names)
-    assert sorted(n for s in stages for n, _ in s.full_named_parameters()) == sorted(n for n, _ in net.named_parameters())
+    names = sorted(n for s in stages for n, _ in s.full_named_parameters())
+    assert names == sorted(n for n, _ in net.named_parameters())
     x = torch.randint(0, 2, (8, 17, 5, 5)).float()
     policy, z = torch.softmax(torch.randn(8, 26), 1), torch.randint(0, 2, (8,)).float() * 2 - 1
     pipe = PipelineParallel(net)

@@ -11,8 +11,9 @@ when it is created, so with `--resume` only --workers, --address, --minutes, --g
 --inference-max-wait-ms and --inference-fp16 apply (and --board-size, if given, must match the run).
 With --inference server the workers' leaves are evaluated by one inference actor (selfplay/inference.py),
 on a GPU if there is one. Training steps run in this process, or with --train-mode sync|async on
---train-workers Ray workers (selfplay/training, docs/distributed.md); both may change on --resume. Bad input (a missing or mismatched checkpoint, a run folder of another board
-size, an unreachable Ray address, --inference-device cuda without a GPU) ends as one line.
+--train-workers Ray workers (selfplay/training, docs/distributed.md); both may change on --resume. Bad
+input (a missing or mismatched checkpoint, a run folder of another board size, an unreachable Ray
+address, --inference-device cuda without a GPU) ends as one line.
 """
 from __future__ import annotations
 

@@ -195,10 +195,12 @@ def finished(infos: dict, done_B: np.ndarray, next_obs_BCNN: np.ndarray) -> np.n
 def save_checkpoint(run_dir: str, algo: str, config, modules: dict[str, nn.Module | torch.optim.Optimizer],
                     state: dict) -> None:
     """RUN_DIR/checkpoint.pt, atomically: the algorithm's name and config, the state dicts of `modules`
-    (nets, optimizers), and `state` (plain numbers and lists: step, episodes, curve, RNG states)."""
+    (nets, optimizers), `state` (plain numbers and lists: step, episodes, curve) and torch's RNG state.
+    A resumed run starts new games (envs and numpy generators are seeded from seed + step), so it
+    continues the training, not the exact sequence an unbroken run would have played."""
     payload = {"format": "goengine-rl", "algo": algo, "config": _plain(asdict(config)),
                "modules": {k: m.state_dict() for k, m in modules.items()}, "state": state,
-               "torch_rng": torch.get_rng_state(), "numpy_rng": _plain(np.random.get_state()[1].tolist())}
+               "torch_rng": torch.get_rng_state()}
     with atomic_open(os.path.join(run_dir, CHECKPOINT), "wb") as f:
         torch.save(payload, f)
 

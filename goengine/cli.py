@@ -22,7 +22,7 @@ SUBCOMMANDS = {
     "bench": ("bench.cli", "benchmarks printing JSON figures: board, mcts, nets, selfplay"),
     "train": ("selfplay.train_cli", "train networks: zero (the AlphaGo Zero loop), lee (AlphaGo Lee's stages), rl (REINFORCE, A2C, DQN)"),
     "selfplay": ("selfplay.cli", "self-play games with a network on Ray workers"),
-    "data": ("selfplay.generate", "game records from strong engines: data generate --engine katago:visits=1 --out DIR"),
+    "data": ("selfplay.generate", "game records: data generate (games of strong engines), data convert (SGF collections -> training data)"),
     "compress": ("rl.compression.cli", "shrink a net: compress prune / distill / quantize, each a checkpoint gtp loads"),
     "install": ("goengine.install", "install optional extras: katago (KataGo and a net, an opponent for match)"),
 }

@@ -26,4 +26,5 @@ def lee_from_args(args):
 
     lam = getattr(args, "lam", None)
     return make_lee_player(args.lee, playouts=args.playouts, seconds=args.seconds, seed=args.seed,
-                           lam=0.5 if lam is None else lam, threads=getattr(args, "threads", None))
+                           lam=0.5 if lam is None else lam, threads=getattr(args, "threads", None),
+                           resign_threshold=getattr(args, "resign_threshold", 0.1))

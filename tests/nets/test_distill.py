@@ -9,6 +9,12 @@ import nets
 from nets.compression.distill import DistillConfig, agreement, distill, distill_loss, student_config
 
 SIZE = 5
+
+
+@pytest.fixture(autouse=True)
+def one_thread(restore_torch_threads):  # tests/conftest.py puts the count back
+    """Small nets on one thread: two threads on a shared 2-core machine ran these tests 10x slower."""
+    torch.set_num_threads(1)
 A = SIZE * SIZE + 1
 
 

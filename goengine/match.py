@@ -315,6 +315,16 @@ def random_opening(position: Position, count: int, seed: int) -> list[str]:
     return moves
 
 
+def opening_for_pair(config: MatchConfig, random_moves: int, seed: int, index: int) -> list[str]:
+    """The random opening of game `index`: games 2k and 2k+1 share one (their colours are swapped when
+    alternating), so a pair compares the engines on the same position."""
+    if not random_moves:
+        return []
+    pair = index // 2 if config.alternate else index
+    return random_opening(Position(config.size, config.komi, config.rules), random_moves,
+                          int(np.random.SeedSequence([seed, pair]).generate_state(1)[0]))
+
+
 def summarise(games: list[GameResult], first: str, second: str) -> dict:
     """The first engine's record: wins, losses, draws, score rate and its 95% Wilson interval."""
     wins = losses = draws = 0
@@ -394,6 +404,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds-per-move", type=float, default=None, help="per-move limit (loss on time past it plus --grace)")
     parser.add_argument("--grace", type=float, default=1.0, help="seconds of tolerance on the per-move limit")
     parser.add_argument("--rules", default="chinese", help="rules the referee judges moves by")
+    parser.add_argument("--random-moves", type=int, default=0,
+                        help="start each pair of games (colours swapped) from this many seeded random moves, so "
+                             "that deterministic engines do not replay one game (default 0: the empty board)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random openings")
     parser.add_argument("--out", default=None, help="directory for one SGF per game")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (game lines go to stderr)")
     parser.add_argument("--alternate", action=argparse.BooleanOptionalAction, default=True,
@@ -414,6 +428,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UserError(checks.renamed(e, flags)) from None
     Position(config.size, config.komi, config.rules)  # bad size/komi/rules: one line, before any engine starts
+    try:
+        checks.integer("--random-moves", args.random_moves, 0, config.size * config.size - 1)
+        checks.seed("--seed", args.seed)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if args.random_moves and config.handicap:
+        raise UserError("--random-moves is for even games; a handicap game starts from its stones")
     if config.handicap and not 2 <= config.handicap:
         raise UserError("--handicap must be 0 or at least 2")
     if config.handicap:
@@ -480,7 +501,8 @@ def _play_match(args: argparse.Namespace, config: MatchConfig, engines: list[Gtp
         referee = Referee(config, first, second)
         progress = _Progress(config.games, args.progress)  # after the engines start: a failure stays one line
         for i in range(config.games):
-            game = referee.play_game(i)
+            opening = opening_for_pair(config, args.random_moves, args.seed, i)
+            game = referee.play_game(i, opening)
             games.append(game)
             progress.update()
             print(f"game {game.index}/{config.games}: {game.black} (B) vs {game.white} (W): {game.result} "

@@ -213,3 +213,23 @@ def test_katago_missing_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"goengine match: --white katago:visits=1,home={home}: KataGo is not installed in {home} ")
     assert err.count("\n") == 1 and "goengine install katago" in err
+
+
+def test_random_openings_are_shared_by_each_pair_and_differ_between_pairs(tmp_path, capsys):
+    # two engines that only pass would replay one game forever; with --random-moves each pair of games
+    # (colours swapped) starts from its own seeded opening, the same for both games of the pair
+    engine = f"{sys.executable} {BROKEN}"
+    argv = ["match", "--black", engine + " --name one", "--white", engine + " --name two", "--games", "4",
+            "--size", "7", "--komi", "0.5", "--random-moves", "3", "--seed", "5", "--no-progress"]
+    assert main(argv + ["--out", str(tmp_path / "a")]) == 0
+    openings = []
+    for i in range(1, 5):
+        moves = sgf.load_game(str(tmp_path / "a" / f"game-00{i}.sgf")).moves
+        assert all(vertex != "pass" for _, vertex in moves[:3])  # three board moves, then the engines' passes
+        openings.append(moves[:3])
+    assert openings[0] == openings[1] and openings[2] == openings[3] and openings[0] != openings[2]
+    assert main(argv + ["--out", str(tmp_path / "b")]) == 0  # the same seed gives the same games
+    assert (tmp_path / "a" / "game-003.sgf").read_bytes() == (tmp_path / "b" / "game-003.sgf").read_bytes()
+    capsys.readouterr()
+    assert main(argv + ["--random-moves", "49"]) == 2
+    assert "--random-moves must be in [0, 48], not 49" in capsys.readouterr().err

@@ -27,6 +27,8 @@ import glob
 import os
 import pickle
 import shutil
+import signal
+import threading
 import tempfile
 import time
 from dataclasses import dataclass
@@ -163,6 +165,9 @@ class SyncBackend:
             torch_config=TorchConfig(backend="nccl" if c.use_gpu else "gloo"),
             run_config=RunConfig(storage_path=storage, name=name))
         start = time.perf_counter()
+        # Ray Train's fit() installs its own SIGINT handler and leaves it behind; put back the caller's, or
+        # a later Ctrl-C in this process would go to a dead controller instead of raising KeyboardInterrupt
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             result = torch_trainer.fit()
             if result.error is not None:
@@ -177,6 +182,9 @@ class SyncBackend:
                 add_sums(total, _sums(state["sums"]))
             raise TrainingInterrupted(state["steps_done"] if state else 0, total) from None
         finally:
+            if threading.current_thread() is threading.main_thread():
+                for number, handler in handlers.items():
+                    signal.signal(number, handler)
             if c.storage_path is None:
                 shutil.rmtree(storage, ignore_errors=True)
         wall = time.perf_counter() - start

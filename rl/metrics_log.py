@@ -113,6 +113,18 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, float | str]]:
     return out
 
 
+def save_figure(fig, path: str) -> str:
+    """Write a matplotlib figure as PNG atomically and close it; returns `path`."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_open(path, "wb") as f:
+            fig.savefig(f, format="png", dpi=80)
+    finally:
+        plt.close(fig)
+    return path
+
+
 def _series(rows, x_key: str, y_key: str) -> tuple[list[float], list[float]]:
     pairs = [(r[x_key], r[y_key]) for r in rows if isinstance(r.get(x_key), float) and isinstance(r.get(y_key), float)]
     return [p[0] for p in pairs], [p[1] for p in pairs]
@@ -153,10 +165,4 @@ def plot(run_dir: str | os.PathLike, x_key: str = "generation") -> str:
     ax_elo.set_xlabel(x_key)
     ax_elo.set_ylabel("Elo")
     fig.tight_layout()
-    path = os.path.join(run_dir, PLOT_FILE)
-    try:
-        with atomic_open(path, "wb") as f:
-            fig.savefig(f, format="png", dpi=80)
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, os.path.join(run_dir, PLOT_FILE))

@@ -237,6 +237,8 @@ def plot_curves(run_dir: str, title: str, curve: list[dict], baseline: float | N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from rl.metrics_log import save_figure
+
     fig, ax = plt.subplots(figsize=(6, 3.6))
     xs = [c["step"] for c in curve]
     ax.plot(xs, [c["win_rate"] for c in curve], marker="o", label="win rate (eval games)")
@@ -251,13 +253,7 @@ def plot_curves(run_dir: str, title: str, curve: list[dict], baseline: float | N
     ax.set_title(title)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    path = os.path.join(run_dir, CURVES)
-    try:
-        with atomic_open(path, "wb") as f:
-            fig.savefig(f, format="png", dpi=80)
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, os.path.join(run_dir, CURVES))
 
 
 class Run:

@@ -482,8 +482,7 @@ def plot_rl(log_dir: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from goengine.atomic import atomic_open
-    from rl.metrics_log import read_metrics
+    from rl.metrics_log import read_metrics, save_figure
 
     rows = read_metrics(log_dir)
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -497,10 +496,4 @@ def plot_rl(log_dir: str) -> str:
     ax.set_ylim(0, 1)
     ax.legend()
     fig.tight_layout()
-    path = os.path.join(log_dir, "rl.png")
-    try:
-        with atomic_open(path, "wb") as f:
-            fig.savefig(f, format="png", dpi=80)
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, os.path.join(log_dir, "rl.png"))

@@ -337,8 +337,7 @@ def plot(run_dir: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from goengine.atomic import atomic_open
-    from rl.metrics_log import read_metrics
+    from rl.metrics_log import read_metrics, save_figure
 
     log_dir = os.path.join(run_dir, LOG_DIR)
     rows = read_metrics(log_dir)
@@ -356,10 +355,4 @@ def plot(run_dir: str) -> str:
     ax_acc.set_ylabel("move prediction accuracy")
     fig.suptitle("AlphaGo Lee SL policy")
     fig.tight_layout()
-    path = os.path.join(log_dir, PLOT_FILE)
-    try:
-        with atomic_open(path, "wb") as f:
-            fig.savefig(f, format="png", dpi=80)
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, os.path.join(log_dir, PLOT_FILE))

@@ -281,7 +281,7 @@ def _plot_fig2b(rows, names, path, rollouts) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from goengine.atomic import atomic_open
+    from rl.metrics_log import save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in names:
@@ -292,8 +292,4 @@ def _plot_fig2b(rows, names, path, rollouts) -> None:
     ax.tick_params(axis="x", labelrotation=45)
     ax.legend()
     fig.tight_layout()
-    try:
-        with atomic_open(path, "wb") as f:
-            fig.savefig(f, format="png", dpi=80)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)

@@ -18,6 +18,7 @@ import sys
 
 from goengine import checks
 from goengine.cli import UserError
+from selfplay.pipelines._lee_stage import open_dataset, resume_or_start
 
 FLAGS = {"response_bits": "--response-bits", "pattern_bits": "--pattern-bits", "batch_size": "--batch-size",
          "lr": "--lr", "weight_decay": "--weight-decay", "board_size": "--board-size"}
@@ -61,41 +62,25 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from nets.go.checkpoint import CheckpointError
     from rl.alphago_lee import rollout
-    from rl.alphago_lee.dataset import DatasetError, LeeDataset
+    from rl.alphago_lee.dataset import DatasetError
     from rl.metrics_log import MetricsLog
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    try:
-        data = LeeDataset.open(args.data)
-    except DatasetError as e:
-        raise UserError(str(e)) from None
-    if args.board_size is not None and data.board_size != args.board_size:
-        raise UserError(f"--data {args.data} holds {data.board_size}x{data.board_size} games, not "
-                        f"{args.board_size}x{args.board_size}")
-    path = os.path.join(args.out, rollout.ROLLOUT_FILE)
-    if args.resume:
-        if not os.path.exists(path):
-            raise UserError(f"--resume: {path} does not exist (start without --resume)")
-        try:
-            trainer, _extra = rollout.RolloutTrainer.load(path, board_size=args.board_size)
-        except CheckpointError as e:
-            raise UserError(str(e)) from None
-        if trainer.config.board_size != data.board_size:
-            raise UserError(f"{path} is for {trainer.config.board_size}x{trainer.config.board_size}; --data "
-                            f"{args.data} holds {data.board_size}x{data.board_size} games")
-    else:
-        if os.path.exists(path):
-            raise UserError(f"{path} exists: pass --resume to continue it, or choose another --out")
+    data = open_dataset(args)
+
+    def start():
         try:
             config = rollout.RolloutTrainConfig(board_size=data.board_size, response_bits=args.response_bits,
                                                 pattern_bits=args.pattern_bits, batch_size=args.batch_size,
                                                 lr=args.lr, weight_decay=args.weight_decay, seed=args.seed)
         except ValueError as e:
             raise UserError(checks.renamed(e, FLAGS)) from None
-        trainer = rollout.RolloutTrainer(config)
+        return rollout.RolloutTrainer(config)
+
+    path = os.path.join(args.out, rollout.ROLLOUT_FILE)
+    trainer = resume_or_start(args, data, path, rollout.RolloutTrainer.load, start)
     try:
         splits = {s: data.split(s, progress=not args.no_progress) for s in ("train", "val", "test")}
     except DatasetError as e:

@@ -83,13 +83,13 @@ class LeeEvaluator:
         return priors_BA, ((v_B + 1.0) / 2.0).astype(np.float32)
 
 
-def _load(path: str, net: str, feature_set: str, stage: str, board_size: int | None):
+def _load(path: str, net: str, feature_set: str, stage: str, board_size: int | None, also: tuple[str, ...] = ()):
     from nets.go.checkpoint import CheckpointError, load
 
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint {path}: no such file (`goengine train lee {stage}` writes it)")
     model, meta = load(path, board_size=board_size, feature_set=feature_set)
-    if meta.net != net:
+    if meta.net != net and meta.net not in also:
         raise CheckpointError(f"checkpoint {path}: a {meta.net!r} net, not AlphaGo Lee's {net!r}")
     return model, meta
 
@@ -110,7 +110,9 @@ def make_lee_player(run_dir: str | os.PathLike, *, playouts: int | None = None, 
     for name, value in (("playouts", playouts), ("seconds", seconds), ("threads", threads)):
         if value is not None and value <= 0:
             raise ValueError(f"{name} must be positive, not {value}")
-    policy, meta = _load(os.path.join(run_dir, "sl.pt"), "lee_policy", "lee_policy", "sl", None)
+    # a channel-pruned policy (`goengine compress prune`, nets/compression/pruned_nets.py) plays as the SL one
+    policy, meta = _load(os.path.join(run_dir, "sl.pt"), "lee_policy", "lee_policy", "sl", None,
+                         also=("lee_policy_pruned",))
     size = meta.board_size
     value = None
     if lam < 1:

@@ -2,6 +2,10 @@
 checkpoint, fine-tuned or calibrated on a run's replay records, written as a checkpoint that
 `goengine gtp --weights` and `goengine match` (goengine:weights=W) play.
 
+`prune` also takes an AlphaGo Lee SL policy (RUN/sl.pt of `goengine train lee sl`) with --data a dataset
+folder of `goengine data convert` (rl/compression/lee_data.py); its output is a `lee_policy_pruned` net
+that plays as the sl.pt of a Lee run folder (`goengine gtp --lee`).
+
     goengine compress prune    --weights W --data RUN_DIR --ratio 0.5 --out W2     channel pruning
     goengine compress distill  --teacher W --student 6x32 --data RUN_DIR --out W2  a student net
     goengine compress quantize --weights W --data RUN_DIR --out W2                 static int8
@@ -19,11 +23,13 @@ from goengine.cli import UserError
 FEATURE_SET = "zero"  # rl/alphago_zero/trainer.py's: the planes every Zero net here reads
 
 
-def _common(p, weights_flag: str = "--weights") -> None:
+def _common(p, weights_flag: str = "--weights", lee: bool = False) -> None:
     p.add_argument(weights_flag, required=True, metavar="CHECKPOINT",
-                   help="the trained AlphaGo Zero net (e.g. RUN_DIR/best.pt)")
+                   help="the trained AlphaGo Zero net (e.g. RUN_DIR/best.pt)"
+                   + (" or AlphaGo Lee SL policy (LEE_RUN/sl.pt)" if lee else ""))
     p.add_argument("--data", required=True, metavar="RUN_DIR",
-                   help="run folder whose games/ replay records are trained or calibrated on")
+                   help="run folder whose games/ replay records are trained or calibrated on"
+                   + ("; for a Lee policy, a dataset folder of goengine data convert" if lee else ""))
     p.add_argument("--out", required=True, metavar="CHECKPOINT", help="where to write the compressed net")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
@@ -35,7 +41,7 @@ def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="action", required=True)
     p = sub.add_parser("prune", help="structured channel pruning, fine-tuned on replay records",
                        description="structured channel pruning, fine-tuned on replay records")
-    _common(p)
+    _common(p, lee=True)
     p.add_argument("--ratio", type=float, default=0.5, help="fraction of each channel group removed (0 < r < 1)")
     p.add_argument("--importance", choices=("l1", "l2", "bn", "taylor"), default="l2",
                    help="channel ranking: weight L1/L2 norm, BN scale |gamma|, or Taylor |w dL/dw| (default l2)")
@@ -119,7 +125,11 @@ class _Bars:
         self.bar = self.phase = None
 
 
-def _load(path: str, flag: str, kinds: tuple[str, ...] = ("zero_resnet", "zero_resnet_pruned")):
+ZERO_NETS = ("zero_resnet", "zero_resnet_pruned")
+LEE_NETS = ("lee_policy", "lee_policy_pruned")
+
+
+def _load(path: str, flag: str, kinds: tuple[str, ...] = ZERO_NETS):
     from nets.go.checkpoint import CheckpointError, load
 
     try:
@@ -128,6 +138,8 @@ def _load(path: str, flag: str, kinds: tuple[str, ...] = ("zero_resnet", "zero_r
         raise UserError(f"{flag}: {e}") from None
     if meta.net not in kinds:
         raise UserError(f"{flag}: checkpoint {path} is a {meta.net!r} net; this takes {', '.join(kinds)}")
+    if meta.net in LEE_NETS:
+        return model, meta  # the Lee feature set's planes (rl/alphago_lee/dataset.py checks them against the data)
     if meta.config.get("in_planes") != 17:
         raise UserError(f"{flag}: checkpoint {path} takes {meta.config.get('in_planes')} planes, not AlphaGo Zero's 17")
     return model, meta
@@ -141,6 +153,12 @@ def _describe(model) -> str:
         return f"{len(config.mids) + 1} blocks, trunk {config.trunk}, inner {inner}"
     if model.net_name == "zero_resnet_int8":
         return f"int8 of {config.source_net}"
+    if model.net_name == "lee_policy_pruned":
+        widths = sorted(set(config.widths))
+        width = f"{widths[0]}" if len(widths) == 1 else f"{min(widths)}-{max(widths)}"
+        return f"{len(config.widths) + 1} layers x {width} filters"
+    if model.net_name == "lee_policy":
+        return f"{config.layers} layers x {config.filters} filters"
     return f"{config.blocks + 1}x{config.filters}"
 
 
@@ -151,6 +169,12 @@ def _follow(model, reference, data) -> str:
 
     if len(data.held_out_planes_BCHW) == 0:
         return "no held-out games to compare on"
+    if model.net_name in LEE_NETS:
+        from rl.compression.lee_data import lee_agreement
+
+        a = lee_agreement(model, reference, data)
+        return (f"on {len(data.held_out_planes_BCHW)} held-out positions top-1 agreement {a['top1_agreement']:.3f}, "
+                f"top-1 of the moves played {a['top1']:.3f} (the original's {a['reference_top1']:.3f})")
     a = agreement(model, reference, torch.from_numpy(data.held_out_planes_BCHW))
     return (f"on {len(data.held_out_planes_BCHW)} held-out positions top-1 agreement {a['top1_agreement']:.3f}, "
             f"value MSE {a['value_mse']:.4f}")
@@ -168,11 +192,20 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     source = args.teacher if args.action == "distill" else args.weights
     flag = "--teacher" if args.action == "distill" else "--weights"
-    model, meta = _load(source, flag)
+    model, meta = _load(source, flag, ZERO_NETS + LEE_NETS if args.action == "prune" else ZERO_NETS)
+    lee = meta.net in LEE_NETS
     if os.path.abspath(args.out) == os.path.abspath(source):
         raise UserError(f"--out {args.out} is the {flag} checkpoint itself; write the compressed net elsewhere")
     torch.manual_seed(args.seed)
-    data = load_replay(args.data, meta.board_size, seed=args.seed)
+    if lee:
+        from rl.compression.lee_data import load_lee
+
+        try:
+            data = load_lee(args.data, meta.board_size)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    else:
+        data = load_replay(args.data, meta.board_size, seed=args.seed)
     batches = data.batches(args.batch_size, args.seed)
     bars = _Bars(not args.no_progress)
     try:
@@ -200,7 +233,7 @@ def run(args) -> int:
             out, extra = _quantize(model, data, batches, args, bars, source)
     finally:
         bars.close()
-    save(args.out, out, feature_set=FEATURE_SET, extra=extra)
+    save(args.out, out, feature_set=meta.feature_set if lee else FEATURE_SET, extra=extra)
     size_kb = os.path.getsize(args.out) / 1024
     before = param_count(model)
     if out.net_name == "zero_resnet_int8":

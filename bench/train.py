@@ -9,15 +9,16 @@ no training time. Modes:
 
     local      1 worker in this process, 1 thread: the peer every ratio is taken against
     sync2      DDP on 2 Ray Train workers, 32 samples each per step ("split": same lr, same steps)
-    async2     parameter server + 2 gradient workers, 64 samples per gradient: plain, with the
-               staleness-scaled lr, with staleness bounded at 1, and staleness-scaled lr with momentum
-               0.5 instead of 0.9 (asynchrony adds momentum of its own: Mitliagkas et al. 2016,
-               "Asynchrony begets momentum")
+    async2     parameter server + 2 gradient workers, 64 samples per gradient, given twice the samples
+               and run over `seeds` seeds: plain, with the staleness-scaled lr, with delay compensation
+               (DC-ASGD), and with momentum 0.8 at lr 0.1 (asynchrony adds momentum of its own and
+               divides the lr: Mitliagkas et al. 2016, "Asynchrony begets momentum")
 
 Figures per mode: training samples/s (the training steps' wall clock; start-up of the worker processes
 is reported apart, `*_startup_s`), speed-up over local, seconds to reach the target validation loss
-(local's loss at 3/4 of its run; None if never reached), final validation loss, the staleness
-histogram of async, the all-reduce payload per step of sync and the server's traffic per step of async.
+(local's loss at 3/4 of its run; None if never reached; for async the median over the seeds that
+reached it, and how many did), final validation loss (async: the mean over seeds), the staleness
+histogram of async (first seed), the all-reduce payload per step of sync and the server's traffic per step of async.
 
 Simulated K (labelled `sim*`): this machine has 2 cores, so K = 4 and 8 workers are simulated: each
 worker trains a tiny MLP (selfplay/training/toy.py) and sleeps `sim_compute_s` per batch, the compute of
@@ -109,10 +110,10 @@ def val_loss(spec, state_dict, val: ZeroArrays) -> float:
     return float(policy_loss + value_loss)
 
 
-def run_mode(backend, spec, train, steps: int, val: ZeroArrays) -> dict:
+def run_mode(backend, spec, train, steps: int, val: ZeroArrays, seed: int = 0) -> dict:
     from selfplay.training.api import Learner
 
-    learner = Learner(spec, seed=0)
+    learner = Learner(spec, seed=seed)
     initial = val_loss(spec, learner.model.state_dict(), val)
     start = time.perf_counter()
     result = backend.fit(learner, spec, train, steps, snapshot_every=max(1, steps // 10))
@@ -127,14 +128,32 @@ def time_to(curve, target: float):
     return next((t for _, t, loss in curve if loss <= target), None)
 
 
-def measure(quick: bool = False, steps: int | None = None, sim_compute_s: float = 0.2) -> dict:
+def async_variants() -> dict:
+    """The async rows: name -> (AsyncConfig, a function giving the TrainSpec)."""
+    import functools
+
+    from selfplay.training.async_ps import AsyncConfig
+
+    plain = functools.partial(zero_spec, lr=0.05)
+    return {
+        "async2": (AsyncConfig(workers=2), plain),
+        "async2_staleness_lr": (AsyncConfig(workers=2, staleness_lr=True), plain),
+        "async2_delay_compensation": (AsyncConfig(workers=2, delay_compensation=2.0), plain),
+        # K workers act as momentum 1 - 1/K at lr / K (Mitliagkas et al. 2016): lower the explicit momentum
+        # and raise the lr so that the sum matches the 1-worker run's
+        "async2_momentum08_lr01": (AsyncConfig(workers=2), functools.partial(zero_spec, lr=0.1, momentum=0.8)),
+    }
+
+
+def measure(quick: bool = False, steps: int | None = None, sim_compute_s: float = 0.2, seeds: int | None = None
+            ) -> dict:
     # Ray's raylet prints warnings on stdout from a thread of this process: they go to stderr, so that
     # `goengine bench train --json` prints its one line alone
     with contextlib.redirect_stdout(sys.stderr):
-        return _measure(quick, steps, sim_compute_s)
+        return _measure(quick, steps, sim_compute_s, seeds or (1 if quick else 3))
 
 
-def _measure(quick: bool, steps: int | None, sim_compute_s: float) -> dict:
+def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: int) -> dict:
     from selfplay.training._ray import RaySession
     from selfplay.training.api import Learner, LocalBackend
     from selfplay.training.async_ps import AsyncBackend, AsyncConfig
@@ -155,17 +174,9 @@ def _measure(quick: bool, steps: int | None, sim_compute_s: float) -> dict:
     target = local["curve"][max(1, (len(local["curve"]) - 1) * 3 // 4)][2]
     ray = RaySession(num_cpus=10)  # logical CPUs, so K = 8 simulated workers can be placed
     try:
-        modes = {"sync2": lambda: SyncBackend(SyncConfig(workers=2)),
-                 "async2": lambda: AsyncBackend(AsyncConfig(workers=2)),
-                 "async2_staleness_lr": lambda: AsyncBackend(AsyncConfig(workers=2, staleness_lr=True)),
-                 "async2_bounded1": lambda: AsyncBackend(AsyncConfig(workers=2, max_staleness=1)),
-                 "async2_momentum05_staleness_lr": lambda: AsyncBackend(AsyncConfig(workers=2, staleness_lr=True))}
-        for name, make in modes.items():
-            backend = make()
-            # asynchrony acts as momentum (Mitliagkas et al. 2016), so the last variant lowers the explicit one
-            mode_spec = zero_spec(lr=0.05, momentum=0.5) if "momentum05" in name else spec
-            runs[name] = run_mode(backend, mode_spec, train, steps, val)
-            backend.close()
+        backend = SyncBackend(SyncConfig(workers=2))
+        runs["sync2"] = run_mode(backend, spec, train, steps, val)
+        backend.close()
         out["target_val_loss"] = target
         for name, r in runs.items():
             out[f"{name}_samples_per_s"] = r["samples_per_s"]
@@ -173,10 +184,26 @@ def _measure(quick: bool, steps: int | None, sim_compute_s: float) -> dict:
             out[f"{name}_startup_s"] = r["startup_s"]
             out[f"{name}_time_to_target_s"] = time_to(r["curve"], target)
             out[f"{name}_final_val_loss"] = r["final_val_loss"]
-            if "staleness_histogram" in r["stats"]:
-                out[f"{name}_staleness_histogram"] = r["stats"]["staleness_histogram"]
         if out["sync2_time_to_target_s"] is not None and out["local_time_to_target_s"]:
             out["sync2_time_ratio_to_local"] = out["sync2_time_to_target_s"] / out["local_time_to_target_s"]
+        # async gets twice the samples and several seeds: does it reach the target at all, and when
+        out["async_steps"], out["async_seeds"] = 2 * steps, seeds
+        for name, (config, mode_spec) in async_variants().items():
+            if quick and name not in ("async2", "async2_staleness_lr"):
+                continue
+            results = []
+            for seed in range(seeds):
+                backend = AsyncBackend(config)
+                results.append(run_mode(backend, mode_spec(), train, 2 * steps, val, seed=seed))
+                backend.close()
+            times = [t for t in (time_to(r["curve"], target) for r in results) if t is not None]
+            out[f"{name}_samples_per_s"] = float(np.mean([r["samples_per_s"] for r in results]))
+            out[f"{name}_speedup"] = out[f"{name}_samples_per_s"] / local["samples_per_s"]
+            out[f"{name}_reached"] = f"{len(times)}/{seeds}"
+            out[f"{name}_time_to_target_s"] = float(np.median(times)) if times else None
+            out[f"{name}_final_val_loss"] = float(np.mean([r["final_val_loss"] for r in results]))
+            out[f"{name}_staleness_histogram"] = results[0]["stats"]["staleness_histogram"]
+            runs[name] = results[0]
         out["sync_allreduce_payload_bytes_per_step"] = runs["sync2"]["stats"]["allreduce_payload_bytes_per_step"]
         out["sync2_ring_bytes_per_worker_per_step"] = runs["sync2"]["stats"]["ring_bytes_sent_per_worker_per_step"]
         out["async_server_bytes_per_step"] = runs["async2"]["stats"]["server_bytes_per_step"]

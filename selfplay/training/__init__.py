@@ -22,7 +22,7 @@ from selfplay.training.api import MODES, LocalBackend
 
 def make_backend(mode: str = "local", workers: int = 1, *, address: str | None = None,
                  num_cpus: int | None = None, cpus_per_worker: float = 1.0, max_staleness: int | None = None,
-                 staleness_lr: bool = False, scaling: str = "split"):
+                 staleness_lr: bool = False, delay_compensation: float = 0.0, scaling: str = "split"):
     """The backend of a mode: "local" (this process), "sync" (DDP on `workers` Ray Train workers) or
     "async" (a parameter server and `workers` gradient workers). Ray is joined if running, else started
     (locally with `num_cpus`, by default enough logical CPUs for every actor)."""
@@ -43,4 +43,5 @@ def make_backend(mode: str = "local", workers: int = 1, *, address: str | None =
 
     return AsyncBackend(AsyncConfig(workers=workers, address=address, num_cpus=num_cpus,
                                     cpus_per_worker=cpus_per_worker, server_cpus=cpus_per_worker,
-                                    max_staleness=max_staleness, staleness_lr=staleness_lr))
+                                    max_staleness=max_staleness, staleness_lr=staleness_lr,
+                                    delay_compensation=delay_compensation))

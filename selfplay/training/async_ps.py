@@ -16,6 +16,10 @@ remedies, options of AsyncConfig:
                     turns); None is fully asynchronous.
   staleness_lr      the staleness-aware rate of Zhang et al. 2016 ("Staleness-aware async-SGD"):
                     lr / max(1, staleness).
+  delay_compensation  lambda_0 of DC-ASGD-a (Zheng et al. 2017): each stale gradient is corrected by the
+                    first-order term of how it would have changed between the pulled weights and the
+                    current ones (ParameterServer._compensate); the server keeps each pulled version's
+                    weights until its gradients are in.
 
 Each task t (a global step index) is one gradient on spec.batch_size samples of worker rank's shard,
 drawn with step_rng(seed, t, rank); tasks go to idle workers round robin. The driver only orchestrates:
@@ -23,7 +27,8 @@ gradients travel from worker to server as object references (ray.wait without fe
 pull of a task is submitted after every push before it, so versions are exact.
 
 Batch-norm running statistics: a worker returns how its forward moved them, and the server adds that
-change to its own (stale like the gradient).
+change to its own (stale like the gradient). Weights, gradients and buffers travel as one float32 vector
+each, not as state dicts of tensors (7x less time in Ray's serialisation on this machine).
 
 Traffic per gradient: the worker pulls P = 4 x parameters bytes and pushes P, all through the server: 2P
 per step at the server whatever K, the bottleneck at scale (sharding the server is the usual cure).
@@ -34,6 +39,7 @@ import collections
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from goengine import checks
@@ -47,6 +53,8 @@ class AsyncConfig:
     """Bounded staleness s (see the module docstring); None: fully asynchronous."""
     staleness_lr: bool = False
     """Scale each gradient's learning rate by 1 / max(1, staleness)."""
+    delay_compensation: float = 0.0
+    """lambda_0 of DC-ASGD-a (ParameterServer._compensate); 0: off."""
     address: str | None = None
     num_cpus: int | None = None
     cpus_per_worker: float = 1.0
@@ -58,17 +66,50 @@ class AsyncConfig:
         checks.integer("workers", self.workers, 1)
         if self.max_staleness is not None:
             checks.integer("max_staleness", self.max_staleness, 0)
+        checks.number("delay_compensation", self.delay_compensation, 0)
         checks.number("delay_s", self.delay_s, 0)
 
 
-def _float_buffers(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v for k, v in model.named_buffers()}
+def _float_buffers(model: torch.nn.Module) -> list[torch.Tensor]:
+    """The floating-point buffers (batch norm's running mean and variance), in a fixed order."""
+    return [b for b in model.buffers() if b.is_floating_point()]
+
+
+def _count_buffers(model: torch.nn.Module) -> list[torch.Tensor]:
+    """The integer buffers (batch norm's num_batches_tracked)."""
+    return [b for b in model.buffers() if not b.is_floating_point()]
+
+
+def _flat(tensors) -> np.ndarray:
+    """One float32 vector of `tensors`, which travels through Ray's object store without pickling each
+    tensor: a state dict of 72 tensors took 54 ms to go to an actor and back, one vector 8 ms."""
+    tensors = list(tensors)
+    if not tensors:
+        return np.zeros(0, dtype=np.float32)
+    return torch.cat([t.detach().reshape(-1).float() for t in tensors]).numpy()
+
+
+def _unflat(vector: np.ndarray, like) -> list[torch.Tensor]:
+    """Tensors shaped as `like`, copied out of `vector` (Ray hands a read-only view)."""
+    flat = torch.tensor(vector)
+    out, at = [], 0
+    for t in like:
+        out.append(flat[at:at + t.numel()].view_as(t).to(t.dtype))
+        at += t.numel()
+    return out
+
+
+def _copy_into(tensors, vector: np.ndarray) -> None:
+    with torch.no_grad():
+        for t, value in zip(tensors, _unflat(vector, tensors)):
+            t.copy_(value)
 
 
 class ParameterServer:
     """Weights, optimizer and version; `push` applies one gradient. A plain class: Ray makes it remote."""
 
-    def __init__(self, spec: TrainSpec, state: dict, staleness_lr: bool, snapshot_every: int = 0):
+    def __init__(self, spec: TrainSpec, state: dict, staleness_lr: bool, snapshot_every: int = 0,
+                 delay_compensation: float = 0.0):
         torch.set_num_threads(1)
         self.spec = spec
         self.model = spec.build_model()
@@ -77,6 +118,9 @@ class ParameterServer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.first = self.version = int(state["step"])
         self.staleness_lr = staleness_lr
+        self.delay_compensation = delay_compensation
+        self.pulled: dict[int, list] = {}  # version -> [flat weights, pulls not yet pushed] (delay compensation)
+        self.mean_square: torch.Tensor | None = None
         self.staleness: collections.Counter = collections.Counter()
         self.sums: dict[str, float] = {}
         self.snapshot_every = snapshot_every
@@ -87,20 +131,51 @@ class ParameterServer:
         self.start = time.perf_counter()
 
     def pull(self) -> dict:
-        return {"version": self.version, "model": self.model.state_dict()}
+        params = _flat(self.model.parameters())
+        if self.delay_compensation:
+            self.pulled.setdefault(self.version, [params, 0])[1] += 1
+        return {"version": self.version, "params": params, "buffers": _flat(_float_buffers(self.model))}
+
+    def _compensate(self, grad: torch.Tensor, version: int) -> torch.Tensor:
+        """DC-ASGD-a (Zheng et al. 2017, "Asynchronous stochastic gradient descent with delay compensation"):
+        g + lambda_t * g * g * (w_now - w_pulled), the first-order Taylor term of the gradient's change
+        between the weights it was computed on and the weights it is applied to, with the Hessian
+        approximated by the outer product g g^T (its diagonal), and lambda_t = lambda_0 / sqrt(mean square
+        of g), the mean square a moving average (0.95) kept element by element."""
+        entry = self.pulled[version]
+        entry[1] -= 1
+        stale = torch.from_numpy(entry[0])
+        if entry[1] == 0:
+            del self.pulled[version]
+        square = grad * grad
+        if self.mean_square is None:
+            self.mean_square = square.clone()
+        else:
+            self.mean_square.mul_(0.95).add_(square, alpha=0.05)
+        if version == self.version:
+            return grad
+        now = torch.from_numpy(_flat(self.model.parameters()))
+        scale = self.delay_compensation / torch.sqrt(self.mean_square + 1e-7)
+        return grad + scale * square * (now - stale)
 
     def push(self, result: dict) -> int:
         staleness = self.version - result["version"]
         self.staleness[staleness] += 1
         lr = self.spec.lr_at(self.version) / (max(1, staleness) if self.staleness_lr else 1)
         set_lr(self.optimizer, lr)
-        for p, g in zip(self.model.parameters(), result["grads"]):
+        params = list(self.model.parameters())
+        grads = result["grads"]
+        if self.delay_compensation:
+            grads = self._compensate(torch.tensor(grads), result["version"]).numpy()
+        for p, g in zip(params, _unflat(grads, params)):
             p.grad = g
         self.optimizer.step()
+        buffers = _float_buffers(self.model)
         with torch.no_grad():
-            buffers = _float_buffers(self.model)
-            for name, delta in result["buffer_deltas"].items():
-                buffers[name].add_(delta)
+            for b, delta in zip(buffers, _unflat(result["buffer_deltas"], buffers)):
+                b.add_(delta)
+            for b, delta in zip(_count_buffers(self.model), result["count_deltas"]):
+                b.add_(delta)
         self.version += 1
         add_sums(self.sums, {**result["metrics"], "lr": lr, "staleness": staleness})
         if self.snapshot_every and (self.version - self.first) % self.snapshot_every == 0:
@@ -125,8 +200,10 @@ class GradientWorker:
         self.rank, self.seed, self.delay_s = rank, seed, delay_s
 
     def compute(self, weights: dict, task: int) -> dict:
-        self.model.load_state_dict(weights["model"])
-        before = {k: v.clone() for k, v in _float_buffers(self.model).items()}
+        params, buffers = list(self.model.parameters()), _float_buffers(self.model)
+        _copy_into(params, weights["params"])
+        _copy_into(buffers, weights["buffers"])
+        counts = [int(b) for b in _count_buffers(self.model)]
         batch = self.sampler.sample(self.spec.batch_size, step_rng(self.seed, task, self.rank))
         if self.delay_s:
             time.sleep(self.delay_s)
@@ -134,9 +211,10 @@ class GradientWorker:
         loss, terms = self.spec.loss_fn(self.model, batch)
         self.model.zero_grad(set_to_none=True)
         loss.backward()
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.model.parameters()]
-        deltas = {k: v - before[k] for k, v in _float_buffers(self.model).items()}
-        return {"grads": grads, "buffer_deltas": deltas, "version": weights["version"],
+        grads = _flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in params)
+        deltas = _flat(buffers) - weights["buffers"]
+        count_deltas = [int(b) - n for b, n in zip(_count_buffers(self.model), counts)]
+        return {"grads": grads, "buffer_deltas": deltas, "count_deltas": count_deltas, "version": weights["version"],
                 "metrics": {"loss": loss.item(), **terms}, "task": task}
 
 
@@ -159,7 +237,7 @@ class AsyncBackend:
             return FitResult(0, {}, 0.0, 0)
         seed = int(trainer.rng.integers(2**31))
         server = ray.remote(num_cpus=c.server_cpus)(ParameterServer).remote(
-            spec, trainer_state(trainer), c.staleness_lr, snapshot_every)
+            spec, trainer_state(trainer), c.staleness_lr, snapshot_every, c.delay_compensation)
         remote_worker = ray.remote(num_cpus=c.cpus_per_worker)(GradientWorker)
         workers = [remote_worker.remote(spec, source, rank, c.workers, seed, c.delay_s) for rank in range(c.workers)]
         window = c.workers if c.max_staleness is None else c.max_staleness + 1

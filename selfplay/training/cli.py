@@ -14,6 +14,9 @@ def add_training_arguments(parser) -> None:
     g.add_argument("--max-staleness", type=int, default=None,
                    help="async: apply no gradient more than this many versions stale (default: unbounded)")
     g.add_argument("--staleness-lr", action="store_true", help="async: learning rate / staleness for each gradient")
+    g.add_argument("--delay-compensation", type=float, default=0.0, metavar="LAMBDA",
+                   help="async: DC-ASGD's lambda_0, correcting each stale gradient by g*g*(w_now - w_pulled) "
+                        "(default 0: off; 2 in docs/distributed.md)")
 
 
 def train_workers(args) -> int:
@@ -25,8 +28,10 @@ def train_workers(args) -> int:
             raise ValueError(f"--train-mode local trains in this process: --train-workers must be 1, not {workers}")
         if args.max_staleness is not None:
             checks.integer("--max-staleness", args.max_staleness, 0)
-        if args.train_mode != "async" and (args.max_staleness is not None or args.staleness_lr):
-            raise ValueError("--max-staleness and --staleness-lr are for --train-mode async")
+        checks.number("--delay-compensation", args.delay_compensation, 0)
+        if args.train_mode != "async" and (args.max_staleness is not None or args.staleness_lr
+                                           or args.delay_compensation):
+            raise ValueError("--max-staleness, --staleness-lr and --delay-compensation are for --train-mode async")
     except ValueError as e:
         raise UserError(str(e)) from None
     return workers
@@ -48,6 +53,6 @@ def backend_from_args(args, address: str | None = None):
     workers = train_workers(args)
     try:
         return make_backend(args.train_mode, workers, address=address, max_staleness=args.max_staleness,
-                            staleness_lr=args.staleness_lr)
+                            staleness_lr=args.staleness_lr, delay_compensation=args.delay_compensation)
     except ConnectionError as e:
         raise UserError(str(e)) from None

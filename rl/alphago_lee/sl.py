@@ -276,10 +276,16 @@ class Budget:
 
 def train_sl(trainer: SLTrainer, train: Split, val: Split, run_dir: str, budget: Budget, *,
              log=None, progress: Callable | None = None, eval_limit: int | None = None,
-             train_limit: int | None = None, extra: dict | None = None) -> dict[str, float]:
+             train_limit: int | None = None, extra: dict | None = None,
+             fit: Callable | None = None) -> dict[str, float]:
     """Train until the budget ends; validate and checkpoint at each epoch's end and at the end. Returns the
     last validation figures. `log` is a MetricsLog (or None); `progress` a tqdm-like factory; `train_limit`
-    trains on the first that many positions of `train` only (to compare corpora at equal size)."""
+    trains on the first that many positions of `train` only (to compare corpora at equal size).
+
+    `fit(trainer, source, steps, sums) -> steps done` trains elsewhere (a backend of selfplay/training:
+    DDP workers or a parameter server, each drawing from `source.shard(rank, world)`, adding its metrics
+    to `sums` and leaving the trained state in `trainer`); it is called once per stretch between two
+    checkpoints. None: one step at a time in this process."""
     batches = SLBatchSource(train, trainer.config.symmetries, train_limit)
     source = batches.shard(0, 1)
     steps_per_epoch = max(1, batches.n // trainer.config.batch_size)
@@ -306,19 +312,36 @@ def train_sl(trainer: SLTrainer, train: Split, val: Split, run_dir: str, budget:
         trainer.save(path, **(extra or {}))
         sums, count = {}, 0
 
+    rate = None  # steps per second of the last stretch a `fit` trained
     try:
         while True:
             if target is not None and trainer.step >= target:
                 break
-            if budget.minutes is not None and time.monotonic() - started >= 60 * budget.minutes:
+            left_s = None if budget.minutes is None else 60 * budget.minutes - (time.monotonic() - started)
+            if left_s is not None and left_s <= 0:
                 break
-            metrics = trainer.train_step(source.sample(trainer.config.batch_size, trainer.rng))
-            for k, v in metrics.items():
-                sums[k] = sums.get(k, 0.0) + v
-            count += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{metrics['policy_loss']:.2f}", refresh=False)
+            if fit is None:
+                metrics = trainer.train_step(source.sample(trainer.config.batch_size, trainer.rng))
+                add_metrics(sums, metrics)
+                count += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{metrics['policy_loss']:.2f}", refresh=False)
+            else:  # up to the epoch's end, the step budget, and what the time budget allows at the last rate
+                steps = steps_per_epoch - trainer.step % steps_per_epoch
+                if target is not None:
+                    steps = min(steps, target - trainer.step)
+                if left_s is not None:  # the first stretch is short: its rate sizes the next ones
+                    steps = max(1, min(steps, int(left_s * rate) if rate is not None else 100))
+                first, clock = trainer.step, time.monotonic()
+                try:
+                    fit(trainer, batches, steps, sums)
+                finally:
+                    count += trainer.step - first
+                rate = (trainer.step - first) / max(time.monotonic() - clock, 1e-6)
+                if bar is not None:
+                    bar.update(trainer.step - first)
+                    bar.set_postfix(loss=f"{sums.get('policy_loss', 0.0) / max(count, 1):.2f}", refresh=False)
             if trainer.step % steps_per_epoch == 0:
                 trainer.epoch = trainer.step // steps_per_epoch
                 checkpoint_and_validate()
@@ -328,6 +351,11 @@ def train_sl(trainer: SLTrainer, train: Split, val: Split, run_dir: str, budget:
         if count or not os.path.exists(path):
             checkpoint_and_validate()  # also on Ctrl-C: the steps done are kept, --resume carries on
     return last_val
+
+
+def add_metrics(sums: dict[str, float], metrics: dict[str, float]) -> None:
+    for k, v in metrics.items():
+        sums[k] = sums.get(k, 0.0) + v
 
 
 def plot(run_dir: str) -> str:

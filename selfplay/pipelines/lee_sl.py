@@ -4,6 +4,10 @@
     goengine train lee sl --data data/k9 --out runs/lee9 --minutes 30
     goengine train lee sl --data data/k9 --out runs/lee9 --resume --minutes 30     # carries on
     goengine train lee sl --data data/k9 --out runs/l5 --filters 16 --layers 4 --steps 200  # a small net
+    goengine train lee sl --data data/k9 --out runs/lee9 --minutes 30 --train-mode sync --train-workers 2
+
+--train-mode sync|async trains on Ray workers (selfplay/training, docs/distributed.md), one stretch
+between two checkpoints per fit; the checkpoint and --resume are the same in every mode.
 
 Writes RUN_DIR/sl.pt (the lee_policy net, its settings and optimizer state) at each epoch's end and when
 the budget ends, RUN_DIR/sl/metrics.csv (+ tensorboard/, sl.png), and prints the top-1 / top-5 of the
@@ -48,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--no-tensorboard", action="store_true", help="CSV and PNG only")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--address", default=None, help="Ray cluster for --train-mode sync|async (default: local)")
+    from selfplay.training.cli import add_training_arguments
+
+    add_training_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
         checks.output_folder("--out", args.out)
     except ValueError as e:
         raise UserError(str(e)) from None
+    from selfplay.training.cli import backend_from_args, train_workers
+
+    train_workers(args)  # bad training flags: one line, before anything starts
     import torch
     from tqdm import tqdm
 
@@ -105,10 +116,21 @@ def run(args: argparse.Namespace) -> int:
           f"{test.n_positions} test positions; "
           f"from step {trainer.step}", file=sys.stderr)
     log = MetricsLog(os.path.join(args.out, sl.LOG_DIR), step_key="step", tensorboard=not args.no_tensorboard)
+    backend = fit = None
+    if args.train_mode != "local":
+        from selfplay.training.api import TrainSpec
+
+        backend = backend_from_args(args, address=args.address)
+        spec = TrainSpec(**sl.spec_parts(trainer.config))
+        print(f"goengine train lee sl: training with --train-mode {args.train_mode} on {backend.workers} Ray workers",
+              file=sys.stderr)
+
+        def fit(trainer, source, steps, sums):
+            return backend.fit(trainer, spec, source, steps, sums=sums).steps
     try:
         sl.train_sl(trainer, train, val, args.out, sl.Budget(args.steps, args.minutes), log=log, progress=progress,
                     eval_limit=args.eval_positions, train_limit=args.train_positions,
-                    extra={"data": os.path.abspath(args.data)})
+                    extra={"data": os.path.abspath(args.data)}, fit=fit)
         result = sl.evaluate(trainer.model, test)
         uniform = sl.legal_uniform_top1(test) if test.n_positions else float("nan")
         if test.n_positions:
@@ -117,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         log.close()
         sl.plot(args.out)
+        if backend is not None:
+            backend.close()
     if test.n_positions:
         print(f"goengine train lee sl: step {trainer.step}: test top-1 {result['top1']:.3f}, top-5 "
               f"{result['top5']:.3f} on {result['positions']} positions (uniform over sensible moves "

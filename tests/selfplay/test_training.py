@@ -79,6 +79,37 @@ def test_async_with_staleness_zero_is_plain_sgd(ray_session):
     assert max_difference(learner.model.state_dict(), reference.model.state_dict()) < 1e-6
 
 
+def test_delay_compensation_corrects_a_stale_gradient_by_the_dc_asgd_formula():
+    """The server's DC-ASGD-a (Zheng et al. 2017) against the formula by hand: a fresh gradient is applied
+    as it is, a gradient one version stale as g + lambda_0 / sqrt(ms) * g * g * (w_now - w_pulled), with ms
+    the moving mean square of the gradients; a server without compensation given that gradient lands on
+    the same weights. Plain classes, no Ray."""
+    from selfplay.training.api import trainer_state
+    from selfplay.training.async_ps import GradientWorker, ParameterServer, _flat
+
+    spec, source, lam = mlp_spec(batch_size=16), teacher_data(256), 2.0
+    state = trainer_state(Learner(spec))
+    server, reference = ParameterServer(spec, state, False, 0, lam), ParameterServer(spec, state, False)
+    worker = GradientWorker(spec, source, 0, 1, seed=0)
+    pulled = [server.pull(), server.pull()]  # two workers pull version 0
+    reference.pull(), reference.pull()
+    w0 = torch.from_numpy(pulled[0]["params"])
+    fresh, stale = worker.compute(pulled[0], 0), worker.compute(pulled[1], 1)
+    server.push(fresh)
+    reference.push(fresh)
+    w1 = torch.from_numpy(_flat(server.model.parameters()))
+    assert not torch.equal(w0, w1)
+    g_a, g_b = torch.from_numpy(fresh["grads"]), torch.from_numpy(stale["grads"])
+    mean_square = 0.95 * g_a * g_a + 0.05 * g_b * g_b
+    corrected = g_b + lam / torch.sqrt(mean_square + 1e-7) * g_b * g_b * (w1 - w0)
+    assert (corrected - g_b).abs().max() > 1e-6  # the correction is not nothing
+    server.push(stale)
+    reference.push({**stale, "grads": corrected.numpy()})
+    assert server.staleness == {0: 1, 1: 1}
+    assert max_difference(server.model.state_dict(), reference.model.state_dict()) < 1e-6
+    assert server.pulled == {}  # the pulled weights are dropped once their gradients are in
+
+
 def validation_loss(model, source) -> float:
     x, y = (torch.from_numpy(a) for a in source.arrays)
     with torch.no_grad():
@@ -153,14 +184,17 @@ def test_pipeline_stages_match_the_single_net(ray_session):
     ({"train_mode": "local", "train_workers": 2}, "--train-workers must be 1"),
     ({"train_mode": "sync", "train_workers": 0}, "--train-workers must be"),
     ({"train_mode": "sync", "max_staleness": 1}, "are for --train-mode async"),
-    ({"train_mode": "async", "max_staleness": -1}, "--max-staleness must be")])
+    ({"train_mode": "async", "max_staleness": -1}, "--max-staleness must be"),
+    ({"train_mode": "sync", "delay_compensation": 2.0}, "are for --train-mode async"),
+    ({"train_mode": "async", "delay_compensation": -1.0}, "--delay-compensation must be")])
 def test_bad_training_flags_are_user_errors(flags, message):
     from argparse import Namespace
 
     from goengine.cli import UserError
     from selfplay.training.cli import train_workers
 
-    args = Namespace(**{"train_workers": None, "max_staleness": None, "staleness_lr": False, **flags})
+    args = Namespace(**{"train_workers": None, "max_staleness": None, "staleness_lr": False,
+                        "delay_compensation": 0.0, **flags})
     with pytest.raises(UserError, match=message):
         train_workers(args)
 
@@ -206,3 +240,84 @@ def test_zero_loop_trains_with_sync_then_resumes_with_async(tmp_path, ray_sessio
     for a, b in zip(nets, nets[1:]):
         assert max_difference(a.model.state_dict(), b.model.state_dict()) > 1e-4
     assert not os.path.exists(run.partial_path(2))
+
+
+@pytest.fixture(scope="module")
+def lee_data(tmp_path_factory):
+    import glob
+
+    from rl.alphago_lee.convert import ConvertConfig, convert
+
+    corpus = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "fixtures", "corpus", "*.sgf")))
+    out = str(tmp_path_factory.mktemp("lee") / "d")
+    convert(corpus[:12], out, ConvertConfig(board_size=9, val_fraction=0.1, test_fraction=0.1))
+    return out
+
+
+def lee_sl_cli(data: str, out, *argv: str) -> int:
+    from goengine.cli import main
+
+    return main(["train", "lee", "sl", "--data", data, "--out", str(out), "--filters", "8", "--layers", "3",
+                 "--batch-size", "16", "--no-progress", "--no-tensorboard", *argv])
+
+
+def lee_reference(data: str, steps: int, shard_step) -> torch.nn.Module:
+    """The SL net after `steps` plain steps in this process, step t on the batch shard_step(source, seed,
+    t) draws: what a backend that trains right must land on."""
+    from rl.alphago_lee import sl
+    from rl.alphago_lee.dataset import LeeDataset
+    from selfplay.training.api import TrainSpec
+
+    config = sl.SLConfig(filters=8, layers=3, batch_size=16)
+    spec, trainer = TrainSpec(**sl.spec_parts(config)), sl.SLTrainer(config)
+    source = sl.SLBatchSource(LeeDataset.open(data).split("train"))
+    seed = int(trainer.rng.integers(2**31))  # what the backend draws at step 0
+    for step in range(steps):
+        gradient_step(trainer.model, trainer.optimizer, spec, step, shard_step(source, seed, step))
+    return trainer.model
+
+
+def saved_sl(out):
+    from nets.go import checkpoint
+
+    model, meta = checkpoint.load(os.path.join(out, "sl.pt"), board_size=9, feature_set="lee_policy")
+    return model, meta.extra
+
+
+def test_lee_sl_trains_on_the_parameter_server_and_resumes_in_this_process(lee_data, tmp_path, ray_session):
+    """`goengine train lee sl --train-mode async --max-staleness 0` with 2 workers is plain SGD over the
+    workers' shards in turn (the oracle below); the run then resumes locally from its checkpoint."""
+    out = tmp_path / "run"
+    assert lee_sl_cli(lee_data, out, "--steps", "5", "--train-mode", "async", "--train-workers", "2",
+                      "--max-staleness", "0") == 0
+    model, extra = saved_sl(out)
+    assert extra["step"] == 5
+
+    def in_turn(source, seed, step):
+        return source.shard(step % 2, 2).sample(16, step_rng(seed, step, step % 2))
+
+    reference = lee_reference(lee_data, 5, in_turn)
+    assert max_difference(model.state_dict(), reference.state_dict()) < 1e-5
+    assert lee_sl_cli(lee_data, out, "--resume", "--steps", "7") == 0
+    assert saved_sl(out)[1]["step"] == 7
+    rows = (out / "sl" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    losses = [r.split(",")[header.index("train_loss")] for r in rows[1:]]
+    assert sum(1 for x in losses if x) >= 2  # a training-loss row from each mode
+
+
+@pytest.mark.slow
+def test_lee_sl_with_sync_ddp_equals_one_process_on_the_concatenated_batch(lee_data, tmp_path, ray_session):
+    out = tmp_path / "run"
+    assert lee_sl_cli(lee_data, out, "--steps", "3", "--train-mode", "sync", "--train-workers", "2") == 0
+    model, extra = saved_sl(out)
+    assert extra["step"] == 3
+
+    def concatenated(source, seed, step):
+        from rl.alphago_lee.sl import SLBatch
+
+        halves = [source.shard(rank, 2).sample(8, step_rng(seed, step, rank)) for rank in (0, 1)]
+        return SLBatch(np.concatenate([h.planes_BCHW for h in halves]), np.concatenate([h.action_B for h in halves]))
+
+    reference = lee_reference(lee_data, 3, concatenated)
+    assert max_difference(model.state_dict(), reference.state_dict()) < 1e-5

@@ -2,10 +2,11 @@
 
     goengine train rl --algo a2c --size 5 --opponent random --steps 100000 --out runs/a2c5
     goengine train rl --algo a2c --out runs/a2c5 --resume --steps 200000      # carries on to 200k moves
+    goengine train rl --algo a2c --opponent mc:playouts=4 --steps 150000 --out runs/a2c5mc
     goengine train rl --algo dqn --opponent goengine:playouts=4 --minutes 10 --out runs/dqn5
 
 RUN_DIR gets metrics.csv (one row per evaluation: moves, games, win rate over --eval-games games,
-losses; against the random opponent these run on the vector env; a last row, final_win_rate, is
+losses; against the random and mc:playouts=P opponents these run on the vector env; a last row, final_win_rate, is
 --eval-games games of goengine/Go-v0 itself), TensorBoard events in tensorboard/, curves.png, and checkpoint.pt (nets, optimizer, curve),
 written at every evaluation. With --resume the run's settings come from its checkpoint; only --steps,
 --minutes and --no-progress apply. The budget ends at --steps moves in all (resumed runs count the
@@ -31,8 +32,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--size", type=int, default=5, help="board size N (default 5)")
     parser.add_argument("--komi", type=float, default=0.5, help="komi (default 0.5)")
     parser.add_argument("--opponent", default="random",
-                        help="random (default; trains on the numba vector env), goengine:playouts=N, gnugo:level=L, "
-                             "katago:visits=V")
+                        help="random (default) or mc:playouts=P (flat Monte Carlo, P playouts per candidate move), "
+                             "both on the numba vector env; goengine:playouts=N, gnugo:level=L, katago:visits=V")
+    parser.add_argument("--random-fraction", type=float, default=0.0, metavar="F",
+                        help="with --opponent mc:playouts=P: this share of the training boards plays the random "
+                             "opponent instead (a curriculum; evaluations play the mc opponent alone)")
     parser.add_argument("--agent-colour", choices=("black", "white", "random"), default="random",
                         help="the agent's colour in training games (evaluation alternates colours)")
     parser.add_argument("--steps", type=int, default=100_000, help="budget: agent moves in all (default 100000)")
@@ -54,6 +58,7 @@ def _check(args) -> None:
     checks.integer("--size", args.size, 2, 19)
     checks.number("--komi", args.komi)
     checks.integer("--steps", args.steps, 1)
+    checks.number("--random-fraction", args.random_fraction, 0, 1)
     if args.minutes is not None:
         checks.number("--minutes", args.minutes, 0, low_open=True)
     checks.seed("--seed", args.seed)
@@ -67,8 +72,10 @@ def _check(args) -> None:
     checks.output_folder("--out", args.out)
     if args.opponent != "random":
         from goengine.opponents import parse_opponent
+        from rl.envs.opponents import mc_playouts
 
-        parse_opponent(args.opponent)
+        if mc_playouts(args.opponent) is None:
+            parse_opponent(args.opponent)
 
 
 def _config(args, config_cls):
@@ -76,7 +83,8 @@ def _config(args, config_cls):
 
     default = config_cls()
     task = dataclasses.replace(default.task, size=args.size, komi=args.komi, opponent=args.opponent,
-                               agent_colour=args.agent_colour, steps=args.steps, minutes=args.minutes,
+                               agent_colour=args.agent_colour, random_fraction=args.random_fraction,
+                               steps=args.steps, minutes=args.minutes,
                                seed=args.seed, eval_every=args.eval_every, eval_games=args.eval_games,
                                num_envs=args.num_envs or default.task.num_envs)
     assert isinstance(task, GoTask)

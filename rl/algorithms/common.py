@@ -29,7 +29,11 @@ class GoTask:
     komi: float = 0.5
     """Komi (0.5: no draws; 5x5 is small enough that komi decides little against weak play)."""
     opponent: str = "random"
-    """Opponent spec (GoEnv's): "random" trains on the vector env; others on GoEnv, one board at a time."""
+    """Opponent spec (GoEnv's): "random" and "mc:playouts=P" train on the numba vector env; others on GoEnv,
+    one board at a time."""
+    random_fraction: float = 0.0
+    """Share of the training boards that play the random opponent instead of `opponent` ("mc:playouts=P"
+    only): a curriculum, games an untrained agent can win. Evaluations play `opponent` alone."""
     agent_colour: str = "random"
     """"black", "white" or "random" (each game draws the agent's colour)."""
     num_envs: int = 32
@@ -106,15 +110,23 @@ def evaluate(act, task: GoTask, games: int | None = None, seed: int = 10_000, op
     return {"wins": wins, "losses": losses, "draws": draws, "win_rate": (wins + 0.5 * draws) / games}
 
 
+def on_vector_env(opponent) -> bool:
+    """Whether the numba vector env plays this opponent spec ("random", "mc:playouts=P")."""
+    from rl.envs.opponents import mc_playouts
+
+    return isinstance(opponent, str) and (opponent.strip() == "random" or mc_playouts(opponent) is not None)
+
+
 def evaluate_vector(act, task: GoTask, games: int | None = None, seed: int = 10_000) -> dict:
-    """As `evaluate` against the random opponent, on the numba vector env (simple ko), all games at once:
-    half the boards with the agent as Black, half as White, each board's first game counted."""
+    """As `evaluate` against task.opponent ("random" or "mc:playouts=P"), on the numba vector env (simple
+    ko), all games at once: half the boards with the agent as Black, half as White, each board's first game
+    counted."""
     from rl.envs.vector import GoVectorEnv
 
     games = games or task.eval_games
     results = []
     for colour, n in (("black", games // 2), ("white", games - games // 2)):
-        env = GoVectorEnv(num_envs=n, size=task.size, komi=task.komi, agent_colour=colour)
+        env = GoVectorEnv(num_envs=n, size=task.size, komi=task.komi, opponent=task.opponent, agent_colour=colour)
         obs, info = env.reset(seed=seed + (colour == "white"))
         result = np.full(n, np.nan)
         while np.isnan(result).any():
@@ -166,15 +178,16 @@ def uniform_act(seed: int = 0):
 
 
 def make_envs(task: GoTask):
-    """The training envs: the numba vector env against the random opponent; else gymnasium's SyncVectorEnv
-    of GoEnvs (same-step autoreset, so both return infos["final_obs"] the same way)."""
+    """The training envs: the numba vector env against the random or Monte Carlo opponent; else gymnasium's
+    SyncVectorEnv of GoEnvs (same-step autoreset, so both return infos["final_obs"] the same way)."""
     import gymnasium as gym
 
     import rl.envs  # noqa: F401  (registers goengine/Go-v0)
 
     kw = dict(size=task.size, komi=task.komi, opponent=task.opponent, agent_colour=task.agent_colour)
-    if task.opponent == "random":
-        return gym.make_vec("goengine/Go-v0", num_envs=task.num_envs, vectorization_mode="vector_entry_point", **kw)
+    if on_vector_env(task.opponent):
+        return gym.make_vec("goengine/Go-v0", num_envs=task.num_envs, vectorization_mode="vector_entry_point",
+                            random_fraction=task.random_fraction, **kw)
     from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
     from rl.envs.go_env import GoEnv
@@ -307,10 +320,10 @@ class Run:
             self._evaluate(**losses)
 
     def _evaluate(self, **losses) -> None:
-        # against the random opponent the curve's evaluations run on the vector env (all games in one
-        # batch); the last one, in finish(), plays goengine/Go-v0 itself
+        # against the vector env's opponents the curve's evaluations run on the vector env (all games in
+        # one batch); the last one, in finish(), plays goengine/Go-v0 itself
         getattr(self.act_fn, "restart", lambda: None)()
-        if self.task.opponent == "random":
+        if on_vector_env(self.task.opponent):
             result = evaluate_vector(self.act_fn, self.task, seed=10_000 + self.task.seed)
         else:
             result = evaluate(self.act_fn, self.task, seed=10_000 + self.task.seed)

@@ -1,7 +1,7 @@
 """Go as reinforcement-learning environments. `import rl.envs` registers "goengine/Go-v0".
 
 Start reading at go_env.py (`GoEnv`, one board, the agent against an opponent: opponents.py), then
-vector.py (`GoVectorEnv`, many boards against a random opponent in one numba call: _kernels.py) and aec.py
+vector.py (`GoVectorEnv`, many boards against a numba opponent in one numba call: _kernels.py) and aec.py
 (`GoAECEnv`, two players in PettingZoo's AEC shape). render.py draws boards.
 
     env = gymnasium.make("goengine/Go-v0", size=5, komi=0.5, opponent="random")

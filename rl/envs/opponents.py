@@ -1,6 +1,8 @@
 """The opponents `GoEnv` plays the agent against: each answers `move(position, colour) -> GTP vertex`.
 
     make_opponent("random")                    uniform among legal moves that fill no own eye (RandomPlayer)
+    make_opponent("mc:playouts=4")             flat Monte Carlo: 4 random playouts per sensible move, the
+                                               most wins played (the vector env's numba opponent)
     make_opponent("goengine:playouts=8")       goengine's MCTS with rollouts, in this process
     make_opponent("gnugo:level=10")            GNU Go over GTP (any goengine.opponents spec: katago:visits=1, gtp:"...")
     make_opponent(lambda position, colour: "pass")   a callable: GTP vertex, "pass", "resign" or an action index
@@ -20,7 +22,7 @@ import numpy as np
 from goengine import coords
 from goengine.opponents import command, parse_opponent
 from goengine.players import sensible_moves
-from goengine.position import Position
+from goengine.position import Position, parse_colour
 
 GTP_TIMEOUT_S = 60.0
 
@@ -54,6 +56,53 @@ class RandomOpponent(Opponent):
     def move(self, position, colour):
         moves = sensible_moves(position, colour)
         return moves[int(self.rng.integers(len(moves)))] if moves else "pass"
+
+
+def mc_playouts(spec: str) -> int | None:
+    """P for an "mc:playouts=P" spec (P >= 1), None for any other spec; ValueError for a malformed mc spec."""
+    name, _, rest = spec.strip().partition(":")
+    if name != "mc":
+        return None
+    key, _, value = rest.partition("=")
+    if key.strip() != "playouts" or not value.strip().isdigit() or int(value) < 1:
+        raise ValueError(f"bad opponent {spec!r}: the Monte Carlo opponent is mc:playouts=P with P >= 1")
+    return int(value)
+
+
+class MonteCarloOpponent(Opponent):
+    """Flat Monte Carlo, the numba kernel the vector env plays (rl/envs/_kernels.py `mc_values`): every
+    sensible move gets P random playouts and the one with the most wins is played. Its playouts use simple
+    ko; a move that positional superko forbids in the real game is skipped for the next best."""
+
+    def __init__(self, playouts: int):
+        self.playouts = int(playouts)
+        self.name = f"mc:playouts={self.playouts}"
+        self.rng = np.ones(1, dtype=np.uint64)
+
+    def new_game(self, position, seed):
+        self.rng[0] = np.uint64(seed + 1)
+
+    def move(self, position, colour):
+        from rl.envs import _kernels as VK
+
+        board = position.board  # a copy: the kernel shuffles its list of empty points
+        g = board.geo
+        if board.to_play != parse_colour(colour):
+            raise ValueError(f"{self.name} plays the side to move only, not {colour}")
+        cap = 3 * g.size * g.size
+        work_s, work_meta, moves, value_A = VK.scratch(g.n_points, g.size, cap)
+        geo = (g.neighbours, g.diagonals, g.zobrist, g.on_board, g.action_of_point, g.empty_colours)
+        VK.mc_values(board.s, board.meta, geo, self.rng, self.playouts, float(position.komi), cap, work_s,
+                     work_meta, moves, value_A)
+        n = g.size * g.size
+        legal = position.legal_mask(colour)
+        while True:
+            a = int(VK._best(value_A, self.rng))
+            if a == n or value_A[a] < 0:
+                return "pass"
+            if legal[a]:
+                return coords.action_to_gtp(a, g.size)
+            value_A[a] = -1.0  # superko forbids it here
 
 
 class PlayerOpponent(Opponent):
@@ -148,6 +197,9 @@ def make_opponent(opponent) -> Opponent:
     if isinstance(opponent, str):
         if opponent.strip() == "random":
             return RandomOpponent()
+        playouts = mc_playouts(opponent)
+        if playouts is not None:
+            return MonteCarloOpponent(playouts)
         spec = parse_opponent(opponent)
         if spec.kind == "goengine":
             return EngineOpponent(spec)
@@ -156,5 +208,5 @@ def make_opponent(opponent) -> Opponent:
         return PlayerOpponent(opponent, getattr(opponent, "name", type(opponent).__name__))
     if callable(opponent):
         return CallableOpponent(opponent)
-    raise ValueError(f"opponent must be a spec (random, goengine:playouts=N, gnugo:level=L, katago:visits=V), "
+    raise ValueError(f"opponent must be a spec (random, mc:playouts=P, goengine:playouts=N, gnugo:level=L, katago:visits=V), "
                      f"a Player or a callable, not {opponent!r}")

@@ -1,6 +1,6 @@
 """The Go envs: gymnasium's checker (warnings are errors), the rules and rewards on scripted games, the
 vector env's numba kernels against goengine's Position replaying the same moves, the opponents (goengine's
-MCTS, GNU Go over GTP, a callable), the AEC env and the pictures."""
+MCTS, GNU Go over GTP, flat Monte Carlo, a callable), the AEC env and the pictures."""
 from __future__ import annotations
 
 import warnings
@@ -106,11 +106,13 @@ def test_zero_observation_equals_goengine_features():
         assert not (terminated or truncated)
 
 
-def test_vector_env_matches_position_move_by_move():
+@pytest.mark.parametrize("kwargs", [{}, dict(opponent="mc:playouts=2", random_fraction=0.5)])
+def test_vector_env_matches_position_move_by_move(kwargs):
     """Every board's planes and mask after every step equal goengine's features and legal mask of a
-    Position (simple-ko rules, as the kernels) replaying the agent's moves and the opponent's replies."""
+    Position (simple-ko rules, as the kernels) replaying the agent's moves and the opponent's replies
+    (random, or Monte Carlo on half the boards)."""
     n, size, komi = 6, 5, 0.5
-    env = GoVectorEnv(num_envs=n, size=size, komi=komi, agent_colour="random")
+    env = GoVectorEnv(num_envs=n, size=size, komi=komi, agent_colour="random", **kwargs)
     obs, info = env.reset(seed=11)
     rng = np.random.default_rng(11)
 
@@ -155,12 +157,61 @@ def test_vector_env_is_a_gymnasium_vector_env():
     assert (info["action_mask"][:, 0] == 0).all()
     with pytest.raises(ValueError, match="illegal"):
         envs.step(np.zeros(4, np.int64))  # A1 again: occupied
-    with pytest.raises(ValueError, match="random opponent only"):
+    with pytest.raises(ValueError, match="plays .random. or .mc:playouts=P. only"):
         GoVectorEnv(num_envs=2, opponent="gnugo")
+    with pytest.raises(ValueError, match="mc:playouts=P with P >= 1"):
+        GoVectorEnv(num_envs=2, opponent="mc:playouts=0")
+    with pytest.raises(ValueError, match="mc:playouts=P with P >= 1"):
+        GoEnv(size=5, opponent="mc:visits=3")
+
+
+def _uniform_win_rate(games: int, **kwargs) -> float:
+    """A uniform random legal agent's win rate over the first game of each of `games` vector-env boards."""
+    env = GoVectorEnv(num_envs=games, size=5, komi=0.5, agent_colour="random", **kwargs)
+    _, info = env.reset(seed=3)
+    rng = np.random.default_rng(3)
+    result = np.full(games, np.nan)
+    while np.isnan(result).any():
+        actions = (rng.random(info["action_mask"].shape) * info["action_mask"]).argmax(1)
+        _, reward, terminated, truncated, info = env.step(actions)
+        first = (terminated | truncated) & np.isnan(result)
+        result[first] = reward[first]
+    return float((result > 0).mean())
+
+
+def test_monte_carlo_opponent_is_stronger_than_random():
+    """200 games each: uniform play wins about 1 in 8 against the random opponent (the vector env's
+    boards under random_fraction=1) and about 1 in 50 against flat Monte Carlo at 4 playouts."""
+    against_random = _uniform_win_rate(200, opponent="mc:playouts=4", random_fraction=1.0)
+    against_mc = _uniform_win_rate(200, opponent="mc:playouts=4")
+    assert against_random > 0.08 and against_mc < 0.06, (against_random, against_mc)
+
+
+def test_monte_carlo_opponent_passes_to_win_and_plays_on_when_behind():
+    """After the agent's pass, the GoEnv's Monte Carlo opponent passes when the area count already wins for
+    it (ending the game), and plays on when it would lose."""
+    from rl.envs.opponents import make_opponent
+
+    white_ahead = Position.from_ascii("""
+        . O X . .
+        O O X . .
+        . O X X X
+        O O O O O
+        . O . O .""", komi=0.5).play("pass", "b")
+    black_ahead = Position.from_ascii("""
+        . O X . .
+        O O X . .
+        . O X X X
+        . . X . .
+        X X . X X""", komi=0.5).play("pass", "b")
+    opponent = make_opponent("mc:playouts=8")
+    opponent.new_game(white_ahead, 0)
+    assert white_ahead.score() < 0 and opponent.move(white_ahead, "w") == "pass"
+    assert black_ahead.score() > 0 and opponent.move(black_ahead, "w") != "pass"
 
 
 def test_goengine_mcts_and_gnugo_opponents_play_whole_games():
-    for spec in ("goengine:playouts=8", "gnugo:level=1"):
+    for spec in ("goengine:playouts=8", "gnugo:level=1", "mc:playouts=2"):
         env = GoEnv(size=5, komi=0.5, opponent=spec, agent_colour="white")
         try:
             _, info = env.reset(seed=0)

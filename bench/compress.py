@@ -153,7 +153,11 @@ def strength(first: str, second: str, games: int, *, size: int = 9, komi: float 
     goengine.match's referee. Two deterministic searchers would replay one game, so games come in pairs
     that start from the same `opening_moves` random moves (goengine.match.random_opening, as the ladder
     does) with colours swapped. Returns the first's record, score with its 95% Wilson interval and the
-    Elo difference with its interval (rl/elo.py)."""
+    Elo difference with its interval (rl/elo.py).
+
+    Equal visits: `playouts=N` in both specs. Equal time per move: `seconds=S` in both; each engine then
+    searches for S seconds of wall time a move (stopping sooner once its choice cannot change), and the
+    summary's `seconds_per_move` shows what each really took, GTP round trip included."""
     import sys
 
     from goengine import opponents

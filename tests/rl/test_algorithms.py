@@ -177,6 +177,31 @@ def test_go_agents_beat_random_on_5x5_over_200_games(name, tmp_path):
     assert os.path.isfile(tmp_path / "curves.png") and os.path.isfile(tmp_path / "checkpoint.pt")
 
 
+PROOF_MC = {"reinforce": (reinforce, reinforce.ReinforceConfig, 150_000, 0.6),
+            "a2c": (a2c, a2c.A2CConfig, 150_000, 0.6)}
+"""name -> (module, config, budget in agent moves, margin) against the rollout engine the vector env plays,
+flat Monte Carlo at 2 playouts per candidate move, with half the training boards against the random
+opponent (the curriculum): `goengine train rl --algo NAME --opponent mc:playouts=2 --random-fraction 0.5
+--steps BUDGET --seed 0` runs the same training. Without the curriculum the policy collapses (almost every
+game against the Monte Carlo opponent is lost, so there is nothing to learn from)."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PROOF_MC))
+def test_go_agents_beat_the_monte_carlo_rollout_engine_on_5x5_over_200_games(name, tmp_path):
+    algo, config_cls, steps, margin = PROOF_MC[name]
+    task = GoTask(size=5, komi=0.5, opponent="mc:playouts=2", random_fraction=0.5, steps=steps, eval_every=25_000,
+                  eval_games=200, seed=0, num_envs=config_cls().task.num_envs)
+    torch.manual_seed(0)  # the net the run starts from (train seeds 0 and builds it first)
+    before = max(evaluate(uniform_act(0), task)["win_rate"], evaluate(sample_act(GoNet(5)), task)["win_rate"])
+    out = algo.train(config_cls(task=task), run_dir=str(tmp_path))
+    act = sample_act(out["net"], seed=1)
+    mcts = evaluate(act, task, seed=30_000, opponent="goengine:playouts=2")
+    print(f"{name}: untrained {before:.3f}; after {steps} moves {out['final']} over 200 games of Go-v0 against "
+          f"mc:playouts=2; against goengine:playouts=2 {mcts}")
+    assert before < margin <= out["win_rate"]
+
+
 # --- the command line -----------------------------------------------------------------------------------
 def _args(argv):
     from rl.algorithms import cli
@@ -209,6 +234,8 @@ def test_cli_trains_writes_its_files_and_resumes(tmp_path, capsys):
     (["--steps", "0"], "--steps must be at least 1"),
     (["--opponent", "gnugo:lvl=3"], "gnugo takes no 'lvl'"),
     (["--env", "CartPole-v1"], "--env must be one of goengine/Go-v0"),
+    (["--opponent", "mc:playouts=0"], "mc:playouts=P with P >= 1"),
+    (["--random-fraction", "1.5"], "--random-fraction must be"),
     (["--resume"], "--resume: no checkpoint.pt"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, argv, message):

@@ -59,8 +59,9 @@ def add_player_arguments(parser) -> None:
                         help="with --weights: the net's forward pass in torch (default), ONNX Runtime fp32, or "
                              "ONNX Runtime static int8 (about 2x faster on a CPU)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="with --weights: threads of the net's forward pass (default: torch's, all cores; "
-                             "ONNX Runtime: 1)")
+                        help="playout engine: search threads (default 1; N >= 2 searches N trees at once and sums "
+                             "their root statistics); with --weights: threads of the net's forward pass "
+                             "(default: torch's, all cores; ONNX Runtime: 1)")
 
 
 def make_player(args):
@@ -88,10 +89,9 @@ def make_player(args):
     net = "zero" if getattr(args, "weights", None) else "lee" if getattr(args, "lee", None) else None
     if net is None:
         lam = getattr(args, "lam", None)
-        for flag, value in (("--inference", inference), ("--threads", threads), ("--lambda", lam)):
+        for flag, value in (("--inference", inference), ("--lambda", lam)):
             if value is not None:
-                raise ValueError(f"{flag} is for a net player (--weights or --lee); the playout engine runs on "
-                                 f"one thread")
+                raise ValueError(f"{flag} is for a net player (--weights or --lee)")
     else:
         if getattr(args, "lam", None) is not None:
             if net != "lee":
@@ -106,6 +106,6 @@ def make_player(args):
             raise ValueError(f"{source} plays {player.board_size}x{player.board_size}, not {size}x{size}")
         return player
     config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
-                          resign_threshold=threshold)
+                          resign_threshold=threshold, threads=threads or 1)
     evaluator = RolloutEvaluator(heavy=not getattr(args, "light", False))
     return MCTSPlayer(config, SearchConfig(seed=seed or 0), evaluator)

@@ -91,4 +91,7 @@ class AnalysisCommands:
             self.player.analyze(position, colour, report, interval_s)
             move = str(self.player.genmove(position, colour, self._budget(colour, position)))
         self.clock.spend(colour, time.monotonic() - started)
-        out.line(f"play {self._commit(position, colour, move)}")
+        vertex = self._commit(position, colour, move)
+        out.line(f"play {vertex}")
+        if vertex != "resign":
+            self._start_pondering()

@@ -2,6 +2,7 @@
 
     goengine gtp --engine random --seed 1
     goengine gtp --playouts 800 --resign-threshold 0.05
+    goengine gtp --seconds 1 --threads 2 --ponder       (docs/threads.md)
 
 The player comes from `goengine.player_registry.make_player(args)` (the flags are shared with `goengine play`).
 Diagnostics go to stderr; stdout carries GTP only.
@@ -22,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--komi", type=float, default=7.5, help="komi until the komi command says otherwise")
     parser.add_argument("--rules", default="chinese",
                         help="ko and suicide rules (chinese, tromp-taylor, new-zealand, aga, japanese, simple-ko)")
+    parser.add_argument("--ponder", action="store_true",
+                        help="playout engine: keep searching on the opponent's time, from after genmove until the "
+                             "next command that needs the engine (the opponent's move keeps its subtree)")
 
 
 def build_engine(args: argparse.Namespace, player: Player | None = None, stderr=sys.stderr):
@@ -31,8 +35,8 @@ def build_engine(args: argparse.Namespace, player: Player | None = None, stderr=
 
     player = player if player is not None else make_player(args)
     engine = GtpEngine("goengine", goengine.__version__, stderr=stderr)
-    GoHandlers(player, size=args.size, komi=args.komi, rules=args.rules,
-               seconds=args.seconds, playouts=args.playouts).register(engine)
+    GoHandlers(player, size=args.size, komi=args.komi, rules=args.rules, seconds=args.seconds,
+               playouts=args.playouts, ponder=getattr(args, "ponder", False)).register(engine)
     return engine
 
 
@@ -41,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from goengine.position import Position
 
     Position(args.size, args.komi, args.rules)  # bad --size/--komi/--rules: one line and exit before serving
+    if args.ponder and (args.engine != "mcts" or args.weights or args.lee):
+        raise ValueError("--ponder is for the playout engine (the default --engine mcts)")
     engine = build_engine(args)
     sys.stdout.reconfigure(encoding="utf-8", errors="replace", newline="\n")
     try:

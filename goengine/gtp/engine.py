@@ -228,6 +228,7 @@ class GtpEngine:
         self.out: TextIO = sys.stdout
         self.source: LineSource = ListSource([])
         self.quit_requested = False
+        self._closers: list[Callable[[], None]] = []
         self.register("protocol_version", lambda args: "2")
         self.register("name", lambda args: self.name)
         self.register("version", lambda args: self.version)
@@ -241,6 +242,11 @@ class GtpEngine:
 
     def register_stream(self, name: str, handler: StreamHandler) -> None:
         self._streaming[name] = handler
+
+    def add_closer(self, close: Callable[[], None]) -> None:
+        """Call `close()` when serving ends (quit, end of input, or an error): background threads stop
+        there, so the process leaves nothing behind."""
+        self._closers.append(close)
 
     def commands(self) -> list[str]:
         return sorted(set(self._handlers) | set(self._streaming))
@@ -309,15 +315,19 @@ class GtpEngine:
         self.source = source if isinstance(source, LineSource) else LineSource(source)
         self.out = out
         self.quit_requested = False
-        while not self.quit_requested:
-            line = self.source.get()
-            if line is None:
-                break
-            command = parse(line)
-            if command is None:
-                continue
-            if command.name in self._streaming:
-                self._run_stream(command)
-            else:
-                self._write(self.respond(command))
+        try:
+            while not self.quit_requested:
+                line = self.source.get()
+                if line is None:
+                    break
+                command = parse(line)
+                if command is None:
+                    continue
+                if command.name in self._streaming:
+                    self._run_stream(command)
+                else:
+                    self._write(self.respond(command))
+        finally:
+            for close in self._closers:
+                close()
         return 0

@@ -9,6 +9,9 @@ Commands follow GTP 2 (section 6) with KGS's `kgs-time_settings` and `kgs-genmov
 - `play` or `genmove` after two passes continue the game (KGS's clean-up phase, disputes), where
   `Position` alone would answer "game over".
 - `resign` from `genmove` leaves the board unchanged, as the spec says.
+- Pondering (`--ponder`, playout engine only): after a move the engine chose, its search goes on in
+  the background on the opponent's time; any command that needs the player or changes the position
+  stops it first (within one kernel call), the read-only ones in READ_ONLY answer while it runs.
 - `final_score` and `final_status_list` take the dead stones from the player; `seki` is always empty
   (area scoring counts seki stones as alive, so listing them as alive scores the same).
 - Error texts are the canonical ones: the spec's, and GNU Go's "invalid handicap" where the spec says
@@ -84,12 +87,17 @@ def chains(position: Position, vertices: set[str] | None = None) -> list[list[st
     return out
 
 
+READ_ONLY = frozenset({"showboard", "printsgf", "time_left", "goengine-search_stats"})
+"""Go commands that neither change the position nor use the player: they leave pondering running."""
+
+
 class GoHandlers(AnalysisCommands):
     """The game state behind the Go commands of one GTP session."""
 
     def __init__(self, player: Player, size: int = 19, komi: float = 7.5, rules: str = "chinese",
-                 seconds: float | None = None, playouts: int | None = None):
+                 seconds: float | None = None, playouts: int | None = None, ponder: bool = False):
         self.player = player
+        self.ponder = ponder and hasattr(player, "ponder")
         self.rules = rules
         self.komi = float(komi)
         self.seconds, self.playouts = seconds, playouts
@@ -116,12 +124,53 @@ class GoHandlers(AnalysisCommands):
             "place_free_handicap": self.place_free_handicap, "set_free_handicap": self.set_free_handicap,
             "time_settings": self.time_settings, "time_left": self.time_left,
             "kgs-time_settings": self.kgs_time_settings, "kgs-genmove_cleanup": self.genmove_cleanup,
+            "loadsgf": self.loadsgf, "printsgf": self.printsgf, "goengine-search_stats": self.search_stats,
         }.items():
-            engine.register(name, handler)
-        engine.register("loadsgf", self.loadsgf)
-        engine.register("printsgf", self.printsgf)
-        engine.register_stream("lz-analyze", self.lz_analyze)
-        engine.register_stream("lz-genmove_analyze", self.lz_genmove_analyze)
+            engine.register(name, handler if name in READ_ONLY else self._paused(handler))
+        engine.register_stream("lz-analyze", self._paused(self.lz_analyze))
+        engine.register_stream("lz-genmove_analyze", self._paused(self.lz_genmove_analyze))
+        engine.add_closer(self.close)
+
+    # --- pondering ---
+    def _paused(self, handler):
+        """`handler`, run with pondering stopped (the player and the position are the handler's)."""
+        def run(*args):
+            self._stop_pondering()
+            return handler(*args)
+        return run
+
+    def _stop_pondering(self) -> None:
+        stop = getattr(self.player, "stop_pondering", None)
+        if stop is not None:
+            stop()
+
+    def _start_pondering(self) -> None:
+        if self.ponder:
+            self.player.ponder(self.position)
+
+    def close(self) -> None:
+        """End of the session: stop pondering and the player's threads."""
+        close = getattr(self.player, "close", None)
+        if close is not None:
+            close()
+
+    def search_stats(self, args: list[str]) -> str:
+        """`goengine-search_stats`: what the playout engine's tree holds, as `key value` pairs:
+        visits (simulations the tree already holds for the current position: what a genmove here would
+        keep), root_visits (through the tree's root), best (its most visited move), thread_visits (each thread's tree's root visits;
+        they sum to root_visits), pondering (1 while the background search runs), ponder_sims and
+        last_sims (simulations of the last pondering and of the last genmove)."""
+        search = getattr(self.player, "search", None)
+        if search is None or search.position is None:
+            return "visits 0 root_visits 0 best pass thread_visits 0 pondering 0 ponder_sims 0 last_sims 0"
+        threads = search.thread_visits() if hasattr(search, "thread_visits") else [int(search.nodes[0]["visits"])]
+        pondering = int(self.player.pondering()) if hasattr(self.player, "pondering") else 0
+        last = getattr(self.player, "last_search", {}).get("sims", 0)
+        nodes, best = search.nodes, search.best_child()  # nodes: one snapshot (a ParallelSearch replaces it)
+        best = "pass" if best is None else coords.point_to_gtp(int(nodes[best]["move"]), search.position.size)
+        return (f"visits {search.visits_at(self._live_position())} root_visits {int(nodes[0]['visits'])} "
+                f"best {best} thread_visits {','.join(map(str, threads))} pondering {pondering} "
+                f"ponder_sims {getattr(self.player, 'ponder_sims', 0)} last_sims {last}")
 
     # --- setup ---
     def _new_game(self, size: int) -> None:
@@ -233,7 +282,10 @@ class GoHandlers(AnalysisCommands):
             raise GtpError(gtp.SYNTAX_ERROR)
         colour = _colour(args[0])
         position, move = self._think(colour)
-        return self._commit(position, colour, move)
+        vertex = self._commit(position, colour, move)
+        if vertex != "resign":
+            self._start_pondering()
+        return vertex
 
     def reg_genmove(self, args: list[str]) -> str:
         if len(args) != 1:

@@ -267,7 +267,7 @@ def amaf_backup(nodes, path, path_len, moves, n_moves, first_colour, root_colour
         nodes[node].wins += 1.0 - mover_result
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # releases the GIL: ParallelSearch (parallel.py) runs trees on threads
 def rollout_search(nodes, tree_meta, root, root_s, root_meta, nb, dg, zob, on_board, w, pat, rng, n_sims,
                    max_moves, komi, params, policy, spec, expw, root_filter):
     """n_sims UCT-RAVE simulations with playouts from the leaves. Returns simulations done."""

@@ -13,6 +13,7 @@ mean time per move stays within the budget, and it goes where the choice is hard
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -49,13 +50,26 @@ class PlayerConfig:
     """With a bankable budget of S seconds: a move may take up to S * (1 + bank_max) from saved time."""
     slice_s: float = 0.05
     """Seconds between early-stop checks."""
+    threads: int = 1
+    """Search threads: 1 is the single tree (Search); N >= 2 runs N trees on N threads and sums their
+    root statistics (ParallelSearch, root parallelism)."""
 
 
 class MCTSPlayer:
     def __init__(self, config: PlayerConfig = PlayerConfig(), search_config: SearchConfig = SearchConfig(),
                  evaluator=None, name: str = "goengine-mcts"):
         self.config = config
-        self.search = Search(evaluator if evaluator is not None else RolloutEvaluator(), search_config)
+        evaluator = evaluator if evaluator is not None else RolloutEvaluator()
+        if config.threads == 1:
+            self.search = Search(evaluator, search_config)
+        else:
+            from goengine.mcts.parallel import ParallelSearch
+
+            self.search = ParallelSearch(evaluator, search_config, config.threads)
+        self._ponder_thread: threading.Thread | None = None
+        self._ponder_stop = threading.Event()
+        self.ponder_sims = 0
+        """Simulations of the current or last pondering."""
         self.name = name
         self.rng = rng_state(search_config.seed + 17)
         self.last_search: dict = {}
@@ -92,6 +106,7 @@ class MCTSPlayer:
                         interval_s: float) -> str:
         """genmove that also calls report(candidates) every interval_s seconds of its search (for GTP's
         lz-genmove_analyze); `report` returning False stops the reports, not the search."""
+        self.stop_pondering()
         position = self._as_mover(position, colour)
         if self._passing_wins(position, colour):
             self.last_search = {"move": "pass", "reason": "passing wins by area score"}
@@ -183,12 +198,49 @@ class MCTSPlayer:
                 return sims
 
     def analyze(self, position: Position, colour: str, report, interval_s: float) -> None:
+        self.stop_pondering()
         position = self._as_mover(position, colour)
         self.search.set_root(position)
         while True:
             self.search.run(seconds=max(interval_s, 0.01))
             if not report(self.search.analysis()):
                 return
+
+    # --- pondering: searching on the opponent's time ---
+    def ponder(self, position: Position) -> None:
+        """Search `position` (the opponent to move) on a background thread until stop_pondering(). The
+        tree keeps what it finds: when the opponent's move comes, set_root keeps that move's subtree."""
+        self.stop_pondering()
+        if position.passes >= 2 or not position.legal_moves():
+            return
+        self._ponder_stop.clear()
+        self.ponder_sims = 0
+        self._ponder_thread = threading.Thread(target=self._ponder, args=(position,), daemon=True,
+                                               name="goengine-ponder")
+        self._ponder_thread.start()
+
+    def _ponder(self, position: Position) -> None:
+        self.search.set_root(position)
+        stop = self._ponder_stop.is_set
+        while not stop():  # in slices, so that the statistics (ponder_sims, a merged root) stay current
+            self.ponder_sims += self.search.run(seconds=self.config.slice_s, should_stop=stop)
+
+    def pondering(self) -> bool:
+        return self._ponder_thread is not None and self._ponder_thread.is_alive()
+
+    def stop_pondering(self) -> None:
+        """Stop the background search and wait for it (one kernel call of 64 simulations at most)."""
+        thread, self._ponder_thread = self._ponder_thread, None
+        if thread is not None:
+            self._ponder_stop.set()
+            thread.join()
+
+    def close(self) -> None:
+        """Stop pondering and the search threads."""
+        self.stop_pondering()
+        close = getattr(self.search, "close", None)
+        if close is not None:
+            close()
 
     def ownership(self, position: Position, playouts: int | None = None) -> np.ndarray:
         """Mean final owner per point, (size, size) in [-1, 1]: +1 Black, -1 White."""

@@ -83,7 +83,117 @@ _NO_SPEC = np.zeros((0, 0), dtype=np.int64)  # placeholders when the playouts ar
 _NO_WEIGHTS = np.zeros(0, dtype=np.float64)
 
 
-class Search:
+class RootView:
+    """What a finished search says about its root: the move to play, win rates, candidates for
+    analysis. Reads `nodes` (children of node 0 are the root's moves), `position` and `mode`; Search
+    reads its own tree, ParallelSearch (parallel.py) a root merged from several trees."""
+
+    nodes: np.ndarray
+    position: Position | None
+    mode: int
+
+    def children(self) -> np.ndarray:
+        first, count = int(self.nodes[0]["first_child"]), int(self.nodes[0]["n_children"])
+        return self.nodes[first:first + count] if first >= 0 else self.nodes[0:0]
+
+    def visit_counts(self) -> np.ndarray:
+        """Real visits per action index (N*N + 1, pass last), for training targets."""
+        size = self.position.size
+        kids = self.children()
+        moves, visits = kids["move"], kids["visits"]
+        action_of_point = self.position._board.geo.action_of_point
+        actions = np.where(moves == coords.PASS, size * size, action_of_point[moves])  # PASS is point 0, a wall
+        out = np.zeros(size * size + 1, dtype=np.float32)
+        out[actions[visits > 0]] = visits[visits > 0]
+        return out
+
+    def best_child(self) -> int | None:
+        kids = self.children()
+        if len(kids) == 0:
+            return None
+        first = int(self.nodes[0]["first_child"])
+        # most real visits; ties broken by value
+        order = np.lexsort((kids["w"] / np.maximum(kids["n"], 1), kids["visits"]))
+        return first + int(order[-1])
+
+    def chosen_child(self) -> int | None:
+        """The move to play: best_child(), except that a pass which loses by the count of the board as it
+        stands gives way to the most visited move that fills no eye-like point of the mover's own (Leela
+        Zero's rule when it does not play "dumbpass"). The opponent could answer such a pass with a pass
+        and win by Tromp-Taylor scoring, so it is never better than playing on; the search alone misses
+        that when its visits barely exceed the moves (a fast self-play search of 24 visits over 82
+        moves plays the prior's top move, and a random net's top move was often the pass: on 9x9,
+        Black passed at move 6-16 and White's pass ended the game). Passes when nothing else is left."""
+        best = self.best_child()
+        if best is None or int(self.nodes[best]["move"]) != coords.PASS or not self.passing_loses():
+            return best
+        play = self._best_play()
+        return best if play is None else play
+
+    def passing_loses(self) -> bool:
+        """Would the side to move lose (or draw) if the game ended now, by Tromp-Taylor area scoring?"""
+        pos = self.position
+        return pos.score() * (1 if pos.to_play == "b" else -1) <= 0
+
+    def _best_play(self) -> int | None:
+        """The most visited root child (then the highest prior) that is neither a pass, nor illegal by
+        superko, nor a fill of an eye-like point of the mover's own."""
+        b, g = self.position._board, self.position._board.geo
+        colour = K.BLACK if self.position.to_play == "b" else K.WHITE
+        first = int(self.nodes[0]["first_child"])
+        pick, key = None, None
+        for i, child in enumerate(self.children()):
+            m = int(child["move"])
+            if m == coords.PASS or child["visits"] < 0 or K.is_eye(b.s, g.neighbours, g.diagonals, m, colour):
+                continue
+            k = (int(child["visits"]), float(child["prior"]))
+            if key is None or k > key:
+                pick, key = first + i, k
+        return pick
+
+    def winrate(self, node: int) -> float:
+        """Mean result of the real simulations through `node`, for the player who made its move."""
+        visits = int(self.nodes[node]["visits"])
+        return float(self.nodes[node]["wins"]) / visits if visits > 0 else 0.5
+
+    def root_winrate(self) -> float:
+        """Mean result of every simulation so far, for the side to move at the root."""
+        return 1.0 - self.winrate(0) if int(self.nodes[0]["visits"]) > 0 else 0.5
+
+    def principal_variation(self, node: int, max_len: int = 12) -> list[str]:
+        size = self.position.size
+        pv = [coords.point_to_gtp(int(self.nodes[node]["move"]), size)]
+        while len(pv) < max_len:
+            first, count = int(self.nodes[node]["first_child"]), int(self.nodes[node]["n_children"])
+            if first < 0:
+                break
+            kids = self.nodes[first:first + count]
+            best = int(np.argmax(kids["visits"]))
+            if kids[best]["visits"] <= 0:
+                break
+            node = first + best
+            pv.append(coords.point_to_gtp(int(self.nodes[node]["move"]), size))
+        return pv
+
+    def analysis(self, max_moves: int = 20) -> list[AnalysisMove]:
+        """Candidates with at least one visit, most visited first, in lz-analyze terms."""
+        first = int(self.nodes[0]["first_child"])
+        out = []
+        for i, child in enumerate(self.children()):
+            visits = int(child["visits"])
+            if visits <= 0:
+                continue
+            q = self.winrate(first + i)
+            lcb = max(0.0, q - 1.96 * np.sqrt(max(q * (1 - q), 1e-4) / visits))
+            prior = float(child["prior"]) if self.mode == T.MODE_PUCT else float(child["n"] - visits) / max(
+                float(child["n"]), 1.0)
+            out.append(AnalysisMove(coords.point_to_gtp(int(child["move"]), self.position.size), visits, q, prior,
+                                    lcb, self.principal_variation(first + i)))
+        out.sort(key=lambda m: (-m.visits, -m.winrate))
+        return out[:max_moves]
+
+
+class Search(RootView):
     def __init__(self, evaluator=None, config: SearchConfig = SearchConfig()):
         self.evaluator = evaluator if evaluator is not None else RolloutEvaluator()
         self.config = config
@@ -106,24 +216,13 @@ class Search:
 
     def set_root(self, position: Position) -> None:
         """Search from `position`, keeping the subtree of any moves played since the previous root."""
-        old, reused = self.position, False
-        if (old is not None and old.size == position.size and old.komi == position.komi
-                and len(position.history) >= len(old.history)
-                and position.history[:len(old.history)] == old.history
-                and np.array_equal(self._root_colours(old), self._root_colours_after(old, position))):
-            node = 0
-            for colour, vertex in position.history[len(old.history):]:
-                node = self._child_with_move(node, coords.gtp_to_point(vertex, position.size))
-                if node < 0:
-                    break
-            if node >= 0:
-                if node != 0:
-                    if T.compact(self.nodes, self.tree_meta, node, self._spare) < 0:
-                        node = -1
-                    else:
-                        self.nodes, self._spare = self._spare, self.nodes
-                reused = node >= 0
-        if not reused:
+        node = self.node_of(position)
+        if node > 0:
+            if T.compact(self.nodes, self.tree_meta, node, self._spare) < 0:
+                node = -1
+            else:
+                self.nodes, self._spare = self._spare, self.nodes
+        if node < 0:
             self._new_tree()
         self.position = position
         self._history = None
@@ -134,6 +233,27 @@ class Search:
         self._root_filter[g.on_board[mask[:-1] == 1]] = 1
         self._ban_illegal_root_children()
         self.sims_done = int(self.nodes[0]["visits"])
+
+    def node_of(self, position: Position) -> int:
+        """The node of `position` in this tree (the root or a descendant by the moves played since), or -1."""
+        old = self.position
+        if (old is None or old.size != position.size or old.komi != position.komi
+                or len(position.history) < len(old.history)
+                or position.history[:len(old.history)] != old.history
+                or not np.array_equal(self._root_colours(old), self._root_colours_after(old, position))):
+            return -1
+        node = 0
+        for colour, vertex in position.history[len(old.history):]:
+            node = self._child_with_move(node, coords.gtp_to_point(vertex, position.size))
+            if node < 0:
+                return -1
+        return node
+
+    def visits_at(self, position: Position) -> int:
+        """Real simulations this tree already holds for `position` (0 when it is not in the tree): what a
+        search from it would keep."""
+        node = self.node_of(position)
+        return max(int(self.nodes[node]["visits"]), 0) if node >= 0 else 0
 
     @staticmethod
     def _root_colours(pos: Position) -> np.ndarray:
@@ -275,107 +395,6 @@ class Search:
         noise = rng.dirichlet([alpha] * count)
         children = self.nodes[first:first + count]
         children["prior"] = (1 - weight) * children["prior"] + weight * noise
-
-    # --- results ---
-    def children(self) -> np.ndarray:
-        first, count = int(self.nodes[0]["first_child"]), int(self.nodes[0]["n_children"])
-        return self.nodes[first:first + count] if first >= 0 else self.nodes[0:0]
-
-    def visit_counts(self) -> np.ndarray:
-        """Real visits per action index (N*N + 1, pass last), for training targets."""
-        size = self.position.size
-        kids = self.children()
-        moves, visits = kids["move"], kids["visits"]
-        action_of_point = self.position._board.geo.action_of_point
-        actions = np.where(moves == coords.PASS, size * size, action_of_point[moves])  # PASS is point 0, a wall
-        out = np.zeros(size * size + 1, dtype=np.float32)
-        out[actions[visits > 0]] = visits[visits > 0]
-        return out
-
-    def best_child(self) -> int | None:
-        kids = self.children()
-        if len(kids) == 0:
-            return None
-        first = int(self.nodes[0]["first_child"])
-        # most real visits; ties broken by value
-        order = np.lexsort((kids["w"] / np.maximum(kids["n"], 1), kids["visits"]))
-        return first + int(order[-1])
-
-    def chosen_child(self) -> int | None:
-        """The move to play: best_child(), except that a pass which loses by the count of the board as it
-        stands gives way to the most visited move that fills no eye-like point of the mover's own (Leela
-        Zero's rule when it does not play "dumbpass"). The opponent could answer such a pass with a pass
-        and win by Tromp-Taylor scoring, so it is never better than playing on; the search alone misses
-        that when its visits barely exceed the moves (a fast self-play search of 24 visits over 82
-        moves plays the prior's top move, and a random net's top move was often the pass: on 9x9,
-        Black passed at move 6-16 and White's pass ended the game). Passes when nothing else is left."""
-        best = self.best_child()
-        if best is None or int(self.nodes[best]["move"]) != coords.PASS or not self.passing_loses():
-            return best
-        play = self._best_play()
-        return best if play is None else play
-
-    def passing_loses(self) -> bool:
-        """Would the side to move lose (or draw) if the game ended now, by Tromp-Taylor area scoring?"""
-        pos = self.position
-        return pos.score() * (1 if pos.to_play == "b" else -1) <= 0
-
-    def _best_play(self) -> int | None:
-        """The most visited root child (then the highest prior) that is neither a pass, nor illegal by
-        superko, nor a fill of an eye-like point of the mover's own."""
-        b, g = self.position._board, self.position._board.geo
-        colour = K.BLACK if self.position.to_play == "b" else K.WHITE
-        first = int(self.nodes[0]["first_child"])
-        pick, key = None, None
-        for i, child in enumerate(self.children()):
-            m = int(child["move"])
-            if m == coords.PASS or child["visits"] < 0 or K.is_eye(b.s, g.neighbours, g.diagonals, m, colour):
-                continue
-            k = (int(child["visits"]), float(child["prior"]))
-            if key is None or k > key:
-                pick, key = first + i, k
-        return pick
-
-    def winrate(self, node: int) -> float:
-        """Mean result of the real simulations through `node`, for the player who made its move."""
-        visits = int(self.nodes[node]["visits"])
-        return float(self.nodes[node]["wins"]) / visits if visits > 0 else 0.5
-
-    def root_winrate(self) -> float:
-        """Mean result of every simulation so far, for the side to move at the root."""
-        return 1.0 - self.winrate(0) if int(self.nodes[0]["visits"]) > 0 else 0.5
-
-    def principal_variation(self, node: int, max_len: int = 12) -> list[str]:
-        size = self.position.size
-        pv = [coords.point_to_gtp(int(self.nodes[node]["move"]), size)]
-        while len(pv) < max_len:
-            first, count = int(self.nodes[node]["first_child"]), int(self.nodes[node]["n_children"])
-            if first < 0:
-                break
-            kids = self.nodes[first:first + count]
-            best = int(np.argmax(kids["visits"]))
-            if kids[best]["visits"] <= 0:
-                break
-            node = first + best
-            pv.append(coords.point_to_gtp(int(self.nodes[node]["move"]), size))
-        return pv
-
-    def analysis(self, max_moves: int = 20) -> list[AnalysisMove]:
-        """Candidates with at least one visit, most visited first, in lz-analyze terms."""
-        first = int(self.nodes[0]["first_child"])
-        out = []
-        for i, child in enumerate(self.children()):
-            visits = int(child["visits"])
-            if visits <= 0:
-                continue
-            q = self.winrate(first + i)
-            lcb = max(0.0, q - 1.96 * np.sqrt(max(q * (1 - q), 1e-4) / visits))
-            prior = float(child["prior"]) if self.mode == T.MODE_PUCT else float(child["n"] - visits) / max(
-                float(child["n"]), 1.0)
-            out.append(AnalysisMove(coords.point_to_gtp(int(child["move"]), self.position.size), visits, q, prior,
-                                    lcb, self.principal_variation(first + i)))
-        out.sort(key=lambda m: (-m.visits, -m.winrate))
-        return out[:max_moves]
 
 
 def playout_score(position: Position, seed: int = 0, heavy: bool = True) -> int:

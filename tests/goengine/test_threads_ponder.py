@@ -10,7 +10,9 @@ slow-marked: on a loaded shared machine 2 threads need not get 2 cores.
 from __future__ import annotations
 
 import subprocess
+import os
 import sys
+import threading
 import time
 from collections import defaultdict
 
@@ -60,6 +62,32 @@ def test_merged_root_is_the_sum_of_the_trees():
         assert int(search.nodes[0]["visits"]) == kept
     finally:
         search.close()
+
+
+def test_the_search_kernel_lets_other_threads_run():
+    """The threads are parallel only if rollout_search releases the GIL: while one long kernel call
+    (thousands of simulations) runs on a thread, this thread keeps running Python. Holding the GIL, it
+    would stall for the whole call."""
+    search = Search(RolloutEvaluator(), SearchConfig(tree_nodes=50_000, seed=2))
+    search.set_root(Position(9, komi=7.5))
+    search.run(sims=64)  # compiled before the clock starts
+    took = []
+
+    def long_call():
+        started = time.perf_counter()
+        search._step(2000)
+        took.append(time.perf_counter() - started)
+
+    worker = threading.Thread(target=long_call)
+    gaps, last = [], time.perf_counter()  # from before the start: a held GIL stalls the first step
+    worker.start()
+    while worker.is_alive():
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+    worker.join()
+    assert int(search.nodes[0]["visits"]) == 2064
+    assert max(gaps) < 0.5 * took[0], (max(gaps), took[0])
 
 
 def test_one_thread_is_the_single_tree_search():
@@ -179,7 +207,9 @@ def test_bad_flags_are_one_line(flags, message):
 
 @pytest.mark.slow
 def test_two_threads_search_faster_than_one():
-    """Wall-clock simulations in the same time: 2 trees on 2 threads against 1 (needs 2 free cores)."""
+    """Wall-clock simulations in the same time: 2 trees on 2 threads against 1. Needs 2 free cores: on
+    the shared 2-core machine at load average 5 it measured 0.97 (the threads share the cores the
+    other processes leave), so it is slow-marked rather than in the default suite."""
     pos = Position(9, komi=7.5)
 
     def rate(search) -> float:
@@ -196,5 +226,6 @@ def test_two_threads_search_faster_than_one():
         two = rate(parallel)
     finally:
         parallel.close()
-    print(f"sims/s: 1 thread {one:.0f}, 2 threads {two:.0f}, speed-up {two / one:.2f}")
-    assert two > 1.5 * one
+    load = os.getloadavg()[0]
+    print(f"sims/s: 1 thread {one:.0f}, 2 threads {two:.0f}, speed-up {two / one:.2f}, load average {load:.1f}")
+    assert two > 1.5 * one, f"speed-up {two / one:.2f} at load average {load:.1f} (needs 2 free cores)"

@@ -157,19 +157,21 @@ class GoHandlers(AnalysisCommands):
     def search_stats(self, args: list[str]) -> str:
         """`goengine-search_stats`: what the playout engine's tree holds, as `key value` pairs:
         visits (simulations the tree already holds for the current position: what a genmove here would
-        keep), root_visits (through the tree's root), best (its most visited move), thread_visits (each thread's tree's root visits;
+        keep), best (the most visited move from the current position in the tree: the move expected
+        next), root_visits (through the tree's root), thread_visits (each thread's tree's root visits;
         they sum to root_visits), pondering (1 while the background search runs), ponder_sims and
         last_sims (simulations of the last pondering and of the last genmove)."""
         search = getattr(self.player, "search", None)
         if search is None or search.position is None:
-            return "visits 0 root_visits 0 best pass thread_visits 0 pondering 0 ponder_sims 0 last_sims 0"
+            return "visits 0 best pass root_visits 0 thread_visits 0 pondering 0 ponder_sims 0 last_sims 0"
         threads = search.thread_visits() if hasattr(search, "thread_visits") else [int(search.nodes[0]["visits"])]
         pondering = int(self.player.pondering()) if hasattr(self.player, "pondering") else 0
         last = getattr(self.player, "last_search", {}).get("sims", 0)
-        nodes, best = search.nodes, search.best_child()  # nodes: one snapshot (a ParallelSearch replaces it)
-        best = "pass" if best is None else coords.point_to_gtp(int(nodes[best]["move"]), search.position.size)
-        return (f"visits {search.visits_at(self._live_position())} root_visits {int(nodes[0]['visits'])} "
-                f"best {best} thread_visits {','.join(map(str, threads))} pondering {pondering} "
+        position = self._live_position()
+        replies = search.replies_at(position)
+        best = max(replies, key=replies.get) if replies else "pass"
+        return (f"visits {search.visits_at(position)} best {best} root_visits {int(search.nodes[0]['visits'])} "
+                f"thread_visits {','.join(map(str, threads))} pondering {pondering} "
                 f"ponder_sims {getattr(self.player, 'ponder_sims', 0)} last_sims {last}")
 
     # --- setup ---

@@ -64,6 +64,13 @@ class ParallelSearch(RootView):
     def visits_at(self, position: Position) -> int:
         return sum(tree.visits_at(position) for tree in self.trees)
 
+    def replies_at(self, position: Position) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for tree in self.trees:
+            for move, visits in tree.replies_at(position).items():
+                out[move] = out.get(move, 0) + visits
+        return out
+
     def thread_visits(self) -> list[int]:
         """Real simulations through each tree's root."""
         return [int(tree.nodes[0]["visits"]) for tree in self.trees]

@@ -255,6 +255,17 @@ class Search(RootView):
         node = self.node_of(position)
         return max(int(self.nodes[node]["visits"]), 0) if node >= 0 else 0
 
+    def replies_at(self, position: Position) -> dict[str, int]:
+        """Real visits of each move from `position` in this tree (empty when it is not in the tree or
+        not expanded), by GTP vertex."""
+        node = self.node_of(position)
+        if node < 0 or int(self.nodes[node]["first_child"]) < 0:
+            return {}
+        first, count = int(self.nodes[node]["first_child"]), int(self.nodes[node]["n_children"])
+        kids = self.nodes[first:first + count]
+        return {coords.point_to_gtp(int(m), position.size): int(v) for m, v in zip(kids["move"], kids["visits"])
+                if v > 0}
+
     @staticmethod
     def _root_colours(pos: Position) -> np.ndarray:
         return pos.board_array()

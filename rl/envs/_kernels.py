@@ -80,8 +80,9 @@ def mc_values(s, meta, geo, rng, playouts, komi, max_moves, work_s, work_meta, m
     nb, dg, zob, on_board, action_of_point, _ = geo
     colour = meta[K.TO_PLAY]
     sign = 1.0 if colour == K.BLACK else -1.0
-    value_A[:] = -1.0
     n = on_board.shape[0]
+    for a in range(n + 1):
+        value_A[a] = -1.0
     count = 0
     for i in range(meta[K.N_EMPTY]):
         p = s[K.EMPTIES, i]
@@ -196,7 +197,8 @@ def _mask_one(s, meta, b, nb, action_of_point, mask):
     mover = mb[K.TO_PLAY]
     mrow = mask[b]
     n = mrow.shape[0] - 1
-    mrow[:n] = 0
+    for a in range(n):  # an explicit loop: numba's slice assignment costs more on rows this short
+        mrow[a] = 0
     mrow[n] = 1
     n0, n1, n2, n3 = nb[0], nb[1], nb[2], nb[3]
     for i in range(mb[K.N_EMPTY]):

@@ -35,18 +35,21 @@ def sims_per_s(heavy: bool, seconds: float) -> float:
     return done / (time.process_time() - start)
 
 
-def wall_sims_per_s(search, seconds: float) -> float:
-    """Heavy simulations per wall-clock second of `search` (Search or ParallelSearch) from a fresh tree."""
+def wall_sims_per_s(search, seconds: float) -> tuple[float, float]:
+    """(heavy simulations per wall-clock second, CPU seconds per wall second of this process) of
+    `search` (Search or ParallelSearch) from a fresh tree. The second says how many cores the process
+    got: on a busy machine 2 threads cannot gain when it stays near 1 or below."""
     search.set_root(Position(9, komi=7.5))
     search.run(sims=256)  # compile and warm every tree
     search.set_root(Position(9, komi=7.5).play("pass", "b"))  # not a descendant: a fresh tree
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     done = search.run(seconds=seconds)
-    return done / (time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    return done / wall, (time.process_time() - cpu) / wall
 
 
-def thread_speeds(seconds: float, rounds: int) -> tuple[float, float]:
-    """(best 1-thread rate, best 2-thread rate) over alternating rounds of `seconds` each."""
+def thread_speeds(seconds: float, rounds: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The best (rate, cores used) of 1 thread and of 2 threads over alternating rounds of `seconds` each."""
     one = Search(RolloutEvaluator(), SearchConfig(seed=1))
     two = ParallelSearch(RolloutEvaluator(), SearchConfig(seed=1), threads=2)
     try:
@@ -103,10 +106,11 @@ def measure(quick: bool = False) -> dict:
         out["openspiel_sims_per_s"] = peer
         out["ratio_light_vs_openspiel"] = out["sims_per_s_light"] / peer
         out["ratio_heavy_vs_openspiel"] = out["sims_per_s_heavy"] / peer
-    one, two = thread_speeds(1.0 if quick else 3.0, 1 if quick else 3)
+    (one, cores_one), (two, cores_two) = thread_speeds(1.0 if quick else 3.0, 1 if quick else 3)
     out["sims_per_s_heavy_1_thread"] = one
     out["sims_per_s_heavy_2_threads"] = two
     out["speedup_2_threads"] = two / one
+    out["cores_used_1_thread"], out["cores_used_2_threads"] = cores_one, cores_two
     for threads in (1, 2):
         taken = genmove_seconds(2 if quick else 6, threads)
         out[f"genmove_seconds_1s_{threads}_thread{'s' if threads > 1 else ''}"] = {

@@ -187,7 +187,7 @@ def _legal(s, meta, nb, p, colour):
     return ok & (s[K.COLOUR, p] == K.EMPTY) & (p != meta[K.KO])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _mask_one(s, meta, b, nb, action_of_point, mask):
     """mask[b]: the legal actions of the side to move. Only empty points can be legal, so the loop runs
     over the board's list of empty points (half the board or less in mid-game), and a point with an empty
@@ -210,7 +210,7 @@ def _mask_one(s, meta, b, nb, action_of_point, mask):
             mrow[action_of_point[p]] = _legal(sb, mb, nb, p, mover)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _obs_one(meta, hist, b, obs):
     """obs[b]: float32 (17, N*N) (the caller's (B, 17, N, N) buffer seen flat), from the side to move."""
     mover = meta[b, K.TO_PLAY]
@@ -276,7 +276,10 @@ def step_all(s, meta, hist, agent, ep_moves, actions, geo, rng, colour_mode, opp
             _push_history(sb, hist, b, on_board)
             ep_moves[b] += 1
             if mb[K.PASSES] < 2 and ep_moves[b] < max_moves:
-                q = opponent_move(sb, mb, b, geo, rng, opp, work)
+                if opp[0][b] == 0:  # called directly: the tuples opponent_move takes cost refcounts a call
+                    q = random_sensible_move(sb, mb, nb, dg, rng)
+                else:
+                    q = opponent_move(sb, mb, b, geo, rng, opp, work)
                 _play_point(sb, mb, nb, zob, q)
                 _push_history(sb, hist, b, on_board)
                 ep_moves[b] += 1

@@ -106,7 +106,7 @@ def mc_values(s, meta, geo, rng, playouts, komi, max_moves, work_s, work_meta, m
 
 
 @njit(cache=True)
-def _best(value_A, rng):
+def best_action(value_A, rng):
     """The index of the largest value (uniform among ties); the last index (pass) when all are -1."""
     best = -1.0
     choice = value_A.shape[0] - 1
@@ -135,7 +135,7 @@ def opponent_move(sb, mb, b, geo, rng, opp, work):
         return random_sensible_move(sb, mb, nb, dg, rng)
     work_s, work_meta, moves, value_A = work
     mc_values(sb, mb, geo, rng, playouts, komi, cap, work_s, work_meta, moves, value_A)
-    a = _best(value_A, rng)
+    a = best_action(value_A, rng)
     return K.PASS if a == on_board.shape[0] else on_board[a]
 
 

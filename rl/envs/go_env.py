@@ -11,8 +11,9 @@ the agent's move and then the opponent's reply, so the agent always observes wit
 
 Options (keyword arguments of gymnasium.make):
     size, komi, rules       the game
-    opponent                "random", "goengine:playouts=8", "gnugo:level=10", "katago:visits=1", a
-                            callable(position, colour) or a goengine Player (see opponents.py)
+    opponent                "random", "mc:playouts=4" (flat Monte Carlo), "goengine:playouts=8",
+                            "gnugo:level=10", "katago:visits=1", a callable(position, colour) or a
+                            goengine Player (see opponents.py)
     agent_colour            "black", "white" or "random" (drawn at each reset from the env's generator)
     observation             "zero": AlphaGo Zero's 17 planes; "lee": AlphaGo Lee's 48 (goengine.features)
     illegal                 "mask": the agent must play a move that info["action_mask"] allows (else

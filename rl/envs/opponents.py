@@ -97,7 +97,7 @@ class MonteCarloOpponent(Opponent):
         n = g.size * g.size
         legal = position.legal_mask(colour)
         while True:
-            a = int(VK._best(value_A, self.rng))
+            a = int(VK.best_action(value_A, self.rng))
             if a == n or value_A[a] < 0:
                 return "pass"
             if legal[a]:
@@ -208,5 +208,5 @@ def make_opponent(opponent) -> Opponent:
         return PlayerOpponent(opponent, getattr(opponent, "name", type(opponent).__name__))
     if callable(opponent):
         return CallableOpponent(opponent)
-    raise ValueError(f"opponent must be a spec (random, mc:playouts=P, goengine:playouts=N, gnugo:level=L, katago:visits=V), "
-                     f"a Player or a callable, not {opponent!r}")
+    raise ValueError(f"opponent must be a spec (random, mc:playouts=P, goengine:playouts=N, gnugo:level=L, "
+                     f"katago:visits=V), a Player or a callable, not {opponent!r}")

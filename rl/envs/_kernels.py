@@ -43,16 +43,33 @@ def _push_history(sb, hist, b, on_board):
         row[a] = sb[K.COLOUR, on_board[a]]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _legal(s, meta, nb, p, colour):
+    """goengine's is_legal_simple(..., suicide_ok=False) == OK for an on-board point, inlined and written
+    without data-dependent branches (random boards make them mispredict). A neighbour makes the move
+    legal if it is empty, a friendly chain with a spare liberty, or an enemy chain in atari (captured).
+    s[HEAD] of an empty or wall point is some point whose LIBS the colour tests below never use."""
+    other = 3 - colour
+    ok = 0
+    for d in range(4):
+        r = p + nb[d]
+        cr = s[K.COLOUR, r]
+        libs = s[K.LIBS, s[K.HEAD, r]]
+        ok |= (cr == K.EMPTY) | ((cr == colour) & (libs > 1)) | ((cr == other) & (libs == 1))
+    return ok & (s[K.COLOUR, p] == K.EMPTY) & (p != meta[K.KO])
+
+
+@njit(cache=True, inline="always")
 def random_sensible_move(s, meta, nb, dg, rng):
     """A uniform random legal point (simple ko, no suicide) that does not fill the mover's eye-like point,
-    or PASS when there is none: goengine's playout rule (RandomPlayer's too)."""
+    or PASS when there is none: goengine's playout rule (RandomPlayer's too). Legality is `_legal`, inlined
+    (goengine's is_legal_simple is a call, and each call pays the reference counts of its arrays)."""
     colour = meta[K.TO_PLAY]
     k = meta[K.N_EMPTY]
     while k > 0:
         i = K._rand_below(rng, k)
         p = s[K.EMPTIES, i]
-        if not K.is_eye(s, nb, dg, p, colour) and K.is_legal_simple(s, meta, nb, p, colour, False) == K.OK:
+        if not K.is_eye(s, nb, dg, p, colour) and _legal(s, meta, nb, p, colour):
             return p
         k -= 1  # move the rejected point past the window so it is not drawn again
         last = s[K.EMPTIES, k]
@@ -169,22 +186,6 @@ def _reset_one(s, meta, hist, agent, ep_moves, b, geo, rng, colour_mode, opp, wo
         _play_point(s[b], meta[b], nb, zob, p)
         _push_history(s[b], hist, b, on_board)
         ep_moves[b] = 1
-
-
-@njit(cache=True, inline="always")
-def _legal(s, meta, nb, p, colour):
-    """goengine's is_legal_simple(..., suicide_ok=False) == OK for an on-board point, inlined and written
-    without data-dependent branches (random boards make them mispredict). A neighbour makes the move
-    legal if it is empty, a friendly chain with a spare liberty, or an enemy chain in atari (captured).
-    s[HEAD] of an empty or wall point is some point whose LIBS the colour tests below never use."""
-    other = 3 - colour
-    ok = 0
-    for d in range(4):
-        r = p + nb[d]
-        cr = s[K.COLOUR, r]
-        libs = s[K.LIBS, s[K.HEAD, r]]
-        ok |= (cr == K.EMPTY) | ((cr == colour) & (libs > 1)) | ((cr == other) & (libs == 1))
-    return ok & (s[K.COLOUR, p] == K.EMPTY) & (p != meta[K.KO])
 
 
 @njit(cache=True, inline="always")

@@ -91,17 +91,26 @@ class GoVectorEnv(VectorEnv):
         self._ep_moves = np.zeros(b, dtype=np.int32)
         self._rng = np.ones(1, dtype=np.uint64)
         self._pool: list[np.ndarray] = []
+        self._free_refs: int | None = None
         self._started = False
+
+    def _refcounts(self) -> list[int]:
+        return [sys.getrefcount(buf) for buf in self._pool]
 
     def _obs_buffer(self) -> np.ndarray:
         """A (B, 17, N, N) float32 buffer for the next observation, all of it written by the kernels: one
-        returned earlier that nobody holds any more (its only references are this pool and getrefcount's
-        argument), else a new one. Reuse spares the allocator and the page faults of 1.4 MB a step on
-        9x9 x 256 boards; a caller who keeps an observation (a rollout list, a tensor made from it) keeps
-        its own array."""
-        for buf in self._pool:
-            if sys.getrefcount(buf) == 3:  # the pool's list, the loop variable, getrefcount's argument
-                return buf
+        returned earlier that nobody holds any more, else a new one. Reuse spares the allocator and the
+        page faults of 1.4 MB a step on 9x9 x 256 boards; a caller who keeps an observation (a rollout
+        list, a tensor made from it, a view) holds a reference, so that buffer is not reused. "Nobody
+        holds it" is the reference count a pooled array nobody else holds shows through the same code
+        (measured on the first call, so it does not depend on the interpreter's counting)."""
+        if self._free_refs is None:
+            self._pool.append(np.empty(0, np.float32))
+            self._free_refs = self._refcounts()[0]
+            self._pool.clear()
+        refs = self._refcounts()
+        if self._free_refs in refs:
+            return self._pool[refs.index(self._free_refs)]
         buf = np.empty((self.num_envs, VK.PLANES, self.size, self.size), np.float32)
         if len(self._pool) < 4:
             self._pool.append(buf)

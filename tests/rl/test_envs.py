@@ -165,6 +165,25 @@ def test_vector_env_is_a_gymnasium_vector_env():
         GoEnv(size=5, opponent="mc:visits=3")
 
 
+def test_vector_env_never_reuses_an_observation_the_caller_holds():
+    """Observation buffers are recycled only when dropped: kept ones (a list, a view) keep their values."""
+    env = GoVectorEnv(num_envs=4, size=5, komi=0.5)
+    obs, info = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    kept, copies, views = [obs], [obs.copy()], []
+    for i in range(30):
+        obs, _, _, _, info = env.step((rng.random((4, 26)) * info["action_mask"]).argmax(1))
+        if i % 3 == 0:
+            kept.append(obs)
+            copies.append(obs.copy())
+        elif i % 3 == 1:
+            views.append((obs[0], obs[0].copy()))
+        del obs
+    assert all(np.array_equal(k, c) for k, c in zip(kept, copies))
+    assert all(np.array_equal(v, c) for v, c in views)
+    assert 1 <= len(env._pool) <= 4  # and the dropped ones were recycled
+
+
 def _uniform_win_rate(games: int, **kwargs) -> float:
     """A uniform random legal agent's win rate over the first game of each of `games` vector-env boards."""
     env = GoVectorEnv(num_envs=games, size=5, komi=0.5, agent_colour="random", **kwargs)

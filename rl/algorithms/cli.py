@@ -2,12 +2,12 @@
 
     goengine train rl --algo a2c --size 5 --opponent random --steps 100000 --out runs/a2c5
     goengine train rl --algo a2c --out runs/a2c5 --resume --steps 200000      # carries on to 200k moves
-    goengine train rl --algo a2c --opponent mc:playouts=4 --steps 150000 --out runs/a2c5mc
+    goengine train rl --algo a2c --opponent mc:playouts=2 --random-fraction 0.5 --steps 150000 --out runs/a2c5mc
     goengine train rl --algo dqn --opponent goengine:playouts=4 --minutes 10 --out runs/dqn5
 
 RUN_DIR gets metrics.csv (one row per evaluation: moves, games, win rate over --eval-games games,
-losses; against the random and mc:playouts=P opponents these run on the vector env; a last row, final_win_rate, is
---eval-games games of goengine/Go-v0 itself), TensorBoard events in tensorboard/, curves.png, and checkpoint.pt (nets, optimizer, curve),
+losses; against the random and mc:playouts=P opponents these run on the vector env; a last row,
+final_win_rate, is --eval-games games of goengine/Go-v0 itself), TensorBoard events in tensorboard/, curves.png, and checkpoint.pt (nets, optimizer, curve),
 written at every evaluation. With --resume the run's settings come from its checkpoint; only --steps,
 --minutes and --no-progress apply. The budget ends at --steps moves in all (resumed runs count the
 moves before) or after --minutes, whichever comes first. Bad input is one line and exit status 2.
@@ -70,12 +70,15 @@ def _check(args) -> None:
         checks.number("--lr", args.lr, 0, low_open=True)
     checks.integer("--threads", args.threads, 1)
     checks.output_folder("--out", args.out)
-    if args.opponent != "random":
-        from goengine.opponents import parse_opponent
-        from rl.envs.opponents import mc_playouts
+    from rl.envs.opponents import mc_playouts
 
-        if mc_playouts(args.opponent) is None:
-            parse_opponent(args.opponent)
+    playouts = None if args.opponent == "random" else mc_playouts(args.opponent)
+    if args.opponent != "random" and playouts is None:
+        from goengine.opponents import parse_opponent
+
+        parse_opponent(args.opponent)
+    if args.random_fraction > 0 and playouts is None:
+        raise ValueError("--random-fraction needs --opponent mc:playouts=P")
 
 
 def _config(args, config_cls):

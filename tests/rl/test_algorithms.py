@@ -236,6 +236,7 @@ def test_cli_trains_writes_its_files_and_resumes(tmp_path, capsys):
     (["--env", "CartPole-v1"], "--env must be one of goengine/Go-v0"),
     (["--opponent", "mc:playouts=0"], "mc:playouts=P with P >= 1"),
     (["--random-fraction", "1.5"], "--random-fraction must be"),
+    (["--random-fraction", "0.5"], "--random-fraction needs --opponent mc:playouts=P"),
     (["--resume"], "--resume: no checkpoint.pt"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, argv, message):

@@ -178,7 +178,8 @@ def test_go_agents_beat_random_on_5x5_over_200_games(name, tmp_path):
 
 
 PROOF_MC = {"reinforce": (reinforce, reinforce.ReinforceConfig, 150_000, 0.6),
-            "a2c": (a2c, a2c.A2CConfig, 150_000, 0.6)}
+            "a2c": (a2c, a2c.A2CConfig, 150_000, 0.6),
+            "dqn": (dqn, dqn.DQNConfig, 60_000, 0.6)}
 """name -> (module, config, budget in agent moves, margin) against the rollout engine the vector env plays,
 flat Monte Carlo at 2 playouts per candidate move, with half the training boards against the random
 opponent (the curriculum): `goengine train rl --algo NAME --opponent mc:playouts=2 --random-fraction 0.5
@@ -193,9 +194,10 @@ def test_go_agents_beat_the_monte_carlo_rollout_engine_on_5x5_over_200_games(nam
     task = GoTask(size=5, komi=0.5, opponent="mc:playouts=2", random_fraction=0.5, steps=steps, eval_every=25_000,
                   eval_games=200, seed=0, num_envs=config_cls().task.num_envs)
     torch.manual_seed(0)  # the net the run starts from (train seeds 0 and builds it first)
-    before = max(evaluate(uniform_act(0), task)["win_rate"], evaluate(sample_act(GoNet(5)), task)["win_rate"])
+    untrained = greedy_act(dqn.QNet(5), "q") if name == "dqn" else sample_act(GoNet(5))
+    before = max(evaluate(uniform_act(0), task)["win_rate"], evaluate(untrained, task)["win_rate"])
     out = algo.train(config_cls(task=task), run_dir=str(tmp_path))
-    act = sample_act(out["net"], seed=1)
+    act = greedy_act(out["net"], "q") if name == "dqn" else sample_act(out["net"], seed=1)
     mcts = evaluate(act, task, seed=30_000, opponent="goengine:playouts=2")
     print(f"{name}: untrained {before:.3f}; after {steps} moves {out['final']} over 200 games of Go-v0 against "
           f"mc:playouts=2; against goengine:playouts=2 {mcts}")

@@ -7,8 +7,8 @@
 
 RUN_DIR gets metrics.csv (one row per evaluation: moves, games, win rate over --eval-games games,
 losses; against the random and mc:playouts=P opponents these run on the vector env; a last row,
-final_win_rate, is --eval-games games of goengine/Go-v0 itself), TensorBoard events in tensorboard/, curves.png, and checkpoint.pt (nets, optimizer, curve),
-written at every evaluation. With --resume the run's settings come from its checkpoint; only --steps,
+final_win_rate, is --eval-games games of goengine/Go-v0 itself), TensorBoard events in tensorboard/,
+curves.png, and checkpoint.pt (nets, optimizer, curve), written at every evaluation. With --resume the run's settings come from its checkpoint; only --steps,
 --minutes and --no-progress apply. The budget ends at --steps moves in all (resumed runs count the
 moves before) or after --minutes, whichever comes first. Bad input is one line and exit status 2.
 """

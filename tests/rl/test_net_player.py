@@ -131,7 +131,7 @@ def test_net_flags_without_a_net_are_one_line_errors():
     import subprocess
     import sys
 
-    for flags in (["--inference", "ort"], ["--threads", "2"]):
+    for flags in (["--inference", "ort"], ["--lambda", "0.5"]):  # (--threads also sets the playout engine's)
         proc = subprocess.run([sys.executable, "-m", "goengine.cli", "gtp", *flags], capture_output=True,
                               text=True, timeout=120, input="")
         assert proc.returncode != 0, flags

@@ -145,18 +145,20 @@ def _load(path: str, flag: str, kinds: tuple[str, ...] = ZERO_NETS):
     return model, meta
 
 
+def _span(widths) -> str:
+    """"32" when every layer has 32 channels, "16-32" when they range from 16 to 32."""
+    low, high = min(widths), max(widths)
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
 def _describe(model) -> str:
     config = model.config
     if model.net_name == "zero_resnet_pruned":
-        mids = sorted(set(config.mids))
-        inner = f"{mids[0]}" if len(mids) == 1 else f"{min(mids)}-{max(mids)}"
-        return f"{len(config.mids) + 1} blocks, trunk {config.trunk}, inner {inner}"
+        return f"{len(config.mids) + 1} blocks, trunk {config.trunk}, inner {_span(config.mids)}"
     if model.net_name == "zero_resnet_int8":
         return f"int8 of {config.source_net}"
     if model.net_name == "lee_policy_pruned":
-        widths = sorted(set(config.widths))
-        width = f"{widths[0]}" if len(widths) == 1 else f"{min(widths)}-{max(widths)}"
-        return f"{len(config.widths) + 1} layers x {width} filters"
+        return f"{len(config.widths) + 1} layers x {_span(config.widths)} filters"
     if model.net_name == "lee_policy":
         return f"{config.layers} layers x {config.filters} filters"
     return f"{config.blocks + 1}x{config.filters}"

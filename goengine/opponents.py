@@ -232,9 +232,10 @@ def _normalise(kind: str, values: dict) -> dict:
             raise ValueError("playouts and seconds are exclusive: give one")
         if "weights" in out and "lee" in out:
             raise ValueError("weights and lee are exclusive: give one")
-        if "threads" in out and "weights" not in out and "lee" not in out:
-            raise ValueError("threads is for a net player (weights=... or lee=...); the playout engine runs on "
-                             "one thread")
+        if out.get("engine") == "random":
+            search = [name for name in ("weights", "lee", "lambda", "playouts", "seconds", "threads") if name in out]
+            if search:
+                raise ValueError(f"engine=random plays without a search: it takes no {', '.join(search)}")
         if "lambda" in out and "lee" not in out:
             raise ValueError("lambda is for an AlphaGo Lee player (lee=RUN_DIR)")
     return out

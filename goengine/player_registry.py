@@ -81,6 +81,12 @@ def make_player(args):
         checks.integer("--threads", threads, 1)
     checks.number("--resign-threshold", threshold, 0, 1, high_open=True)
     if engine == "random":
+        given = [flag for flag, value in (("--playouts", playouts), ("--seconds", seconds), ("--threads", threads),
+                                          ("--weights", getattr(args, "weights", None)),
+                                          ("--lee", getattr(args, "lee", None)), ("--inference", inference))
+                 if value is not None]
+        if given:
+            raise ValueError(f"--engine random plays without a search: {', '.join(given)} would do nothing")
         return RandomPlayer(seed)
     from goengine.mcts.evaluators import RolloutEvaluator
     from goengine.mcts.player import MCTSPlayer, PlayerConfig

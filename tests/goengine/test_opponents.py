@@ -28,6 +28,7 @@ GOOD = [
      GOENGINE + ["--weights", "{w}", "--playouts", "200"]),
     ("goengine:weights={w},threads=2", "goengine:weights={w},threads=2",
      GOENGINE + ["--weights", "{w}", "--threads", "2"]),
+    ("goengine:threads=2,seconds=1", "goengine:seconds=1,threads=2", GOENGINE + ["--seconds", "1", "--threads", "2"]),
     ("goengine:engine=random,seed=3", "goengine:engine=random,seed=3",
      GOENGINE + ["--engine", "random", "--seed", "3"]),
     ("goengine:engine=mcts", "goengine", GOENGINE),
@@ -61,8 +62,10 @@ BAD = [
     ("goengine:seconds=fast", "'goengine:seconds=fast': seconds must be a number, not 'fast'"),
     ("goengine:playouts=10,seconds=1",
      "'goengine:playouts=10,seconds=1': playouts and seconds are exclusive: give one"),
-    ("goengine:threads=2", "'goengine:threads=2': threads is for a net player (weights=... or lee=...); "
-                           "the playout engine runs on one thread"),
+    ("goengine:engine=random,threads=2",
+     "'goengine:engine=random,threads=2': engine=random plays without a search: it takes no threads"),
+    ("goengine:engine=random,playouts=5,weights=w.pt", "'goengine:engine=random,playouts=5,weights=w.pt': "
+     "engine=random plays without a search: it takes no weights, playouts"),
     ("goengine:weights=a.pt,lee=R", "'goengine:weights=a.pt,lee=R': weights and lee are exclusive: give one"),
     ("goengine:lambda=0.5", "'goengine:lambda=0.5': lambda is for an AlphaGo Lee player (lee=RUN_DIR)"),
     ("goengine:lee=R,lambda=2", "'goengine:lee=R,lambda=2': lambda must be in [0, 1], not 2.0"),

@@ -198,6 +198,7 @@ def test_ponder_threads_end_with_the_session(ending):
 @pytest.mark.parametrize("flags, message", [
     (["--threads", "0"], "--threads must be at least 1, not 0"),
     (["--ponder", "--engine", "random"], "--ponder is for the playout engine"),
+    (["--engine", "random", "--threads", "2"], "--engine random plays without a search: --threads would do nothing"),
 ])
 def test_bad_flags_are_one_line(flags, message):
     done = subprocess.run(GTP + flags, input="", capture_output=True, text=True, timeout=60)

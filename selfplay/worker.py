@@ -13,6 +13,14 @@ self-play learning in Go", sec. 3.1) is an option: a move gets the full search (
 policy target) with probability `full_search_prob`, otherwise a fast search of `fast_visits` without
 noise that only moves the game on.
 
+With `gumbel`, the root of every search is Gumbel AlphaZero's (Danihelka et al. 2022;
+goengine/mcts/gumbel.py): `visits` (or `fast_visits`) is the simulation budget n of sequential halving over
+m = `gumbel_m` Gumbel-sampled moves, the move played is the one it ends with (the Gumbel sample explores,
+so there is no Dirichlet noise and no temperature), and a full search records the completed-Q policy
+softmax(logits + sigma(completedQ)) as its target. Below the root the walk stays PUCT, each move's tree
+is fresh (the root's first evaluation is v̂_pi of the mixed value), and fast searches of playout-cap
+randomisation use Gumbel too, with the small budget, unrecorded as before.
+
 The worker is a plain class (no Ray import; orchestrator.py makes it remote). It keeps `parallel_games`
 games in flight, each with its own `Search`; every round each game gathers `leaves_per_game` leaves
 (Search.collect, with virtual loss), one `NetEvaluator` call evaluates them all, and each search takes
@@ -41,6 +49,7 @@ from typing import Callable
 import numpy as np
 
 from goengine import checks, coords
+from goengine.mcts.gumbel import GumbelConfig, GumbelRoot
 from goengine.mcts.search import Search, SearchConfig
 from goengine.position import Position
 from goengine.rules import rules_from
@@ -90,6 +99,11 @@ class SelfPlayConfig:
     """Game length cap, scored by area when reached; None: 2 N²."""
     reuse_tree: bool = True
     """Keep the subtree of the move played (AlphaGo Zero does); False searches each move afresh."""
+    gumbel: bool = False
+    """Gumbel AlphaZero's root search (module docstring): sequential halving with `visits` simulations
+    after the root's own evaluation, completed-Q policy targets; trees are then fresh every move."""
+    gumbel_m: int = 16
+    """Gumbel: moves sampled at the root (the paper's m)."""
     seed: int = 0
     net_batch: int = 512
     """Largest batch of one forward pass."""
@@ -128,6 +142,9 @@ class SelfPlayConfig:
                              f"nodes on {self.board_size}x{self.board_size}, more than it can index (2^31)")
         if not isinstance(self.reuse_tree, bool):
             raise ValueError(f"reuse_tree must be true or false, not {self.reuse_tree!r}")
+        if not isinstance(self.gumbel, bool):
+            raise ValueError(f"gumbel must be true or false, not {self.gumbel!r}")
+        checks.integer("gumbel_m", self.gumbel_m, 1)
 
     def net_config(self) -> ZeroConfig:
         net = self.net if self.net is not None else zero_config("6x64", board_size=self.board_size)
@@ -188,6 +205,7 @@ class _Game:
     target_visits: int = 0
     is_full: bool = True
     noise_pending: bool = False
+    gumbel: GumbelRoot | None = None  # this move's Gumbel root search, once its root is evaluated
 
 
 class SelfPlayWorker:
@@ -232,6 +250,7 @@ class SelfPlayWorker:
         """Weights version the evaluator's ONNX Runtime session was built for (torch needs no build)."""
         self.search_config = SearchConfig(tree_nodes=config.tree_nodes(), c_puct=config.c_puct,
                                           fpu_reduction=config.fpu_reduction, batch_size=config.leaves_per_game)
+        self.gumbel_config = GumbelConfig(m=config.gumbel_m)
 
     def set_weights(self, state_dict, version: int) -> None:
         """Load new weights (a no-op for the version already loaded). An ONNX Runtime session is rebuilt
@@ -308,11 +327,26 @@ class SelfPlayWorker:
         c = self.config
         game.is_full = c.fast_visits <= 0 or game.rng.random() < c.full_search_prob
         game.target_visits = c.visits if game.is_full else c.fast_visits
-        if not c.reuse_tree:
+        if not c.reuse_tree or c.gumbel:
             search.position = None  # set_root then builds a new tree
         search.set_root(game.position)
-        game.noise_pending = game.is_full and c.noise_weight > 0
+        game.noise_pending = game.is_full and c.noise_weight > 0 and not c.gumbel
+        game.gumbel = None
         self._maybe_noise(game, search)
+
+    def _collect(self, game: _Game, search: Search):
+        """This round's leaves of a game's search: with Gumbel, the root children its sequential halving
+        chose for them (once the root is evaluated)."""
+        if game.gumbel is None:
+            return search.collect(self.config.leaves_per_game)
+        k = min(self.config.leaves_per_game, game.gumbel.remaining)
+        return search.collect(k, root_children=game.gumbel.next_children(k))
+
+    def _maybe_gumbel(self, game: _Game, search: Search) -> None:
+        if self.config.gumbel and game.gumbel is None and int(search.nodes[0]["first_child"]) >= 0:
+            # a fresh root just evaluated once: its win rate is the net's own value, v̂_pi
+            game.gumbel = GumbelRoot(search, game.target_visits, game.rng, self.gumbel_config,
+                                     raw_value=search.root_winrate())
 
     def _maybe_noise(self, game: _Game, search: Search) -> None:
         if game.noise_pending and int(search.nodes[0]["first_child"]) >= 0:
@@ -320,6 +354,8 @@ class SelfPlayWorker:
             game.noise_pending = False
 
     def _search_done(self, search: Search, game: _Game) -> bool:
+        if self.config.gumbel:
+            return game.gumbel is not None and game.gumbel.remaining == 0
         # a new root needs at least one evaluation of its own before it has children to choose from
         return int(search.nodes[0]["visits"]) >= game.target_visits and int(search.nodes[0]["first_child"]) >= 0
 
@@ -331,12 +367,17 @@ class SelfPlayWorker:
         total = float(counts.sum())
         mover = game.position.to_play
         pass_action = size * size
-        action = -1
-        if len(game.moves) < c.opening_moves() and total > 0:
-            action = int(game.rng.choice(len(counts), p=counts / total))
-        if action < 0 or (action == pass_action and search.passing_loses()):
-            # chosen_child() plays on instead of a pass that loses by the count as the board stands
-            action = coords.point_to_action(int(search.nodes[search.chosen_child()]["move"]), size)
+        if game.gumbel is not None:
+            # sequential halving's move; chosen_child() plays on instead of a pass that loses by the count
+            action = coords.point_to_action(int(search.nodes[search.chosen_child(game.gumbel.chosen_child())]["move"]),
+                                            size)
+        else:
+            action = -1
+            if len(game.moves) < c.opening_moves() and total > 0:
+                action = int(game.rng.choice(len(counts), p=counts / total))
+            if action < 0 or (action == pass_action and search.passing_loses()):
+                # chosen_child() plays on instead of a pass that loses by the count as the board stands
+                action = coords.point_to_action(int(search.nodes[search.chosen_child()]["move"]), size)
         if c.resign_threshold > 0 and game.is_full:
             best = search.best_child()
             if max(search.winrate(best), search.root_winrate()) < c.resign_threshold:
@@ -345,7 +386,10 @@ class SelfPlayWorker:
                 if game.would_resign is None:
                     game.would_resign = mover
         game.moves.append(action)
-        game.targets.append(counts / total if game.is_full and total > 0 else np.zeros_like(counts))
+        if game.is_full and total > 0:
+            game.targets.append(game.gumbel.policy_target() if game.gumbel is not None else counts / total)
+        else:
+            game.targets.append(np.zeros_like(counts))
         game.full.append(game.is_full and total > 0)
         game.position = game.position.play(coords.action_to_gtp(action, size))
         return None
@@ -390,7 +434,7 @@ class SelfPlayWorker:
             self._start_move(slots[i], search)
         while any(g is not None for g in slots):
             active = [i for i, g in enumerate(slots) if g is not None]
-            pending = [searches[i].collect(c.leaves_per_game) for i in active]
+            pending = [self._collect(slots[i], searches[i]) for i in active]
             batch = concat_batches([p.batch for p in pending])
             net_start = time.perf_counter()
             priors_BA, values_B = self.evaluator.evaluate(batch)
@@ -403,6 +447,7 @@ class SelfPlayWorker:
                 search.apply(p, priors_BA[lo:hi], values_B[lo:hi])
                 lo = hi
                 self._maybe_noise(game, search)
+                self._maybe_gumbel(game, search)
                 if not self._search_done(search, game):
                     continue
                 resigned = self._play_move(game, search)

@@ -363,13 +363,16 @@ def compact(nodes, tree_meta, new_root, out):
 
 @njit(cache=True)
 def collect_leaves(nodes, root, root_s, root_meta, root_history, nb, zob, on_board, batch, vloss, params,
-                   leaf_s, leaf_meta, leaf_history, leaf_legal, leaf_nodes, paths, path_lens, terminal_scores):
+                   leaf_s, leaf_meta, leaf_history, leaf_legal, leaf_nodes, paths, path_lens, terminal_scores,
+                   root_children):
     """Walk from the root `batch` times, adding `vloss` virtual losses along each path, and stop at
     unexpanded nodes (or finished games). For each leaf b: its board in leaf_s[b], leaf_meta[b]; the
     colour rows of its last H positions in leaf_history[b] (newest first; root_history seeds them);
     its legal moves in leaf_legal[b] (legal_actions); the path in paths[b, :path_lens[b]];
-    terminal_scores[b] is the area score for finished games and NaN otherwise. Returns the number of
-    leaves (fewer when a walk cannot go further)."""
+    terminal_scores[b] is the area score for finished games and NaN otherwise. `root_children` (int32,
+    empty for none) forces walk b's first step into the root child root_children[b] (a node id), which a
+    root search of its own chose (Gumbel's sequential halving: gumbel.py); below it, PUCT as everywhere.
+    Returns the number of leaves (fewer when a walk cannot go further)."""
     h = root_history.shape[0]
     n_leaves = 0
     max_path = paths.shape[1]
@@ -384,7 +387,10 @@ def collect_leaves(nodes, root, root_s, root_meta, root_history, nb, zob, on_boa
         paths[b, 0] = root
         length = 1
         while nodes[node].first_child >= 0 and meta[PASSES] < 2 and length < max_path:
-            child = select_child(nodes, node, params)
+            if length == 1 and root_children.shape[0] > 0:
+                child = root_children[b]
+            else:
+                child = select_child(nodes, node, params)
             m = nodes[child].move
             if m == PASS:
                 play_pass(meta)

@@ -81,6 +81,7 @@ class PendingLeaves:
 
 _NO_SPEC = np.zeros((0, 0), dtype=np.int64)  # placeholders when the playouts are not AlphaGo's p_pi
 _NO_WEIGHTS = np.zeros(0, dtype=np.float64)
+_NO_CHILDREN = np.zeros(0, dtype=np.int32)  # collect(): no root child forced, PUCT chooses
 
 
 class RootView:
@@ -96,13 +97,18 @@ class RootView:
         first, count = int(self.nodes[0]["first_child"]), int(self.nodes[0]["n_children"])
         return self.nodes[first:first + count] if first >= 0 else self.nodes[0:0]
 
+    def child_actions(self) -> np.ndarray:
+        """The action index (N*N + 1, pass last) of each root child, in children() order."""
+        size = self.position.size
+        moves = self.children()["move"]
+        action_of_point = self.position._board.geo.action_of_point
+        return np.where(moves == coords.PASS, size * size, action_of_point[moves])  # PASS is point 0, a wall
+
     def visit_counts(self) -> np.ndarray:
         """Real visits per action index (N*N + 1, pass last), for training targets."""
         size = self.position.size
-        kids = self.children()
-        moves, visits = kids["move"], kids["visits"]
-        action_of_point = self.position._board.geo.action_of_point
-        actions = np.where(moves == coords.PASS, size * size, action_of_point[moves])  # PASS is point 0, a wall
+        visits = self.children()["visits"]
+        actions = self.child_actions()
         out = np.zeros(size * size + 1, dtype=np.float32)
         out[actions[visits > 0]] = visits[visits > 0]
         return out
@@ -116,15 +122,18 @@ class RootView:
         order = np.lexsort((kids["w"] / np.maximum(kids["n"], 1), kids["visits"]))
         return first + int(order[-1])
 
-    def chosen_child(self) -> int | None:
-        """The move to play: best_child(), except that a pass which loses by the count of the board as it
-        stands gives way to the most visited move that fills no eye-like point of the mover's own (Leela
-        Zero's rule when it does not play "dumbpass"). The opponent could answer such a pass with a pass
-        and win by Tromp-Taylor scoring, so it is never better than playing on; the search alone misses
-        that when its visits barely exceed the moves (a fast self-play search of 24 visits over 82
-        moves plays the prior's top move, and a random net's top move was often the pass: on 9x9,
-        Black passed at move 6-16 and White's pass ended the game). Passes when nothing else is left."""
-        best = self.best_child()
+    def chosen_child(self, best: int | None = None) -> int | None:
+        """The move to play: `best` (default best_child(); a root search of the caller's own, such as
+        Gumbel's sequential halving in gumbel.py, may have chosen another), except that a pass which
+        loses by the count of the board as it stands gives way to the most visited move that fills no
+        eye-like point of the mover's own (Leela Zero's rule when it does not play "dumbpass"). The
+        opponent could answer such a pass with a pass and win by Tromp-Taylor scoring, so it is never
+        better than playing on; the search alone misses that when its visits barely exceed the moves (a
+        fast self-play search of 24 visits over 82 moves plays the prior's top move, and a random net's
+        top move was often the pass: on 9x9, Black passed at move 6-16 and White's pass ended the game).
+        Passes when nothing else is left."""
+        if best is None:
+            best = self.best_child()
         if best is None or int(self.nodes[best]["move"]) != coords.PASS or not self.passing_loses():
             return best
         play = self._best_play()
@@ -336,12 +345,21 @@ class Search(RootView):
         priors, values = self.evaluator.evaluate(pending.batch)
         return self.apply(pending, priors, values)
 
-    def collect(self, n: int) -> "PendingLeaves":
+    def collect(self, n: int, root_children: np.ndarray | None = None) -> "PendingLeaves":
         """Gather n leaves with virtual loss for a batch evaluator. Callers that batch several trees
         (a self-play worker running many games) evaluate the batches of all trees at once and hand each
-        tree its share through apply()."""
+        tree its share through apply(). `root_children`, node ids of root children (one per leaf, n is
+        then their count), sends walk b through root_children[b] instead of the PUCT choice at the root:
+        a root search of the caller's own (Gumbel's sequential halving, gumbel.py) chose them."""
         pos = self.position
         b, g = pos._board, pos._board.geo
+        forced = _NO_CHILDREN
+        if root_children is not None:
+            forced = np.ascontiguousarray(root_children, dtype=np.int32)
+            first, count = int(self.nodes[0]["first_child"]), int(self.nodes[0]["n_children"])
+            if first < 0 or len(forced) == 0 or forced.min() < first or forced.max() >= first + count:
+                raise ValueError("root_children must be children of an expanded root")
+            n = len(forced)
         if int(self.nodes[0]["first_child"]) < 0:
             n = 1  # an unexpanded root: every walk would stop at it, so evaluate it alone first
         root_history = self._root_history()
@@ -355,7 +373,7 @@ class Search(RootView):
         terminal = np.empty(n, dtype=np.float64)
         count = T.collect_leaves(self.nodes, 0, b.s, b.meta, root_history, g.neighbours, g.zobrist, g.on_board,
                                  n, self.config.virtual_loss, self.params, leaf_s, leaf_meta, leaf_history, legal,
-                                 leaf_nodes, paths, path_lens, terminal)
+                                 leaf_nodes, paths, path_lens, terminal, forced)
         batch = LeafBatch(size=g.size, boards=leaf_s[:count], metas=leaf_meta[:count],
                           history=leaf_history[:count], to_play=leaf_meta[:count, K.TO_PLAY].astype(np.int8),
                           legal=legal[:count])

@@ -41,6 +41,10 @@ def add_arguments(z) -> None:
     z.add_argument("--fast-visits", type=int, default=0,
                    help="playout-cap randomisation: visits of fast searches (0: off)")
     z.add_argument("--full-search-prob", type=float, default=0.25, help="playout-cap randomisation: P(full search)")
+    z.add_argument("--gumbel", action="store_true",
+                   help="Gumbel AlphaZero root search: sequential halving with --visits simulations, completed-Q "
+                        "policy targets (docs/gumbel.md)")
+    z.add_argument("--gumbel-m", type=int, default=16, help="Gumbel: moves sampled at the root (the paper's m)")
     z.add_argument("--parallel-games", type=int, default=32, help="games each worker plays at once")
     z.add_argument("--leaves-per-game", type=int, default=1, help="leaves each game adds to a net call")
     z.add_argument("--temperature-moves", type=int, default=None,
@@ -71,7 +75,7 @@ def add_arguments(z) -> None:
 FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in (
     "board_size", "komi", "visits", "parallel_games", "leaves_per_game", "temperature_moves", "fast_visits",
     "full_search_prob", "resign_threshold", "seed", "inference", "batch_size", "optimizer", "lr", "schedule",
-    "l2", "gate_games")} | {"games_per_generation": "--games", "steps_per_generation": "--steps",
+    "l2", "gate_games", "gumbel_m")} | {"games_per_generation": "--games", "steps_per_generation": "--steps",
                             "window_games": "--window", "promote_threshold": "--promote"}
 
 
@@ -89,7 +93,8 @@ def _config(args):
                                   parallel_games=args.parallel_games, leaves_per_game=args.leaves_per_game,
                                   temperature_moves=args.temperature_moves, fast_visits=args.fast_visits,
                                   full_search_prob=args.full_search_prob, resign_threshold=args.resign_threshold,
-                                  seed=args.seed, inference=args.inference)
+                                  seed=args.seed, inference=args.inference, gumbel=args.gumbel,
+                                  gumbel_m=args.gumbel_m)
         trainer = TrainerConfig(batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                                 schedule=args.schedule, l2=args.l2,
                                 total_steps=max(1, (args.generations or 100) * args.steps))

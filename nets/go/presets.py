@@ -43,6 +43,9 @@ class ZeroConfig:
     """Shortcut where a block changes width ("pyramid"): "zero" pads channels, "project" is 1x1 conv + BN."""
     global_pool: bool = False
     """Give every residual block KataGo's global pooling bias (Wu 2019) on its first convolution."""
+    aux_heads: bool = False
+    """KataGo's auxiliary training heads (Wu 2019, sec. 4.1): per-point final ownership and the final score
+    margin. Only `forward(x, aux=True)` computes them; `forward(x)` and play are as without them."""
 
     def __post_init__(self) -> None:
         for field in ("board_size", "in_planes", "filters", "widen"):

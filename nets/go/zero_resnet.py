@@ -8,6 +8,16 @@ ResNet literature and KataGo's global pooling as options.
     policy head   1x1 conv to 2 planes -> BN -> ReLU -> FC to N² + 1 logits (index N² is pass)
     value head    1x1 conv to 1 plane -> BN -> ReLU -> FC 256 -> ReLU -> FC 1 -> tanh
 
+Auxiliary heads (`aux_heads`; Wu 2019, sec. 4.1), training targets only, computed by `forward(x, aux=True)`:
+
+    ownership     1x1 conv to 1 plane (with bias): o per point, tanh(o) in [-1, 1] is the predicted final
+                  owner from the view of the player to move (+1 the mover's, -1 the opponent's)
+    score         FC 1 on the value head's 256 hidden units: the final area margin (komi included) from the
+                  mover's view, as a share of the board (points / N²)
+
+The score head shares the value head's hidden layer, as KataGo's value head outputs the value and the score
+from one hidden layer, so the score's gradient shapes the features the value reads.
+
 Every convolution feeds a batch norm, so none has a bias: the norm's β is that bias.
 
 Block styles are rows of a table, read by the one `ResidualBlock` class. A row's recipe spells the
@@ -186,13 +196,28 @@ class ZeroResNet(nn.Module):
             nn.Linear(points, VALUE_HIDDEN), nn.ReLU(),
             nn.Linear(VALUE_HIDDEN, 1), nn.Tanh(),
         )
+        if config.aux_heads:  # new modules only: a net without them keeps its parameter names
+            self.ownership_head = nn.Conv2d(trunk, 1, 1)
+            self.score_head = nn.Linear(VALUE_HIDDEN, 1)
 
-    def forward(self, x_NCHW: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x_NCHW: torch.Tensor, aux: bool = False):
+        """(policy_logits_NA, value_N); with aux=True (nets with `aux_heads` only) also
+        ownership_logits_NHW (tanh of it: the final owner of each point, +1 the mover's) and score_N (the
+        final margin from the mover's view, points / N²). A flag rather than another method, so that a
+        DistributedDataParallel wrapper, which hooks only forward, carries the auxiliary outputs too."""
         check_planes(x_NCHW, self.config.in_planes, self.config.board_size)
         h_NCHW = self.tip(self.tower(self.stem(x_NCHW)))
         policy_logits_NA = self.policy_head(h_NCHW)
-        value_N = self.value_head(h_NCHW).squeeze(1)  # (N, 1) -> (N,)
-        return policy_logits_NA, value_N
+        if not aux:
+            value_N = self.value_head(h_NCHW).squeeze(1)  # (N, 1) -> (N,)
+            return policy_logits_NA, value_N
+        if not self.config.aux_heads:
+            raise ValueError("this net has no auxiliary heads (build it with aux_heads=True)")
+        hidden_NV = self.value_head[:-2](h_NCHW)  # the value head up to its hidden ReLU: (N, VALUE_HIDDEN)
+        value_N = self.value_head[-2:](hidden_NV).squeeze(1)  # (N, 1) -> (N,)
+        ownership_logits_NHW = self.ownership_head(h_NCHW).squeeze(1)  # (N, 1, H, W) -> (N, H, W)
+        score_N = self.score_head(hidden_NV).squeeze(1)  # (N, 1) -> (N,)
+        return policy_logits_NA, value_N, ownership_logits_NHW, score_N
 
 
 @register("zero_resnet")

@@ -11,6 +11,14 @@ A position t of a game is the sample (s_t, pi_t, z_t):
           playout-cap randomisation trains on those alone, Wu 2019 sec. 3.1)
     z_t   the game's result from the point of view of the player to move at t: +1 win, -1 loss, 0 jigo
 
+With the final position of a game that was played out (not resigned), a sample also carries KataGo's
+auxiliary targets (Wu 2019, sec. 4.1), from the same point of view as z_t and under the same symmetry as s_t:
+    o_t   the final owner of every point under Tromp-Taylor area rules (a stone's colour; an empty region's
+          colour when it touches stones of that colour only; neutral otherwise): +1 the mover's, -1 the
+          opponent's, 0 neutral
+    m_t   the final area margin, komi included (goengine's Position.score), from the mover's view, in points
+Resigned games have no final position: their samples carry a mask of 0 and zeros as targets.
+
 Games are kept compactly as their board colours (T, N, N) int8 and replayed into planes when sampled.
 The window is the last `window_games` records in file order (generation, then seed: rl/records.py), so
 a window rebuilt from disk after a restart holds the same games, in the same order, as the one built
@@ -40,6 +48,39 @@ class _Game:
     targets: np.ndarray  # float32 (T, A)
     z: np.ndarray  # float32 (T,): result for the player to move
     sample_moves: np.ndarray  # int64 (S,): the moves t that had a full search
+    owner: np.ndarray  # int8 (N, N): final owner from Black's view (+1 Black, -1 White, 0 neutral)
+    margin: float  # final area margin with komi, Black minus White (0 for a resigned game)
+    scored: bool  # whether the game was played out, so that owner and margin are targets
+
+
+def area_owner(board_NN: np.ndarray) -> np.ndarray:
+    """Tromp-Taylor owner of every point of a board (0 empty, 1 black, 2 white): int8 (N, N), +1 Black's
+    (a black stone, or an empty region that touches black stones only), -1 White's, 0 neutral. A plain
+    flood fill, run once per game; goengine's numba kernel is its differential test's oracle."""
+    size = board_NN.shape[0]
+    owner_NN = np.zeros((size, size), dtype=np.int8)
+    owner_NN[board_NN == 1], owner_NN[board_NN == 2] = 1, -1
+    seen = board_NN != 0
+    for row0 in range(size):
+        for col0 in range(size):
+            if seen[row0, col0]:
+                continue
+            region, reach, stack = [], set(), [(row0, col0)]
+            seen[row0, col0] = True
+            while stack:
+                row, col = stack.pop()
+                region.append((row, col))
+                for r, c in ((row - 1, col), (row + 1, col), (row, col - 1), (row, col + 1)):
+                    if 0 <= r < size and 0 <= c < size:
+                        if board_NN[r, c] != 0:
+                            reach.add(int(board_NN[r, c]))
+                        elif not seen[r, c]:
+                            seen[r, c] = True
+                            stack.append((r, c))
+            value = 1 if reach == {1} else -1 if reach == {2} else 0
+            for row, col in region:
+                owner_NN[row, col] = value
+    return owner_NN
 
 
 def _replay(record: GameRecord) -> _Game:
@@ -52,9 +93,12 @@ def _replay(record: GameRecord) -> _Game:
     size = record.board_size
     to_play_T = np.array(to_play, dtype=np.int8)
     z = np.where(to_play_T == 1, record.result, -record.result).astype(np.float32)
+    scored = not record.resigned
     return _Game(boards=np.array(boards, dtype=np.int8).reshape(len(to_play), size, size),  # (T, N, N)
                  to_play=to_play_T, targets=record.policy_targets, z=z,
-                 sample_moves=np.flatnonzero(record.full_search))
+                 sample_moves=np.flatnonzero(record.full_search),
+                 owner=area_owner(pos.board_array()) if scored else np.zeros((size, size), np.int8),
+                 margin=float(pos.score()) if scored else 0.0, scored=scored)
 
 
 @dataclass
@@ -62,6 +106,9 @@ class Batch:
     planes_BCHW: np.ndarray  # float32 (B, 17, N, N)
     policy_BA: np.ndarray  # float32 (B, A): target visit distributions
     value_B: np.ndarray  # float32 (B,): z in {-1, 0, 1}
+    ownership_BHW: np.ndarray | None = None  # float32 (B, N, N): o, final owner from the mover's view
+    score_B: np.ndarray | None = None  # float32 (B,): m, final area margin from the mover's view, points
+    aux_mask_B: np.ndarray | None = None  # float32 (B,): 1 where o and m are targets, 0 (resigned) where not
 
 
 class ReplayWindow:
@@ -114,6 +161,9 @@ class ReplayWindow:
         to_play_B = np.empty(batch_size, dtype=np.int8)
         policy_BA = np.empty((batch_size, size * size + 1), dtype=np.float32)
         value_B = np.empty(batch_size, dtype=np.float32)
+        ownership_BHW = np.empty((batch_size, size, size), dtype=np.float32)
+        score_B = np.empty(batch_size, dtype=np.float32)
+        aux_mask_B = np.empty(batch_size, dtype=np.float32)
         for b in range(batch_size):
             game = games[which[b]]
             t = int(game.sample_moves[flat[b] - self._cum[which[b]]])
@@ -123,20 +173,29 @@ class ReplayWindow:
             to_play_B[b] = game.to_play[t]
             policy_BA[b] = game.targets[t]
             value_B[b] = game.z[t]
+            sign = 1 if game.to_play[t] == 1 else -1  # Black's view -> the mover's
+            ownership_BHW[b] = sign * game.owner
+            score_B[b] = sign * game.margin
+            aux_mask_B[b] = float(game.scored)
         planes_BCHW = zero_planes_batch(history_BHP, to_play_B, size)
         if self.augment:
-            planes_BCHW, policy_BA = _augment(planes_BCHW, policy_BA, rng.integers(0, 8, size=batch_size), size)
-        return Batch(np.ascontiguousarray(planes_BCHW, dtype=np.float32), policy_BA, value_B)
+            planes_BCHW, policy_BA, ownership_BHW = _augment(planes_BCHW, policy_BA, ownership_BHW,
+                                                             rng.integers(0, 8, size=batch_size), size)
+        return Batch(np.ascontiguousarray(planes_BCHW, dtype=np.float32), policy_BA, value_B,
+                     ownership_BHW, score_B, aux_mask_B)
 
 
-def _augment(planes_BCHW: np.ndarray, policy_BA: np.ndarray, k_B: np.ndarray, size: int):
-    """Each sample b under dihedral symmetry k_B[b], planes and policy alike (pass stays pass)."""
+def _augment(planes_BCHW: np.ndarray, policy_BA: np.ndarray, ownership_BHW: np.ndarray, k_B: np.ndarray,
+             size: int):
+    """Each sample b under dihedral symmetry k_B[b], planes, policy and ownership alike (pass stays pass)."""
     from goengine.symmetries import apply_planes, apply_policy
 
     planes_out = np.empty_like(planes_BCHW)
     policy_out = np.empty_like(policy_BA)
+    ownership_out = np.empty_like(ownership_BHW)
     for k in np.unique(k_B):
         idx = np.flatnonzero(k_B == k)
         planes_out[idx] = apply_planes(planes_BCHW[idx], int(k))
         policy_out[idx] = apply_policy(policy_BA[idx], int(k), size)
-    return planes_out, policy_out
+        ownership_out[idx] = apply_planes(ownership_BHW[idx], int(k))
+    return planes_out, policy_out, ownership_out

@@ -5,9 +5,19 @@ Loss (Silver et al. 2017, Nature 550, eq. 1):
     l = (z - v)^2 - pi^T log p + c ||theta||^2
 
 value MSE against the game result z, cross-entropy of the policy p against the search's visit
-distribution pi, and L2 regularisation (c = 1e-4 in the paper). The paper optimises it with SGD with
-momentum 0.9 and a stepped learning rate (Methods "Optimization"); AdamW (Loshchilov & Hutter 2019) is
-offered too, and there the L2 term becomes decoupled weight decay, which is what AdamW is for.
+distribution pi, and L2 regularisation (c = 1e-4 in the paper). A net with KataGo's auxiliary heads
+(Wu 2019, sec. 4.1; nets/go/zero_resnet.py) adds, on samples of games played out (not resigned):
+
+    w_o * (1/N²) sum_points BCE((1 + o) / 2, (1 + tanh(o_hat)) / 2)    ownership, KataGo's w_o = 1.5
+    w_s * (m / N² - m_hat)^2                                          score margin as a share of the board
+
+each summed over the batch's played-out samples and divided by the batch size, so a resigned game's
+sample adds nothing to the loss or its gradient. KataGo predicts the score as a distribution; this
+scalar margin with an MSE on the board share (values of order 1, like the value's) is the simple form.
+
+The paper optimises the loss with SGD with momentum 0.9 and a stepped learning rate (Methods
+"Optimization"); AdamW (Loshchilov & Hutter 2019) is offered too, and there the L2 term becomes
+decoupled weight decay, which is what AdamW is for.
 
 Learning rate schedules, by step s (`lr_at`): linear warm-up over `warmup_steps`, then
     constant   lr
@@ -55,6 +65,10 @@ class TrainerConfig:
     warmup_steps: int = 0
     value_weight: float = 1.0
     """Weight of the value MSE (1 in the paper; below 1 curbs value overfitting on few games)."""
+    ownership_weight: float = 1.5
+    """w_o, weight of the ownership loss of nets with auxiliary heads (KataGo's 1.5)."""
+    score_weight: float = 1.0
+    """w_s, weight of the score-margin loss of nets with auxiliary heads."""
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adamw"):
@@ -66,6 +80,8 @@ class TrainerConfig:
         checks.number("momentum", self.momentum, 0, 1, high_open=True)
         checks.number("l2", self.l2, 0)
         checks.number("value_weight", self.value_weight, 0)
+        checks.number("ownership_weight", self.ownership_weight, 0)
+        checks.number("score_weight", self.score_weight, 0)
         checks.integer("total_steps", self.total_steps, 1)
         checks.integer("warmup_steps", self.warmup_steps, 0)
         if not isinstance(self.milestones, tuple):
@@ -95,6 +111,29 @@ def zero_loss(logits_BA: torch.Tensor, v_B: torch.Tensor, policy_BA: torch.Tenso
     return policy_loss, value_loss
 
 
+def aux_loss(ownership_logits_BHW: torch.Tensor, score_B: torch.Tensor, ownership_target_BHW: torch.Tensor,
+             score_target_B: torch.Tensor, mask_B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ownership loss, score loss), each a masked sum over the batch divided by its size. Ownership: the
+    mean over points of the binary cross-entropy of (1 + tanh(o_hat)) / 2 = sigmoid(2 o_hat) against
+    (1 + o) / 2; score: (m / N² - m_hat)^2 (score_target_B in points, score_B in board shares)."""
+    points = ownership_target_BHW.shape[1] * ownership_target_BHW.shape[2]
+    ownership_BHW = F.binary_cross_entropy_with_logits(2 * ownership_logits_BHW, (1 + ownership_target_BHW) / 2,
+                                                       reduction="none")
+    ownership_B = ownership_BHW.mean(dim=(1, 2))  # (B, H, W) -> (B,)
+    score_loss_B = (score_target_B / points - score_B) ** 2
+    batch = mask_B.shape[0]
+    # where(), not a product: a masked sample's loss has no path to the weights at all
+    ownership_loss = torch.where(mask_B > 0, ownership_B, torch.zeros_like(ownership_B)).sum() / batch
+    score_loss = torch.where(mask_B > 0, score_loss_B, torch.zeros_like(score_loss_B)).sum() / batch
+    return ownership_loss, score_loss
+
+
+def has_aux_heads(model: nn.Module) -> bool:
+    """Whether `model` (or the net a DistributedDataParallel wrapper holds) has auxiliary heads."""
+    net = getattr(model, "module", model)
+    return bool(getattr(getattr(net, "config", None), "aux_heads", False))
+
+
 def make_optimizer(model: nn.Module, config: TrainerConfig) -> torch.optim.Optimizer:
     """SGD with momentum (the paper), or AdamW with the L2 term as decoupled weight decay."""
     if config.optimizer == "sgd":
@@ -105,14 +144,30 @@ def make_optimizer(model: nn.Module, config: TrainerConfig) -> torch.optim.Optim
 def objective(model: nn.Module, batch: Batch, config: TrainerConfig) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss l of one batch (eq. 1; the L2 term only under SGD) and its terms as floats. Trainer's step
     and the distributed backends (selfplay/training) all optimise this one function."""
-    logits_BA, v_B = model(torch.from_numpy(batch.planes_BCHW))
+    planes_BCHW = torch.from_numpy(batch.planes_BCHW)
+    aux = has_aux_heads(model)
+    if aux:
+        logits_BA, v_B, ownership_logits_BHW, score_B = model(planes_BCHW, aux=True)
+    else:
+        logits_BA, v_B = model(planes_BCHW)
     policy_loss, value_loss = zero_loss(logits_BA, v_B, torch.from_numpy(batch.policy_BA),
                                         torch.from_numpy(batch.value_B))
     l2 = config.l2 * sum((p * p).sum() for p in model.parameters())
     loss = policy_loss + config.value_weight * value_loss
     if config.optimizer == "sgd":
         loss = loss + l2
-    return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "l2": l2.item()}
+    terms = {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "l2": l2.item()}
+    if aux:
+        if batch.aux_mask_B is None:  # a batch from elsewhere without the targets: every sample masked
+            b, size = len(batch.value_B), ownership_logits_BHW.shape[1]
+            targets = np.zeros((b, size, size), np.float32), np.zeros(b, np.float32), np.zeros(b, np.float32)
+        else:
+            targets = batch.ownership_BHW, batch.score_B, batch.aux_mask_B
+        ownership_loss, score_loss = aux_loss(ownership_logits_BHW, score_B, *map(torch.from_numpy, targets))
+        loss = loss + config.ownership_weight * ownership_loss + config.score_weight * score_loss
+        terms.update(ownership_loss=ownership_loss.item(), score_loss=score_loss.item(),
+                     aux_share=float(targets[2].mean()))
+    return loss, terms
 
 
 class Trainer:

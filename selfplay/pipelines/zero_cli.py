@@ -37,6 +37,10 @@ def add_arguments(z) -> None:
     z.add_argument("--komi", type=float, default=None, help="komi (default 7 on 9x9 and larger, 0.5 below)")
     z.add_argument("--net", default="6x64", help="net preset (nets/go/presets.py): 6x64, 10x128, 2x16, ...")
     z.add_argument("--weights", help="start from this checkpoint instead of a random net")
+    z.add_argument("--aux-heads", action="store_true",
+                   help="KataGo's ownership and score heads as extra training targets (docs/aux-heads.md)")
+    z.add_argument("--ownership-weight", type=float, default=1.5, help="weight of the ownership loss (--aux-heads)")
+    z.add_argument("--score-weight", type=float, default=1.0, help="weight of the score-margin loss (--aux-heads)")
     z.add_argument("--visits", type=int, default=200, help="root visits per self-play move")
     z.add_argument("--fast-visits", type=int, default=0,
                    help="playout-cap randomisation: visits of fast searches (0: off)")
@@ -75,8 +79,9 @@ def add_arguments(z) -> None:
 FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in (
     "board_size", "komi", "visits", "parallel_games", "leaves_per_game", "temperature_moves", "fast_visits",
     "full_search_prob", "resign_threshold", "seed", "inference", "batch_size", "optimizer", "lr", "schedule",
-    "l2", "gate_games", "gumbel_m")} | {"games_per_generation": "--games", "steps_per_generation": "--steps",
-                            "window_games": "--window", "promote_threshold": "--promote"}
+    "l2", "gate_games", "gumbel_m", "ownership_weight", "score_weight")} | {
+    "games_per_generation": "--games", "steps_per_generation": "--steps", "window_games": "--window",
+    "promote_threshold": "--promote"}
 
 
 def _config(args):
@@ -88,7 +93,7 @@ def _config(args):
     size = 9 if args.board_size is None else args.board_size
     komi = args.komi if args.komi is not None else (7.0 if size >= 9 else 0.5)
     try:
-        net = zero_config(args.net, board_size=size)
+        net = zero_config(args.net, board_size=size, aux_heads=args.aux_heads)
         selfplay = SelfPlayConfig(board_size=size, komi=komi, net=net, visits=args.visits,
                                   parallel_games=args.parallel_games, leaves_per_game=args.leaves_per_game,
                                   temperature_moves=args.temperature_moves, fast_visits=args.fast_visits,
@@ -96,7 +101,8 @@ def _config(args):
                                   seed=args.seed, inference=args.inference, gumbel=args.gumbel,
                                   gumbel_m=args.gumbel_m)
         trainer = TrainerConfig(batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                                schedule=args.schedule, l2=args.l2,
+                                schedule=args.schedule, l2=args.l2, ownership_weight=args.ownership_weight,
+                                score_weight=args.score_weight,
                                 total_steps=max(1, (args.generations or 100) * args.steps))
         return ZeroRunConfig(selfplay=selfplay, trainer=trainer, games_per_generation=args.games,
                              steps_per_generation=args.steps, window_games=args.window, gate_games=args.gate_games,

@@ -1,18 +1,22 @@
 """Distributed training, measured in one run: `goengine bench train [--json] [--quick]`.
 
-Task: a 9x9 Zero ResNet (4 blocks x 32 filters) learns fixed targets on random positions (teacher_data:
-a policy from a 3x3 neighbour count, a value from the stone difference) with Zero's own objective and
-SGD with momentum (rl/alphago_zero/trainer.py). Every mode gets the same data, the same seed, the same
-global batch (64) and the same number of samples seen (steps x 64); weights are snapshotted every tenth of
-the run (with the training clock) and evaluated afterwards on 512 held-out positions, so evaluation costs
-no training time. Modes:
+Task: the 9x9 Zero ResNet users train (`--net 6x64`: 5 residual blocks x 64 filters) learns fixed
+targets on random positions (teacher_data: a policy from a 3x3 neighbour count, a value from the stone
+difference) with Zero's own objective and SGD with momentum (rl/alphago_zero/trainer.py). Every mode gets
+the same data, the same seed, the same global batch (256) and the same number of samples seen (steps x
+256); weights are snapshotted every twentieth of the run (with the training clock) and evaluated
+afterwards on 512 held-out positions, so evaluation costs no training time. Modes:
 
-    local      1 worker in this process, 1 thread: the peer every ratio is taken against
-    sync2      DDP on 2 Ray Train workers, 32 samples each per step ("split": same lr, same steps)
-    async2     parameter server + 2 gradient workers, 64 samples per gradient, given twice the samples
-               and run over `seeds` seeds: plain, with the staleness-scaled lr, with delay compensation
-               (DC-ASGD), and with momentum 0.8 at lr 0.1 (asynchrony adds momentum of its own and
-               divides the lr: Mitliagkas et al. 2016, "Asynchrony begets momentum")
+    local         1 worker in this process, 1 thread: the peer every ratio is taken against
+    sync2         DDP on 2 Ray Train workers, 128 samples each per step ("split": same lr, same steps)
+    sync2_linear  DDP on 2 workers, 256 samples each per step, lr x 2 after a warm-up of a twentieth of
+                  the run, half the steps (the linear scaling rule of Goyal et al. 2017)
+    async2        parameter server + 2 gradient workers, 256 samples per gradient, given twice the
+                  samples and run over `seeds` seeds: plain, with the staleness-scaled lr, with delay
+                  compensation (DC-ASGD), and with momentum 0.8 at lr 0.1 (asynchrony adds momentum of
+                  its own and divides the lr: Mitliagkas et al. 2016, "Asynchrony begets momentum")
+    ceiling       two independent 1-thread trainings at once against one alone: the most any 2-worker
+                  data parallelism can gain on this machine
 
 Figures per mode: training samples/s (the training steps' wall clock; start-up of the worker processes
 is reported apart, `*_startup_s`), speed-up over local, seconds to reach the target validation loss
@@ -38,7 +42,12 @@ import numpy as np
 import torch
 
 BOARD = 9
-GLOBAL_BATCH = 64
+# The net and batch set how much a worker computes per all-reduce: with 4x32 at 64 samples (25 ms of compute
+# per worker) gloo and DDP's bookkeeping took most of each step and 2 workers trained 1.12x one; the net
+# users train, at the Zero trainer's default batch of 256, gives each of 2 workers 0.25 s of compute a step
+BLOCKS, FILTERS = 5, 64
+GLOBAL_BATCH = 256
+SNAPSHOTS = 20  # weight snapshots per run: time to target is read off them, to a twentieth of the run
 
 
 @dataclass
@@ -84,7 +93,7 @@ def teacher_data(n: int, seed: int = 0) -> ZeroArrays:
     return ZeroArrays(planes_NCHW, policy_NA.astype(np.float32), value_N)
 
 
-def zero_spec(lr: float, momentum: float = 0.9):
+def zero_spec(lr: float, momentum: float = 0.9, warmup_steps: int = 0):
     import functools
 
     from nets.go.presets import ZeroConfig
@@ -92,8 +101,8 @@ def zero_spec(lr: float, momentum: float = 0.9):
     from rl.alphago_zero.trainer import TrainerConfig, lr_at, make_optimizer, objective
     from selfplay.training.api import TrainSpec
 
-    config = TrainerConfig(batch_size=GLOBAL_BATCH, lr=lr, momentum=momentum, l2=1e-4)
-    return TrainSpec(functools.partial(ZeroResNet, ZeroConfig(board_size=BOARD, blocks=4, filters=32)),
+    config = TrainerConfig(batch_size=GLOBAL_BATCH, lr=lr, momentum=momentum, l2=1e-4, warmup_steps=warmup_steps)
+    return TrainSpec(functools.partial(ZeroResNet, ZeroConfig(board_size=BOARD, blocks=BLOCKS, filters=FILTERS)),
                      functools.partial(make_optimizer, config=config), functools.partial(objective, config=config),
                      functools.partial(lr_at, config), GLOBAL_BATCH)
 
@@ -116,12 +125,41 @@ def run_mode(backend, spec, train, steps: int, val: ZeroArrays, seed: int = 0) -
     learner = Learner(spec, seed=seed)
     initial = val_loss(spec, learner.model.state_dict(), val)
     start = time.perf_counter()
-    result = backend.fit(learner, spec, train, steps, snapshot_every=max(1, steps // 10))
+    result = backend.fit(learner, spec, train, steps, snapshot_every=max(1, steps // SNAPSHOTS))
     wall = time.perf_counter() - start
     curve = [(0, 0.0, initial)] + [(s, t, val_loss(spec, sd, val)) for s, t, sd in result.snapshots]
     return {"samples_per_s": result.samples_per_s, "seconds": result.seconds, "wall_s": wall,
             "startup_s": result.stats.get("startup_seconds", 0.0), "final_val_loss": curve[-1][2], "curve": curve,
             "stats": result.stats}
+
+
+def _solo_samples_per_s(steps: int) -> float:
+    """One process training `steps` steps alone on one thread (a process pool's task)."""
+    from selfplay.training.api import Learner
+
+    torch.set_num_threads(1)
+    data = teacher_data(1024, seed=1)
+    spec = zero_spec(lr=0.05)
+    learner = Learner(spec, seed=0)
+    start = time.perf_counter()
+    for step in range(steps):
+        learner.train_step(data.sample(GLOBAL_BATCH, np.random.default_rng(step)))
+    return steps * GLOBAL_BATCH / (time.perf_counter() - start)
+
+
+def ceiling(steps: int) -> dict:
+    """What any 2-worker data parallelism can reach on this machine: the samples/s of two independent
+    single-thread trainings at once (no communication at all) over one alone. Two vCPUs that share a
+    physical core, caches or memory bandwidth give less than 2."""
+    import concurrent.futures
+    import multiprocessing
+
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_solo_samples_per_s, [2, 2]))  # imports and first-call costs out of the clock
+        alone = pool.submit(_solo_samples_per_s, steps).result()
+        pair = sum(pool.map(_solo_samples_per_s, [steps, steps]))
+    return {"ceiling_one_process_samples_per_s": alone, "ceiling_two_processes_samples_per_s": pair,
+            "ceiling_speedup": pair / alone}
 
 
 def time_to(curve, target: float):
@@ -161,7 +199,7 @@ def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: int) -
     from selfplay.training.toy import mlp_spec
     from selfplay.training.toy import teacher_data as toy_data
 
-    steps = steps or (20 if quick else 120)
+    steps = steps or (20 if quick else 80)
     torch.set_num_threads(1)
     out: dict = {"machine": f"{os.cpu_count()} CPUs", "load_avg_1min_start": os.getloadavg()[0],
                  "steps": steps, "global_batch": GLOBAL_BATCH}
@@ -177,6 +215,12 @@ def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: int) -
         backend = SyncBackend(SyncConfig(workers=2))
         runs["sync2"] = run_mode(backend, spec, train, steps, val)
         backend.close()
+        # the linear scaling rule: each worker a whole batch, lr x 2 after a warm-up, half the steps (the same
+        # samples seen)
+        backend = SyncBackend(SyncConfig(workers=2, scaling="linear"))
+        runs["sync2_linear"] = run_mode(backend, zero_spec(lr=0.05, warmup_steps=max(1, steps // 20)), train,
+                                        steps // 2, val)
+        backend.close()
         out["target_val_loss"] = target
         for name, r in runs.items():
             out[f"{name}_samples_per_s"] = r["samples_per_s"]
@@ -184,8 +228,10 @@ def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: int) -
             out[f"{name}_startup_s"] = r["startup_s"]
             out[f"{name}_time_to_target_s"] = time_to(r["curve"], target)
             out[f"{name}_final_val_loss"] = r["final_val_loss"]
-        if out["sync2_time_to_target_s"] is not None and out["local_time_to_target_s"]:
-            out["sync2_time_ratio_to_local"] = out["sync2_time_to_target_s"] / out["local_time_to_target_s"]
+        for name in ("sync2", "sync2_linear"):
+            if out[f"{name}_time_to_target_s"] is not None and out["local_time_to_target_s"]:
+                out[f"{name}_time_ratio_to_local"] = out[f"{name}_time_to_target_s"] / out["local_time_to_target_s"]
+        out.update(ceiling(10 if quick else 40))
         # the load of a shared machine drifts: each row also gets a local peer measured just before it
         peer = run_mode(LocalBackend(), spec, train, steps, val)
         # async gets twice the samples and several seeds: does it reach the target at all, and when

@@ -6,7 +6,7 @@
                                           value net mixed with rollouts by --lambda)
 
 Each takes the parsed flags of goengine.player_registry.add_player_arguments (already checked there) and
-returns a Player with a `board_size`.
+returns a Player with a `board_size`, primed (its first moves keep to the clock: NetMCTSPlayer.prime).
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def zero_from_args(args):
 
     return make_net_player(args.weights, args.playouts, args.seconds, args.seed,
                            resign_threshold=getattr(args, "resign_threshold", 0.1),
-                           inference=getattr(args, "inference", None) or "torch", threads=getattr(args, "threads", None))
+                           inference=getattr(args, "inference", None) or "torch",
+                           threads=getattr(args, "threads", None)).prime()
 
 
 def lee_from_args(args):
@@ -27,4 +28,4 @@ def lee_from_args(args):
     lam = getattr(args, "lam", None)
     return make_lee_player(args.lee, playouts=args.playouts, seconds=args.seconds, seed=args.seed,
                            lam=0.5 if lam is None else lam, threads=getattr(args, "threads", None),
-                           resign_threshold=getattr(args, "resign_threshold", 0.1))
+                           resign_threshold=getattr(args, "resign_threshold", 0.1)).prime()

@@ -175,3 +175,22 @@ def test_a_settled_board_lets_the_net_pass(tmp_path):
         settled = settled.play(f"C{row}", "b").play(f"D{row}", "w")
     assert not has_contested_points(settled)
     assert player.genmove(settled, "b") == "pass"
+
+
+def test_priming_leaves_no_trace_in_play(weights):
+    """prime() searches an empty board and forgets the tree: a primed player plays the same game, with the
+    same visit counts, as one built fresh, and the GTP factory hands out a primed player."""
+    from rl.players import zero_from_args
+
+    fresh = make_net_player(weights, playouts=24, seed=3)
+    primed = make_net_player(weights, playouts=24, seed=3).prime()
+    assert primed.search.position is None
+    position = Position(SIZE, 0.5)
+    for colour in "bwbwbw":
+        move = fresh.genmove(position, colour)
+        assert primed.genmove(position, colour) == move
+        assert (primed.search.visit_counts() == fresh.search.visit_counts()).all()
+        position = position.play(move, colour)
+    args = build_parser(only="gtp").parse_args(["gtp", "--weights", str(weights), "--playouts", "8"])
+    player = zero_from_args(args)
+    assert player.search.position is None and player.search.sims_done > 0

@@ -60,8 +60,9 @@ def add_player_arguments(parser) -> None:
                              "ONNX Runtime static int8 (about 2x faster on a CPU)")
     parser.add_argument("--threads", type=int, default=None,
                         help="playout engine: search threads (default 1; N >= 2 searches N trees at once and sums "
-                             "their root statistics); with --weights: threads of the net's forward pass "
-                             "(default: torch's, all cores; ONNX Runtime: 1)")
+                             "their root statistics); with --weights or --lee: threads of the net's forward pass "
+                             "(default 1: more gain little at these batch sizes and collapse when another "
+                             "process holds a core)")
 
 
 def make_player(args):

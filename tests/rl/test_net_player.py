@@ -194,3 +194,22 @@ def test_priming_leaves_no_trace_in_play(weights):
     args = build_parser(only="gtp").parse_args(["gtp", "--weights", str(weights), "--playouts", "8"])
     player = zero_from_args(args)
     assert player.search.position is None and player.search.sims_done > 0
+
+
+def test_command_line_net_players_use_one_forward_thread_unless_told(weights):
+    """In a fresh process (torch's default is every core): the GTP factory sets 1 thread, --threads N sets N."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from goengine.cli import build_parser; from rl.players import zero_from_args; "
+            "args = build_parser(only='gtp').parse_args(['gtp', '--weights', sys.argv[1], '--playouts', '8', "
+            "*sys.argv[2:]]); before = torch.get_num_threads(); zero_from_args(args); "
+            "print(before, torch.get_num_threads())")
+    for flags, expected in (([], 1), (["--threads", "3"], 3)):
+        done = subprocess.run([sys.executable, "-c", code, str(weights), *flags], capture_output=True, text=True,
+                              timeout=120, env={k: v for k, v in os.environ.items()
+                                                if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
+        assert done.returncode == 0, done.stderr
+        before, after = map(int, done.stdout.split())
+        assert after == expected, (before, after)

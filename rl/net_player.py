@@ -148,8 +148,9 @@ def make_net_player(weights_path: str | os.PathLike, playouts: int | None = None
                     batch_size: int = 8, inference: str = "torch", threads: int | None = None) -> NetMCTSPlayer:
     """The search player over the net at `weights_path`: `playouts` simulations per move, else `seconds`
     per move (default 1 s) when the caller gives no budget. `batch_size` leaves are evaluated per net call,
-    by `inference` on `threads` threads (None: torch's setting as it is, all cores unless set; ONNX Runtime: one; the command line passes 1 unless told: rl/players.py). int8
-    calibrates its ranges on positions of seeded random games (rl/alphago_zero/ort_evaluator.py)."""
+    by `inference` on `threads` threads (None: torch's setting as it is, all cores unless set; ONNX
+    Runtime: one; the command line passes 1 unless told: rl/players.py). int8 calibrates its ranges on
+    positions of seeded random games (rl/alphago_zero/ort_evaluator.py)."""
     if inference not in INFERENCE:
         raise ValueError(f"inference must be one of {', '.join(INFERENCE)}, not {inference!r}")
     for name, value in (("playouts", playouts), ("seconds", seconds), ("threads", threads)):

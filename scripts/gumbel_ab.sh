@@ -5,13 +5,14 @@
 # alternating from seeded random openings. Usage:
 #   scripts/gumbel_ab.sh OUT GENERATIONS "SEEDS" GAMES VISITS
 # e.g. scripts/gumbel_ab.sh runs/gumbel-ab 10 "1 2" 100 8
-# STAGE=train or STAGE=match runs only that half; ROLLOUT_PLAYOUTS sets the rollout engine's playouts;
-# SIZE and KOMI another board (default 5 and 0.5).
+# STAGE=train or STAGE=match runs only that half; ROLLOUT_PLAYOUTS sets the rollout engine's playouts,
+# OPPONENT another fixed opponent (a `goengine match` spec); SIZE and KOMI another board (default 5, 0.5).
 set -euo pipefail
 out=${1:-runs/gumbel-ab}; generations=${2:-10}; seeds=${3:-"1 2"}; games=${4:-100}; visits=${5:-8}
 goengine="nice -n 10 .venv/bin/goengine"
 mkdir -p "$out"
 stage=${STAGE:-all}; size=${SIZE:-5}; komi=${KOMI:-0.5}
+opponent=${OPPONENT:-"goengine:playouts=${ROLLOUT_PLAYOUTS:-200},seed=4"}
 for seed in $seeds; do
   [ "$stage" = match ] && break
   for arm in puct gumbel; do
@@ -35,8 +36,8 @@ for seed in $seeds; do
     > "$out/match-gumbel-vs-puct-s$seed.json" 2> /dev/null
   for arm in puct gumbel; do
     $goengine match --black "$(net "$arm" "$seed" "$generations" 3)" \
-      --white "goengine:playouts=${ROLLOUT_PLAYOUTS:-200},seed=4" \
+      --white "$opponent" \
       --size "$size" --komi "$komi" --games "$games" --random-moves 2 --seed "$seed" --json --no-progress \
-      > "$out/match-$arm-vs-rollout-s$seed.json" 2> /dev/null
+      > "$out/match-$arm-vs-fixed-s$seed.json" 2> /dev/null
   done
 done

@@ -301,3 +301,34 @@ def test_train_zero_with_aux_heads_runs_and_resumes_from_the_command_line(tmp_pa
     assert main([*flags, "--out", str(tmp_path / "bad"), "--generations", "1", "--score-weight", "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--score-weight" in err[0], err
+
+
+@pytest.mark.slow
+def test_aux_heads_train_under_sync_ddp_and_the_parameter_server(tmp_path):
+    """The auxiliary outputs pass through DistributedDataParallel (forward(x, aux=True)), so a generation
+    trained by 2 DDP workers and one by the parameter server both move the auxiliary heads and log their
+    losses."""
+    from selfplay.orchestrator import LocalSelfPlay
+    from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
+    from selfplay.training import make_backend
+    from selfplay.training._ray import RaySession
+    from selfplay.worker import SelfPlayConfig
+
+    session = RaySession(num_cpus=4)
+    try:
+        sp = SelfPlayConfig(board_size=SIZE, komi=0.5, net=AUX_NET, visits=8, parallel_games=4, seed=2,
+                            resign_threshold=0)
+        config = ZeroRunConfig(selfplay=sp, trainer=TrainerConfig(batch_size=32), games_per_generation=8,
+                               steps_per_generation=6, gate_games=0, seed=2)
+        run = ZeroRun.create(str(tmp_path / "run"), config)
+        for generation, mode in ((1, "sync"), (2, "async")):
+            run.backend = make_backend(mode, 2)
+            metrics = run.run(LocalSelfPlay(sp), generations=generation)
+            run.backend.close()
+            assert metrics["ownership_loss"] > 0 and metrics["aux_share"] == 1.0, (mode, metrics)
+        nets = [Trainer.load(run.net_path(g), board_size=SIZE)[0].model for g in (0, 1, 2)]
+        for a, b in zip(nets, nets[1:]):
+            for name in ("ownership_head.weight", "score_head.weight"):
+                assert not torch.equal(a.state_dict()[name], b.state_dict()[name]), name
+    finally:
+        session.close()

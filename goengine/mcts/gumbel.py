@@ -149,8 +149,9 @@ class GumbelRoot:
 
     def scores(self) -> np.ndarray:
         """g(a) + logits(a) + sigma(completedQ(a)) of every root child."""
-        _, visits = self.stats()
-        return self.gumbel + self.logits + sigma(self.completed_q(), float(visits.max(initial=0)), self.config)
+        q, visits = self.stats()
+        completed = completed_q(self.raw_value, q, visits, self.prior)
+        return self.gumbel + self.logits + sigma(completed, float(visits.max(initial=0)), self.config)
 
     def next_children(self, k: int) -> np.ndarray:
         """Node ids of the root children for the next k simulations (k <= remaining), in the order of the

@@ -2,24 +2,18 @@
 n + 1 evaluations a move, improved-policy targets over the legal moves, batching that does not mix up
 games, playout-cap randomisation, the command line end to end with resume, and a net that learns."""
 import os
-import time
 
 import numpy as np
 import pytest
-import torch
 
 from goengine import coords
 from goengine.cli import main
 from goengine.position import Position
-from nets.go import checkpoint
-from nets.go.presets import zero_config
-from rl.alphago_zero.trainer import TrainerConfig
 from rl.records import iter_records
-from selfplay.arena import play_match
-from selfplay.orchestrator import LocalSelfPlay
-from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
+from selfplay.pipelines.zero import ZeroRun
 from selfplay.worker import SelfPlayConfig, SelfPlayWorker
 from tests.selfplay.test_worker import NET, SIZE, LeafFnEvaluator, replay_checks, tiny_weights
+from tests.selfplay.test_zero_learning import learn as zero_learn
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
@@ -113,25 +107,9 @@ def test_train_zero_with_gumbel_runs_and_resumes(tmp_path, capsys, restore_torch
 
 
 def learn(run_dir: str, seed: int, generations: int, gumbel: bool = True, visits: int = 8):
-    """(match of the final net against generation 0 at 16 visits, CPU seconds of the run)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        selfplay = SelfPlayConfig(board_size=5, komi=0.5, net=zero_config("2x16", board_size=5), visits=visits,
-                                  parallel_games=32, leaves_per_game=2, temperature_moves=4, resign_threshold=0,
-                                  seed=seed, gumbel=gumbel)
-        config = ZeroRunConfig(selfplay=selfplay, trainer=TrainerConfig(batch_size=128, lr=0.03),
-                               games_per_generation=48, steps_per_generation=120, window_games=240, gate_games=0,
-                               seed=seed)
-        run = ZeroRun.create(run_dir, config)
-        cpu = time.process_time()
-        run.run(LocalSelfPlay(config.selfplay), generations=generations)
-        cpu = time.process_time() - cpu
-        best, _ = checkpoint.load(run.best_path, board_size=5)
-        initial, _ = checkpoint.load(run.net_path(0), board_size=5)
-        return play_match(best, initial, 5, 0.5, games=40, visits=16, seed=100 + seed, leaves_per_round=2), cpu
-    finally:
-        torch.set_num_threads(threads)
+    """(match of the final net against generation 0 at 16 visits, CPU seconds of the run): Zero's learning
+    run of tests/selfplay/test_zero_learning.py with Gumbel self-play at `visits`."""
+    return zero_learn(run_dir, seed, generations, visits=visits, gumbel=gumbel, match_visits=16)
 
 
 def test_gumbel_self_play_at_8_visits_learns_to_beat_the_initial_net(tmp_path):

@@ -33,28 +33,29 @@ from selfplay.worker import SelfPlayConfig
 VISITS = 32
 
 
-def learning_config(seed: int, gate_games: int = 0) -> ZeroRunConfig:
-    selfplay = SelfPlayConfig(board_size=5, komi=0.5, net=zero_config("2x16", board_size=5), visits=VISITS,
+def learning_config(seed: int, gate_games: int = 0, visits: int = VISITS, gumbel: bool = False) -> ZeroRunConfig:
+    selfplay = SelfPlayConfig(board_size=5, komi=0.5, net=zero_config("2x16", board_size=5), visits=visits,
                               parallel_games=32, leaves_per_game=2, temperature_moves=4, resign_threshold=0,
-                              seed=seed)
+                              seed=seed, gumbel=gumbel)
     return ZeroRunConfig(selfplay=selfplay, trainer=TrainerConfig(batch_size=128, lr=0.03),
                          games_per_generation=48, steps_per_generation=120, window_games=240,
                          gate_games=gate_games, seed=seed)
 
 
-def learn(run_dir: str, seed: int, generations: int, gate_games: int = 0):
+def learn(run_dir: str, seed: int, generations: int, gate_games: int = 0, visits: int = VISITS,
+          gumbel: bool = False, match_visits: int = VISITS):
     """(match result of the final best net against generation 0, CPU seconds of the run)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        config = learning_config(seed, gate_games)
+        config = learning_config(seed, gate_games, visits, gumbel)
         run = ZeroRun.create(run_dir, config)
         cpu = time.process_time()
         run.run(LocalSelfPlay(config.selfplay), generations=generations)
         cpu = time.process_time() - cpu
         best, _ = checkpoint.load(run.best_path, board_size=5)
         initial, _ = checkpoint.load(run.net_path(0), board_size=5)
-        result = play_match(best, initial, 5, 0.5, games=40, visits=VISITS, seed=100 + seed, leaves_per_round=2)
+        result = play_match(best, initial, 5, 0.5, games=40, visits=match_visits, seed=100 + seed, leaves_per_round=2)
         return result, cpu
     finally:
         torch.set_num_threads(threads)

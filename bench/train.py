@@ -3,26 +3,31 @@
 Task: the 9x9 Zero ResNet users train (`--net 6x64`: 5 residual blocks x 64 filters) learns fixed
 targets on random positions (teacher_data: a policy from a 3x3 neighbour count, a value from the stone
 difference) with Zero's own objective and SGD with momentum (rl/alphago_zero/trainer.py). Every mode gets
-the same data, the same seed, the same global batch (256) and the same number of samples seen (steps x
+the same data, the same seeds, the same global batch (256) and the same number of samples seen (steps x
 256); weights are snapshotted every twentieth of the run (with the training clock) and evaluated
-afterwards on 512 held-out positions, so evaluation costs no training time. Modes:
+afterwards on 512 held-out positions, so evaluation costs no training time. Every mode runs `seeds`
+times (3; seed s: the same initial weights and sampling seed in every mode), and its curve is the
+seeds' mean, snapshot by snapshot: one seed's validation curve at lr 0.05 wobbles by +-0.3 from one
+snapshot to the next, enough to move a single run's crossing of the target by a fifth of the run. Modes:
 
     local         1 worker in this process, 1 thread: the peer every ratio is taken against
     sync2         DDP on 2 Ray Train workers, 128 samples each per step ("split": same lr, same steps)
     sync2_linear  DDP on 2 workers, 256 samples each per step, lr x 2 after a warm-up of a twentieth of
                   the run, half the steps (the linear scaling rule of Goyal et al. 2017)
     async2        parameter server + 2 gradient workers, 256 samples per gradient, given twice the
-                  samples and run over `seeds` seeds: plain, with the staleness-scaled lr, with delay
-                  compensation (DC-ASGD), and with momentum 0.8 at lr 0.1 (asynchrony adds momentum of
-                  its own and divides the lr: Mitliagkas et al. 2016, "Asynchrony begets momentum")
+                  samples: plain, with the staleness-scaled lr, with delay compensation (DC-ASGD), with
+                  momentum 0.8 at lr 0.1 (asynchrony adds momentum of its own and divides the lr:
+                  Mitliagkas et al. 2016, "Asynchrony begets momentum"), with DANA's momentum look-ahead
+                  (Hakimi et al. 2019), and with the look-ahead and DC-ASGD together
     ceiling       two independent 1-thread trainings at once against one alone: the most any 2-worker
                   data parallelism can gain on this machine
 
 Figures per mode: training samples/s (the training steps' wall clock; start-up of the worker processes
-is reported apart, `*_startup_s`), speed-up over local, seconds to reach the target validation loss
-(local's loss at 3/4 of its run; None if never reached; for async the median over the seeds that
-reached it, and how many did), final validation loss (async: the mean over seeds), the staleness
-histogram of async (first seed), the all-reduce payload per step of sync and the server's traffic per step of async.
+is reported apart, `*_startup_s`), speed-up over local, seconds for the mean curve to reach the target
+validation loss (the local mean curve's loss at 3/4 of its run), interpolated between the snapshots
+around the crossing (None if never reached), how many seeds' own curves reach it, final validation loss
+(the mean over seeds), the staleness histogram of async (first seed), the all-reduce payload per step
+of sync and the server's traffic per step of async.
 
 Simulated K (labelled `sim*`): this machine has 2 cores, so K = 4 and 8 workers are simulated: each
 worker trains a tiny MLP (selfplay/training/toy.py) and sleeps `sim_compute_s` per batch, the compute of
@@ -163,7 +168,36 @@ def ceiling(steps: int) -> dict:
 
 
 def time_to(curve, target: float):
-    return next((t for _, t, loss in curve if loss <= target), None)
+    """When `curve` ((step, seconds, loss) snapshots) first reaches `target`, interpolated linearly between
+    the snapshots around the crossing; None if it never does."""
+    for (_, t0, l0), (_, t1, l1) in zip(curve, curve[1:]):
+        if l1 <= target:
+            return t0 + (t1 - t0) * (l0 - target) / (l0 - l1) if l0 > target else t0
+    return None
+
+
+def mean_curve(results: list[dict]) -> list[tuple[int, float, float]]:
+    """The seeds' curves averaged snapshot by snapshot (the same steps in each): the mode's expected
+    curve, which a single seed's noise does not move as much."""
+    curves = [r["curve"] for r in results]
+    return [(a[0][0], float(np.mean([s[1] for s in a])), float(np.mean([s[2] for s in a]))) for a in zip(*curves)]
+
+
+def over_seeds(backend_for, spec_for, train, steps: int, val: ZeroArrays, seeds: int) -> dict:
+    """A mode run once per seed (a fresh backend each): the first seed's run, with the mean curve, the
+    mean samples/s and final loss over the seeds, and every seed's curve."""
+    results = []
+    for seed in range(seeds):
+        backend = backend_for()
+        try:
+            results.append(run_mode(backend, spec_for(), train, steps, val, seed=seed))
+        finally:
+            if hasattr(backend, "close"):
+                backend.close()
+    return {**results[0], "curve": mean_curve(results), "seed_curves": [r["curve"] for r in results],
+            "samples_per_s": float(np.mean([r["samples_per_s"] for r in results])),
+            "startup_s": float(np.mean([r["startup_s"] for r in results])),
+            "final_val_loss": float(np.mean([r["final_val_loss"] for r in results]))}
 
 
 def async_variants() -> dict:
@@ -180,6 +214,11 @@ def async_variants() -> dict:
         # K workers act as momentum 1 - 1/K at lr / K (Mitliagkas et al. 2016): lower the explicit momentum
         # and raise the lr so that the sum matches the 1-worker run's
         "async2_momentum08_lr01": (AsyncConfig(workers=2), functools.partial(zero_spec, lr=0.1, momentum=0.8)),
+        # DANA's momentum look-ahead: gradients computed where the weights will be when they land
+        "async2_lookahead": (AsyncConfig(workers=2, lookahead=True), plain),
+        # and with the delay compensation on top, for what the look-ahead cannot foresee (the other
+        # workers' gradients)
+        "async2_lookahead_dc": (AsyncConfig(workers=2, lookahead=True, delay_compensation=2.0), plain),
     }
 
 
@@ -192,6 +231,8 @@ def measure(quick: bool = False, steps: int | None = None, sim_compute_s: float 
 
 
 def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: int) -> dict:
+    import functools
+
     from selfplay.training._ray import RaySession
     from selfplay.training.api import Learner, LocalBackend
     from selfplay.training.async_ps import AsyncBackend, AsyncConfig
@@ -202,59 +243,53 @@ def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: int) -
     steps = steps or (20 if quick else 80)
     torch.set_num_threads(1)
     out: dict = {"machine": f"{os.cpu_count()} CPUs", "load_avg_1min_start": os.getloadavg()[0],
-                 "steps": steps, "global_batch": GLOBAL_BATCH}
+                 "steps": steps, "global_batch": GLOBAL_BATCH, "seeds": seeds}
     data = teacher_data(4096 + 512)
     train = ZeroArrays(data.planes_NCHW[:4096], data.policy_NA[:4096], data.value_N[:4096])
     val = ZeroArrays(data.planes_NCHW[4096:], data.policy_NA[4096:], data.value_N[4096:])
-    spec = zero_spec(lr=0.05)
-    runs = {"local": run_mode(LocalBackend(), spec, train, steps, val)}
+    spec_for = functools.partial(zero_spec, lr=0.05)
+    runs = {"local": over_seeds(LocalBackend, spec_for, train, steps, val, seeds)}
     local = runs["local"]
+    # the target: the 1-worker mean curve's loss after 3/4 of the run
     target = local["curve"][max(1, (len(local["curve"]) - 1) * 3 // 4)][2]
+    out["target_val_loss"] = target
+
+    def row(name: str, r: dict, peer: dict) -> None:
+        reached = [time_to(c, target) is not None for c in r["seed_curves"]]
+        out[f"{name}_samples_per_s"] = r["samples_per_s"]
+        out[f"{name}_speedup"] = r["samples_per_s"] / peer["samples_per_s"]
+        out[f"{name}_startup_s"] = r["startup_s"]
+        out[f"{name}_reached"] = f"{sum(reached)}/{len(reached)}"
+        out[f"{name}_time_to_target_s"] = time_to(r["curve"], target)
+        out[f"{name}_final_val_loss"] = r["final_val_loss"]
+        peer_time = time_to(peer["curve"], target)
+        if out[f"{name}_time_to_target_s"] is not None and peer_time:
+            out[f"{name}_time_ratio_to_local"] = out[f"{name}_time_to_target_s"] / peer_time
+        if "staleness_histogram" in r["stats"]:
+            out[f"{name}_staleness_histogram"] = r["stats"]["staleness_histogram"]
+        runs[name] = r
+
+    row("local", local, local)
     ray = RaySession(num_cpus=10)  # logical CPUs, so K = 8 simulated workers can be placed
     try:
-        backend = SyncBackend(SyncConfig(workers=2))
-        runs["sync2"] = run_mode(backend, spec, train, steps, val)
-        backend.close()
+        row("sync2", over_seeds(lambda: SyncBackend(SyncConfig(workers=2)), spec_for, train, steps, val, seeds),
+            local)
         # the linear scaling rule: each worker a whole batch, lr x 2 after a warm-up, half the steps (the same
         # samples seen)
-        backend = SyncBackend(SyncConfig(workers=2, scaling="linear"))
-        runs["sync2_linear"] = run_mode(backend, zero_spec(lr=0.05, warmup_steps=max(1, steps // 20)), train,
-                                        steps // 2, val)
-        backend.close()
-        out["target_val_loss"] = target
-        for name, r in runs.items():
-            out[f"{name}_samples_per_s"] = r["samples_per_s"]
-            out[f"{name}_speedup"] = r["samples_per_s"] / local["samples_per_s"]
-            out[f"{name}_startup_s"] = r["startup_s"]
-            out[f"{name}_time_to_target_s"] = time_to(r["curve"], target)
-            out[f"{name}_final_val_loss"] = r["final_val_loss"]
-        for name in ("sync2", "sync2_linear"):
-            if out[f"{name}_time_to_target_s"] is not None and out["local_time_to_target_s"]:
-                out[f"{name}_time_ratio_to_local"] = out[f"{name}_time_to_target_s"] / out["local_time_to_target_s"]
+        row("sync2_linear", over_seeds(lambda: SyncBackend(SyncConfig(workers=2, scaling="linear")),
+                                       functools.partial(zero_spec, lr=0.05, warmup_steps=max(1, steps // 20)),
+                                       train, steps // 2, val, seeds), local)
         out.update(ceiling(10 if quick else 40))
-        # the load of a shared machine drifts: each row also gets a local peer measured just before it
-        peer = run_mode(LocalBackend(), spec, train, steps, val)
-        # async gets twice the samples and several seeds: does it reach the target at all, and when
-        out["async_steps"], out["async_seeds"] = 2 * steps, seeds
+        # async gets twice the samples: does it reach the target at all, and when. The load of a shared
+        # machine drifts, so each async row gets a 1-worker peer (one seed) measured just before it
+        out["async_steps"] = 2 * steps
         for name, (config, mode_spec) in async_variants().items():
-            if quick and name not in ("async2", "async2_staleness_lr"):
+            if quick and name not in ("async2", "async2_lookahead"):
                 continue
-            results = []
-            for seed in range(seeds):
-                backend = AsyncBackend(config)
-                results.append(run_mode(backend, mode_spec(), train, 2 * steps, val, seed=seed))
-                backend.close()
-            times = [t for t in (time_to(r["curve"], target) for r in results) if t is not None]
-            out[f"{name}_samples_per_s"] = float(np.mean([r["samples_per_s"] for r in results]))
-            out[f"{name}_speedup"] = out[f"{name}_samples_per_s"] / peer["samples_per_s"]
-            out[f"{name}_reached"] = f"{len(times)}/{seeds}"
-            out[f"{name}_time_to_target_s"] = float(np.median(times)) if times else None
-            out[f"{name}_final_val_loss"] = float(np.mean([r["final_val_loss"] for r in results]))
-            out[f"{name}_staleness_histogram"] = results[0]["stats"]["staleness_histogram"]
+            peer = run_mode(LocalBackend(), spec_for(), train, steps, val)
             out[f"{name}_peer_samples_per_s"] = peer["samples_per_s"]
-            out[f"{name}_peer_time_to_target_s"] = time_to(peer["curve"], target)
-            runs[name] = results[0]
-            peer = run_mode(LocalBackend(), spec, train, steps, val)  # the next row's peer
+            row(name, over_seeds(functools.partial(AsyncBackend, config), mode_spec, train, 2 * steps, val, seeds),
+                {**peer, "curve": local["curve"]})
         out["sync_allreduce_payload_bytes_per_step"] = runs["sync2"]["stats"]["allreduce_payload_bytes_per_step"]
         out["sync2_ring_bytes_per_worker_per_step"] = runs["sync2"]["stats"]["ring_bytes_sent_per_worker_per_step"]
         out["async_server_bytes_per_step"] = runs["async2"]["stats"]["server_bytes_per_step"]
@@ -276,4 +311,5 @@ def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: int) -
         ray.close()
     out["load_avg_1min_end"] = os.getloadavg()[0]
     out["curves"] = {name: [(s, round(t, 3), round(v, 4)) for s, t, v in r["curve"]] for name, r in runs.items()}
+    out["seed_curves"] = {name: [[round(v, 4) for _, _, v in c] for c in r["seed_curves"]] for name, r in runs.items()}
     return out

@@ -5,7 +5,8 @@ TrainSpec of builder, optimizer, loss_fn and lr schedule, batch sources with sha
 
     sync.py       synchronous data parallel: DDP over torch.distributed, launched by Ray Train's TorchTrainer
     async_ps.py   asynchronous data parallel: a parameter-server actor and K gradient workers, staleness
-                  measured, bounded staleness and staleness-scaled learning rate as remedies
+                  measured, bounded staleness, staleness-scaled learning rate, delay
+                  compensation and momentum look-ahead as remedies
     pipeline.py   model parallel: the Zero ResNet in 2 pipeline stages (Ray actors) with micro-batches
     zero.py       AlphaGo Zero's Trainer as a TrainSpec (rl/alphago_lee/sl.py offers the Lee SL one)
     cli.py        --train-mode / --train-workers flags and the backend they make
@@ -22,7 +23,8 @@ from selfplay.training.api import MODES, LocalBackend
 
 def make_backend(mode: str = "local", workers: int = 1, *, address: str | None = None,
                  num_cpus: int | None = None, cpus_per_worker: float = 1.0, max_staleness: int | None = None,
-                 staleness_lr: bool = False, delay_compensation: float = 0.0, scaling: str = "split"):
+                 staleness_lr: bool = False, delay_compensation: float = 0.0, lookahead: bool = False,
+                 scaling: str = "split"):
     """The backend of a mode: "local" (this process), "sync" (DDP on `workers` Ray Train workers) or
     "async" (a parameter server and `workers` gradient workers). Ray is joined if running, else started
     (locally with `num_cpus`, by default enough logical CPUs for every actor)."""
@@ -44,4 +46,4 @@ def make_backend(mode: str = "local", workers: int = 1, *, address: str | None =
     return AsyncBackend(AsyncConfig(workers=workers, address=address, num_cpus=num_cpus,
                                     cpus_per_worker=cpus_per_worker, server_cpus=cpus_per_worker,
                                     max_staleness=max_staleness, staleness_lr=staleness_lr,
-                                    delay_compensation=delay_compensation))
+                                    delay_compensation=delay_compensation, lookahead=lookahead))

@@ -20,6 +20,13 @@ remedies, options of AsyncConfig:
                     first-order term of how it would have changed between the pulled weights and the
                     current ones (ParameterServer._compensate); the server keeps each pulled version's
                     weights until its gradients are in.
+  lookahead         momentum look-ahead (DANA, Hakimi et al. 2019, "Taming momentum in a distributed
+                    asynchronous environment"): with heavy-ball momentum the weights keep moving by about
+                    lr * mu * v per update whatever the new gradients, so a worker is sent not the current
+                    weights w but where they will be when its gradient lands, tau updates later:
+                    w - lr * (mu + mu^2 + ... + mu^tau) * v, tau = K - 1 (the steady staleness of K
+                    workers; at most max_staleness). The gradient is then computed near the weights it is
+                    applied to. SGD with momentum only (ParameterServer.pull).
 
 Each task t (a global step index) is one gradient on spec.batch_size samples of worker rank's shard,
 drawn with step_rng(seed, t, rank); tasks go to idle workers round robin. The driver only orchestrates:
@@ -55,6 +62,8 @@ class AsyncConfig:
     """Scale each gradient's learning rate by 1 / max(1, staleness)."""
     delay_compensation: float = 0.0
     """lambda_0 of DC-ASGD-a (ParameterServer._compensate); 0: off."""
+    lookahead: bool = False
+    """Send workers the weights extrapolated along the momentum by the expected staleness (DANA)."""
     address: str | None = None
     num_cpus: int | None = None
     cpus_per_worker: float = 1.0
@@ -109,7 +118,7 @@ class ParameterServer:
     """Weights, optimizer and version; `push` applies one gradient. A plain class: Ray makes it remote."""
 
     def __init__(self, spec: TrainSpec, state: dict, staleness_lr: bool, snapshot_every: int = 0,
-                 delay_compensation: float = 0.0):
+                 delay_compensation: float = 0.0, lookahead_steps: int = 0):
         torch.set_num_threads(1)
         self.spec = spec
         self.model = spec.build_model()
@@ -119,6 +128,10 @@ class ParameterServer:
         self.first = self.version = int(state["step"])
         self.staleness_lr = staleness_lr
         self.delay_compensation = delay_compensation
+        self.lookahead_steps = lookahead_steps
+        if lookahead_steps and not (isinstance(self.optimizer, torch.optim.SGD)
+                                    and all(g["momentum"] > 0 and not g["nesterov"] for g in self.optimizer.param_groups)):
+            raise ValueError("the momentum look-ahead needs SGD with (heavy-ball) momentum")
         self.pulled: dict[int, list] = {}  # version -> [flat weights, pulls not yet pushed] (delay compensation)
         self.mean_square: torch.Tensor | None = None
         self.staleness: collections.Counter = collections.Counter()
@@ -130,8 +143,21 @@ class ParameterServer:
     def mark_start(self) -> None:
         self.start = time.perf_counter()
 
+    def _ahead(self) -> list[torch.Tensor]:
+        """The parameters extrapolated lookahead_steps updates along the momentum: torch's SGD steps
+        v <- mu v + g, w <- w - lr v, so with no new gradient tau updates move w by
+        -lr (mu + ... + mu^tau) v (the lr of the current version; a parameter without a buffer yet stays)."""
+        lr = self.spec.lr_at(self.version)
+        reach = {id(p): sum(group["momentum"] ** i for i in range(1, self.lookahead_steps + 1))
+                 for group in self.optimizer.param_groups for p in group["params"]}
+        out = []
+        for p in self.model.parameters():  # the order workers copy them in
+            buffer = self.optimizer.state.get(p, {}).get("momentum_buffer")
+            out.append(p.detach() if buffer is None else p.detach() - lr * reach[id(p)] * buffer)
+        return out
+
     def pull(self) -> dict:
-        params = _flat(self.model.parameters())
+        params = _flat(self._ahead() if self.lookahead_steps else self.model.parameters())
         if self.delay_compensation:
             self.pulled.setdefault(self.version, [params, 0])[1] += 1
         return {"version": self.version, "params": params, "buffers": _flat(_float_buffers(self.model))}
@@ -226,7 +252,16 @@ class AsyncBackend:
 
         self.config = config
         self.workers = config.workers
+        self.lookahead_steps = self.lookahead_for(config)
         self._ray = RaySession(config.address, config.num_cpus)
+
+    @staticmethod
+    def lookahead_for(config: AsyncConfig) -> int:
+        """Updates the look-ahead extrapolates over: the staleness a gradient has in steady state, K - 1
+        (the other workers' updates land while it is computed), at most max_staleness; 0 without it."""
+        if not config.lookahead:
+            return 0
+        return config.workers - 1 if config.max_staleness is None else min(config.workers - 1, config.max_staleness)
 
     def fit(self, trainer, spec: TrainSpec, source, steps: int, on_step=None, snapshot_every: int = 0,
             sums: dict[str, float] | None = None) -> FitResult:
@@ -237,7 +272,8 @@ class AsyncBackend:
             return FitResult(0, {}, 0.0, 0)
         seed = int(trainer.rng.integers(2**31))
         server = ray.remote(num_cpus=c.server_cpus)(ParameterServer).remote(
-            spec, trainer_state(trainer), c.staleness_lr, snapshot_every, c.delay_compensation)
+            spec, trainer_state(trainer), c.staleness_lr, snapshot_every, c.delay_compensation,
+            self.lookahead_steps)
         remote_worker = ray.remote(num_cpus=c.cpus_per_worker)(GradientWorker)
         workers = [remote_worker.remote(spec, source, rank, c.workers, seed, c.delay_s) for rank in range(c.workers)]
         window = c.workers if c.max_staleness is None else c.max_staleness + 1

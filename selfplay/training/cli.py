@@ -17,6 +17,9 @@ def add_training_arguments(parser) -> None:
     g.add_argument("--delay-compensation", type=float, default=0.0, metavar="LAMBDA",
                    help="async: DC-ASGD's lambda_0, correcting each stale gradient by g*g*(w_now - w_pulled) "
                         "(default 0: off; 2 in docs/distributed.md)")
+    g.add_argument("--lookahead", action="store_true",
+                   help="async: send workers the weights extrapolated along the momentum by the expected "
+                        "staleness, where their gradients will land (DANA; SGD with momentum)")
 
 
 def train_workers(args) -> int:
@@ -30,8 +33,9 @@ def train_workers(args) -> int:
             checks.integer("--max-staleness", args.max_staleness, 0)
         checks.number("--delay-compensation", args.delay_compensation, 0)
         if args.train_mode != "async" and (args.max_staleness is not None or args.staleness_lr
-                                           or args.delay_compensation):
-            raise ValueError("--max-staleness, --staleness-lr and --delay-compensation are for --train-mode async")
+                                           or args.delay_compensation or args.lookahead):
+            raise ValueError("--max-staleness, --staleness-lr, --delay-compensation and --lookahead are for "
+                             "--train-mode async")
     except ValueError as e:
         raise UserError(str(e)) from None
     return workers
@@ -53,6 +57,7 @@ def backend_from_args(args, address: str | None = None):
     workers = train_workers(args)
     try:
         return make_backend(args.train_mode, workers, address=address, max_staleness=args.max_staleness,
-                            staleness_lr=args.staleness_lr, delay_compensation=args.delay_compensation)
+                            staleness_lr=args.staleness_lr, delay_compensation=args.delay_compensation,
+                            lookahead=args.lookahead)
     except ConnectionError as e:
         raise UserError(str(e)) from None

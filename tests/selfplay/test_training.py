@@ -110,6 +110,55 @@ def test_delay_compensation_corrects_a_stale_gradient_by_the_dc_asgd_formula():
     assert server.pulled == {}  # the pulled weights are dropped once their gradients are in
 
 
+def test_lookahead_sends_the_weights_momentum_alone_would_reach_by_the_time_the_gradient_lands():
+    """DANA's look-ahead against torch's own SGD: with no momentum yet a pull sends the weights; after two
+    updates, a pull with lookahead_steps 2 sends what two SGD steps with zero gradients (momentum alone)
+    reach from the server's weights and momentum. The server's own weights do not move. Plain classes."""
+    import copy
+
+    from selfplay.training.api import trainer_state
+    from selfplay.training.async_ps import GradientWorker, ParameterServer, _flat
+
+    spec, source = mlp_spec(batch_size=16), teacher_data(256)
+    server = ParameterServer(spec, trainer_state(Learner(spec)), False, lookahead_steps=2)
+    worker = GradientWorker(spec, source, 0, 1, seed=0)
+    first = server.pull()
+    assert np.array_equal(first["params"], _flat(server.model.parameters()))
+    server.push(worker.compute(first, 0))
+    server.push(worker.compute(server.pull(), 1))
+    model = copy.deepcopy(server.model)
+    optimizer = spec.build_optimizer(model)
+    optimizer.load_state_dict(copy.deepcopy(server.optimizer.state_dict()))  # load_state_dict would share buffers
+    for _ in range(2):
+        for p in model.parameters():
+            p.grad = torch.zeros_like(p)
+        optimizer.step()
+    now = _flat(server.model.parameters())
+    ahead = server.pull()["params"]
+    assert np.abs(ahead - _flat(model.parameters())).max() < 1e-6
+    assert np.abs(ahead - now).max() > 1e-4  # it is not the current weights
+    assert np.array_equal(now, _flat(server.model.parameters()))
+
+
+def test_lookahead_needs_sgd_with_momentum():
+    from selfplay.training.api import trainer_state
+    from selfplay.training.async_ps import ParameterServer
+
+    spec = mlp_spec(momentum=0.0)
+    with pytest.raises(ValueError, match="needs SGD with"):
+        ParameterServer(spec, trainer_state(Learner(spec)), False, lookahead_steps=1)
+    ParameterServer(spec, trainer_state(Learner(spec)), False)  # without the look-ahead it is fine
+
+
+def test_lookahead_reaches_as_far_as_the_steady_staleness():
+    from selfplay.training.async_ps import AsyncBackend, AsyncConfig
+
+    for config, steps in ((AsyncConfig(workers=3, lookahead=True), 2), (AsyncConfig(workers=1, lookahead=True), 0),
+                          (AsyncConfig(workers=4, lookahead=True, max_staleness=1), 1),
+                          (AsyncConfig(workers=4), 0)):
+        assert AsyncBackend.lookahead_for(config) == steps
+
+
 def validation_loss(model, source) -> float:
     x, y = (torch.from_numpy(a) for a in source.arrays)
     with torch.no_grad():
@@ -186,7 +235,8 @@ def test_pipeline_stages_match_the_single_net(ray_session):
     ({"train_mode": "sync", "max_staleness": 1}, "are for --train-mode async"),
     ({"train_mode": "async", "max_staleness": -1}, "--max-staleness must be"),
     ({"train_mode": "sync", "delay_compensation": 2.0}, "are for --train-mode async"),
-    ({"train_mode": "async", "delay_compensation": -1.0}, "--delay-compensation must be")])
+    ({"train_mode": "async", "delay_compensation": -1.0}, "--delay-compensation must be"),
+    ({"train_mode": "local", "lookahead": True}, "are for --train-mode async")])
 def test_bad_training_flags_are_user_errors(flags, message):
     from argparse import Namespace
 
@@ -194,7 +244,7 @@ def test_bad_training_flags_are_user_errors(flags, message):
     from selfplay.training.cli import train_workers
 
     args = Namespace(**{"train_workers": None, "max_staleness": None, "staleness_lr": False,
-                        "delay_compensation": 0.0, **flags})
+                        "delay_compensation": 0.0, "lookahead": False, **flags})
     with pytest.raises(UserError, match=message):
         train_workers(args)
 
@@ -213,7 +263,8 @@ def test_a_bad_training_flag_is_one_line_before_anything_starts(tmp_path):
 def test_zero_loop_trains_with_sync_then_resumes_with_async(tmp_path, ray_session):
     """The Zero loop does not know the mode: a generation trained by DDP on 2 Ray Train workers (each
     reading its own share of the replay records), then the run resumed and trained by the parameter
-    server; checkpoints carry the step, and the trained weights moved away from the previous net."""
+    server with the momentum look-ahead; checkpoints carry the step, and the trained weights moved away
+    from the previous net."""
     from nets.go.presets import zero_config
     from rl.alphago_zero.trainer import Trainer, TrainerConfig
     from selfplay.orchestrator import LocalSelfPlay
@@ -232,7 +283,7 @@ def test_zero_loop_trains_with_sync_then_resumes_with_async(tmp_path, ray_sessio
     run.backend.close()
     assert metrics["step"] == 6 and metrics["loss"] == metrics["loss"]  # a number, not NaN
     resumed = ZeroRun.open(run_dir)
-    resumed.backend = make_backend("async", 2, max_staleness=1)
+    resumed.backend = make_backend("async", 2, max_staleness=1, lookahead=True)
     resumed.run(LocalSelfPlay(sp), generations=2)
     resumed.backend.close()
     nets = [Trainer.load(run.net_path(g), board_size=5)[0] for g in (0, 1, 2)]
@@ -286,7 +337,8 @@ def saved_sl(out):
 
 def test_lee_sl_trains_on_the_parameter_server_and_resumes_in_this_process(lee_data, tmp_path, ray_session):
     """`goengine train lee sl --train-mode async --max-staleness 0` with 2 workers is plain SGD over the
-    workers' shards in turn (the oracle below); the run then resumes locally from its checkpoint."""
+    workers' shards in turn (the oracle below); the run then resumes locally from its checkpoint, and
+    again asynchronously with the momentum look-ahead (its formula: the look-ahead test above)."""
     out = tmp_path / "run"
     assert lee_sl_cli(lee_data, out, "--steps", "5", "--train-mode", "async", "--train-workers", "2",
                       "--max-staleness", "0") == 0
@@ -304,6 +356,11 @@ def test_lee_sl_trains_on_the_parameter_server_and_resumes_in_this_process(lee_d
     header = rows[0].split(",")
     losses = [r.split(",")[header.index("train_loss")] for r in rows[1:]]
     assert sum(1 for x in losses if x) >= 2  # a training-loss row from each mode
+    before = saved_sl(out)[0].state_dict()
+    assert lee_sl_cli(lee_data, out, "--resume", "--steps", "10", "--train-mode", "async", "--train-workers", "2",
+                      "--lookahead") == 0
+    after, extra = saved_sl(out)
+    assert extra["step"] == 10 and max_difference(after.state_dict(), before) > 1e-5
 
 
 @pytest.mark.slow

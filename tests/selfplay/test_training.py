@@ -165,7 +165,6 @@ def validation_loss(model, source) -> float:
         return torch.nn.functional.mse_loss(model(x).squeeze(1), y).item()
 
 
-@pytest.mark.slow
 def test_async_workers_learn_a_toy_problem_with_stale_gradients(ray_session):
     from selfplay.training.async_ps import AsyncBackend, AsyncConfig
 

@@ -1,0 +1,48 @@
+"""`goengine train zero --global-pool`: a Zero run whose net has KataGo's global pooling bias in every residual
+block trains, self-plays through ONNX Runtime int8 (the pooling's mean and max go through the export and the
+static quantisation), resumes without the flag (the run's config keeps it), and its net plays over GTP."""
+import os
+import subprocess
+import sys
+
+import torch
+
+from goengine.cli import main
+from nets.go.zero_resnet import GlobalPoolConv
+from rl.alphago_zero.trainer import Trainer
+
+FLAGS = ["train", "zero", "--board-size", "5", "--komi", "0.5", "--net", "2x16", "--visits", "4",
+         "--workers", "0", "--games", "4", "--parallel-games", "4", "--steps", "3", "--batch-size", "16",
+         "--gate-games", "0", "--threads", "1", "--no-progress"]
+
+
+def test_train_zero_with_global_pool_runs_resumes_and_plays(tmp_path, capsys, restore_torch_threads):
+    run_dir = str(tmp_path / "run")
+    assert main([*FLAGS, "--out", run_dir, "--generations", "1", "--global-pool", "--inference", "ort-int8"]) == 0
+    assert main(["train", "zero", "--out", run_dir, "--resume", "--generations", "2", "--workers", "0",
+                 "--threads", "1", "--no-progress"]) == 0
+    capsys.readouterr()
+    trainer, _ = Trainer.load(os.path.join(run_dir, "nets", "gen00002.pt"), board_size=5)
+    assert trainer.model.config.global_pool and trainer.step == 6
+    pooled = [m for m in trainer.model.modules() if isinstance(m, GlobalPoolConv)]
+    assert len(pooled) == trainer.model.config.blocks == 1
+    # training moved the pooling layers too (they start random, so compare with the first generation's)
+    first, _ = Trainer.load(os.path.join(run_dir, "nets", "gen00001.pt"), board_size=5)
+    assert not torch.equal(first.model.tower[0].branch[0].to_bias.weight, pooled[0].to_bias.weight)
+
+    gtp = subprocess.run(
+        [sys.executable, "-m", "goengine.cli", "gtp", "--weights", os.path.join(run_dir, "best.pt"), "--playouts", "8"],
+        input="boardsize 5\nkomi 0.5\ngenmove b\ngenmove w\nquit\n", capture_output=True, text=True, timeout=120)
+    replies = [r for r in gtp.stdout.split("\n\n") if r.strip()]
+    assert gtp.returncode == 0 and len(replies) == 5 and all(r.startswith("=") for r in replies), gtp.stdout + gtp.stderr
+    assert replies[2][2:].strip() not in ("", "resign") and replies[3][2:].strip() != ""
+
+
+def test_without_the_flag_the_blocks_do_not_pool(tmp_path, capsys, restore_torch_threads):
+    """The flag is a net field: a run without it keeps plain blocks (no GlobalPoolConv)."""
+    run_dir = str(tmp_path / "plain")
+    assert main([*FLAGS, "--out", run_dir, "--generations", "1"]) == 0
+    capsys.readouterr()
+    trainer, _ = Trainer.load(os.path.join(run_dir, "nets", "gen00001.pt"), board_size=5)
+    assert not trainer.model.config.global_pool
+    assert not any(isinstance(m, GlobalPoolConv) for m in trainer.model.modules())

@@ -11,7 +11,8 @@ A record is one `.npz` file (numpy arrays only, read with allow_pickle=False, so
 code) written atomically: a temporary file in the same folder, then `os.replace`, so a crash leaves
 either the whole game or nothing. Version history of the format (`RECORD_VERSION`):
 
-    1   the fields of `GameRecord` below
+    1   the fields of `GameRecord` below; `winner_min_value` was added later as an optional array (a
+        file without it reads as NaN), so older records still read
 
 Actions are indices 0..N²-1 (row * N + col, row 0 = GTP row 1) and N² for pass (goengine/coords.py).
 """
@@ -63,6 +64,10 @@ class GameRecord:
     resignation never triggered). None in other games."""
     weights_version: int
     """Version (generation of the best net) of the weights that played the game."""
+    winner_min_value: float = float("nan")
+    """In resign-disabled games: the lowest resignation value (the larger of the root's and the best move's
+    win rate, at full searches) the eventual winner saw. A game would have been resigned wrongly at any
+    threshold above it; AlphaGo Zero's automatic v_resign reads these (selfplay/resign.py). NaN otherwise."""
 
     @property
     def num_moves(self) -> int:
@@ -160,6 +165,7 @@ def write_record(directory: str | os.PathLike, record: GameRecord) -> str:
         "resigned": np.bool_(record.resigned),
         "false_resign": np.int8(false_resign),
         "weights_version": np.int64(record.weights_version),
+        "winner_min_value": np.float64(record.winner_min_value),
     })
     return path
 
@@ -205,11 +211,22 @@ def read_record(path: str | os.PathLike) -> GameRecord:
             resign_disabled=bool(arrays["resign_disabled"]), resigned=bool(arrays["resigned"]),
             false_resign=None if false_resign < 0 else bool(false_resign),
             weights_version=int(arrays["weights_version"]),
+            winner_min_value=_optional_float(arrays, "winner_min_value", path),
         )
     except (TypeError, ValueError) as e:
         raise RecordError(f"record {path}: a field has the wrong type or shape ({e})") from None
     check_record(record, f"record {path}")
     return record
+
+
+def _optional_float(arrays: dict[str, np.ndarray], name: str, path: str) -> float:
+    """A 0-d number field added after version 1 was fixed: NaN when a file has none."""
+    a = arrays.get(name)
+    if a is None:
+        return float("nan")
+    if a.dtype.kind not in _NUMBER[0] or a.ndim != 0:
+        raise RecordError(f"record {path}: {name} must be a number, not a {a.ndim}-d {a.dtype} array")
+    return float(a)
 
 
 def record_paths(directory: str | os.PathLike, max_generation: int | None = None) -> list[str]:

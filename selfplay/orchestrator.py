@@ -84,9 +84,10 @@ class LocalSelfPlay:
         else:
             self.worker.set_weights(state_dict, version)
 
-    def play(self, generation: int, chunks: list[Chunk]) -> Iterator[tuple[list, WorkerStats]]:
+    def play(self, generation: int, chunks: list[Chunk],
+             resign_threshold: float | None = None) -> Iterator[tuple[list, WorkerStats]]:
         for first, count in chunks:
-            yield self.worker.play_chunk(generation, first, count)
+            yield self.worker.play_chunk(generation, first, count, resign_threshold)
 
     def play_policy(self, setup, weights: list, plan_chunks: list[list]) -> Iterator[tuple[list, WorkerStats]]:
         """AlphaGo Lee's policy games (SelfPlayWorker.play_policy_chunk), one list of plans at a time."""
@@ -302,7 +303,7 @@ class Orchestrator:
         self._actor_version[i] = self._version
         self._actor_epoch[i] = self._server_epoch
 
-    def _submit(self, i: int, generation: int, chunk: Chunk):
+    def _submit(self, i: int, generation: int, chunk: Chunk, resign_threshold: float | None = None):
         if self.actors[i] is None:
             self._start(i)
         # both ordered before the chunk (calls from one caller to one actor run in order)
@@ -313,7 +314,7 @@ class Orchestrator:
         if self._actor_epoch[i] != self._server_epoch:
             self.actors[i].set_server.remote(RayServerClient(self.server))
             self._actor_epoch[i] = self._server_epoch
-        return self.actors[i].play_chunk.remote(generation, *chunk)
+        return self.actors[i].play_chunk.remote(generation, *chunk, resign_threshold)
 
     def _set_clients(self, n: int) -> None:
         # the server flushes as soon as this many requests are pending: as many as workers playing
@@ -330,11 +331,14 @@ class Orchestrator:
         except self._ray.exceptions.RayActorError:
             return None
 
-    def play(self, generation: int, chunks: list[Chunk]) -> Iterator[tuple[list, WorkerStats]]:
-        """Play the chunks on the actors and yield each chunk's (records, stats) as it completes."""
+    def play(self, generation: int, chunks: list[Chunk],
+             resign_threshold: float | None = None) -> Iterator[tuple[list, WorkerStats]]:
+        """Play the chunks on the actors and yield each chunk's (records, stats) as it completes; a
+        `resign_threshold` replaces the config's in every chunk (each chunk carries it, so a restarted
+        actor plays with it too)."""
         if self._weights_ref is None:
             raise RuntimeError("publish(weights, version) first")
-        return self._run(chunks, lambda i, chunk: self._submit(i, generation, chunk))
+        return self._run(chunks, lambda i, chunk: self._submit(i, generation, chunk, resign_threshold))
 
     def play_policy(self, setup, weights: list, plan_chunks: list[list]) -> Iterator[tuple[list, WorkerStats]]:
         """AlphaGo Lee's policy games (SelfPlayWorker.play_policy_chunk) on the same actors: the nets go to

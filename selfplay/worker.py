@@ -202,6 +202,7 @@ class _Game:
     targets: list = field(default_factory=list)
     full: list = field(default_factory=list)
     would_resign: str | None = None  # colour that would first have resigned (resign-disabled games)
+    min_value: dict = field(default_factory=dict)  # colour -> lowest resignation value (resign-disabled games)
     target_visits: int = 0
     is_full: bool = True
     noise_pending: bool = False
@@ -378,9 +379,11 @@ class SelfPlayWorker:
             if action < 0 or (action == pass_action and search.passing_loses()):
                 # chosen_child() plays on instead of a pass that loses by the count as the board stands
                 action = coords.point_to_action(int(search.nodes[search.chosen_child()]["move"]), size)
-        if c.resign_threshold > 0 and game.is_full:
-            best = search.best_child()
-            if max(search.winrate(best), search.root_winrate()) < c.resign_threshold:
+        if game.is_full and (c.resign_threshold > 0 or game.resign_disabled):
+            value = max(search.winrate(search.best_child()), search.root_winrate())
+            if game.resign_disabled:
+                game.min_value[mover] = min(value, game.min_value.get(mover, 1.0))
+            if value < c.resign_threshold:
                 if not game.resign_disabled:
                     return mover
                 if game.would_resign is None:
@@ -401,9 +404,9 @@ class SelfPlayWorker:
         else:
             score = game.position.score()
             result = float(np.sign(score))
+        winner = "b" if result > 0 else "w" if result < 0 else None
         false_resign = None
         if game.resign_disabled and game.would_resign is not None:
-            winner = "b" if result > 0 else "w" if result < 0 else None
             false_resign = winner == game.would_resign
         actions = c.board_size ** 2 + 1
         return GameRecord(
@@ -413,6 +416,7 @@ class SelfPlayWorker:
             full_search=np.array(game.full, dtype=bool), result=result, generation=generation, seed=game.seed,
             resign_disabled=game.resign_disabled, resigned=resigned_colour is not None,
             false_resign=false_resign, weights_version=self.weights_version,
+            winner_min_value=float(game.min_value.get(winner, np.nan)) if game.resign_disabled else float("nan"),
         )
 
     def play_games(self, n: int, *, generation: int = 0, first_game: int = 0,
@@ -468,8 +472,12 @@ class SelfPlayWorker:
         self.stats.seconds += time.perf_counter() - start
         return done
 
-    def play_chunk(self, generation: int, first_game: int, count: int) -> tuple[list[GameRecord], WorkerStats]:
-        """play_games for an orchestrator: the records and this call's share of the stats."""
+    def play_chunk(self, generation: int, first_game: int, count: int,
+                   resign_threshold: float | None = None) -> tuple[list[GameRecord], WorkerStats]:
+        """play_games for an orchestrator: the records and this call's share of the stats. A
+        `resign_threshold` replaces the config's from these games on (the run's automatic v_resign)."""
+        if resign_threshold is not None and resign_threshold != self.config.resign_threshold:
+            self.config = dataclasses.replace(self.config, resign_threshold=resign_threshold)
         before = dataclasses.replace(self.stats)
         records = self.play_games(count, generation=generation, first_game=first_game)
         delta = WorkerStats(**{f.name: getattr(self.stats, f.name) - getattr(before, f.name)

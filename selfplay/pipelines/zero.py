@@ -69,6 +69,10 @@ class ZeroRunConfig:
     sgf_per_generation: int = 2
     """Sample games of each generation also saved as SGF in RUN_DIR/sgf."""
     seed: int = 0
+    resign_false_positives: float = 0.0
+    """AlphaGo Zero's automatic v_resign (selfplay/resign.py): before each generation, the threshold that
+    keeps false resignations in recent resign-disabled games at or below this share; 0 keeps
+    `selfplay.resign_threshold` fixed. The threshold starts at `selfplay.resign_threshold`."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.selfplay, SelfPlayConfig) or not isinstance(self.trainer, TrainerConfig):
@@ -79,6 +83,7 @@ class ZeroRunConfig:
         if self.gate_visits is not None:
             checks.integer("gate_visits", self.gate_visits, 1)
         checks.number("promote_threshold", self.promote_threshold, 0, 1, low_open=True)
+        checks.number("resign_false_positives", self.resign_false_positives, 0, 1, high_open=True)
         checks.seed("seed", self.seed)
 
     @property
@@ -201,6 +206,13 @@ class ZeroRun:
                 raise RunDirError(f"{path}: missing, though {state_path} counts on it")
         return run
 
+    def set_resign_false_positives(self, share: float) -> None:
+        """Turn AlphaGo Zero's automatic v_resign on (share > 0) or off for the generations to come; the
+        run's config.json is rewritten (ValueError for a share out of range, and nothing changes)."""
+        config = dataclasses.replace(self.config, resign_false_positives=share)
+        _write_json(os.path.join(self.run_dir, "config.json"), {"version": STATE_VERSION, "config": config.to_json()})
+        self.config = config
+
     # --- one generation ---
     def _missing_chunks(self, generation: int) -> list[tuple[int, int]]:
         sp = self.config.selfplay
@@ -213,6 +225,24 @@ class ZeroRun:
                 out.append((first, count))
         return out
 
+    def resign_threshold(self) -> float:
+        """The v_resign this generation plays with: fixed, or the last one calibrated (state.json)."""
+        if self.config.resign_false_positives <= 0:
+            return self.config.selfplay.resign_threshold
+        return float(self.state.get("resign_threshold", self.config.selfplay.resign_threshold))
+
+    def _calibrate_resign(self, records: list[GameRecord]) -> None:
+        """Pool the winners' lowest values of this generation's resign-disabled games (in file order, so a
+        resumed generation pools the same) and set the next generation's threshold from the pool."""
+        from selfplay.resign import POOL_GAMES, calibrate
+
+        pool = list(self.state.get("resign_values", []))
+        pool += [r.winner_min_value for r in records if r.resign_disabled and np.isfinite(r.winner_min_value)]
+        self.state["resign_values"] = [round(float(v), 6) for v in pool[-POOL_GAMES:]]
+        threshold = calibrate(self.state["resign_values"], self.config.resign_false_positives)
+        if threshold is not None:
+            self.state["resign_threshold"] = threshold
+
     def selfplay(self, generation: int, executor, progress) -> dict:
         best = self.state["best"]
         model, _ = checkpoint.load(self.net_path(best), board_size=self.config.board_size)
@@ -221,7 +251,9 @@ class ZeroRun:
         stats = WorkerStats()
         start = time.perf_counter()
         bar = progress(total=sum(c for _, c in chunks), desc=f"gen {generation} self-play", unit="game")
-        for chunk_records, chunk_stats in executor.play(generation, chunks):
+        threshold = self.resign_threshold()
+        auto = {"resign_threshold": threshold} if self.config.resign_false_positives > 0 else {}
+        for chunk_records, chunk_stats in executor.play(generation, chunks, **auto):
             for record in chunk_records:
                 write_record(self.games_dir, record)
             for f in dataclasses.fields(WorkerStats):
@@ -237,7 +269,15 @@ class ZeroRun:
         os.makedirs(os.path.join(self.run_dir, "sgf"), exist_ok=True)
         for record in records[: self.config.sgf_per_generation]:
             save_sgf(record, os.path.join(self.run_dir, "sgf", record.filename().replace(".npz", ".sgf")))
-        return _selfplay_metrics(records, stats, seconds)
+        metrics = _selfplay_metrics(records, stats, seconds)
+        metrics["resign_threshold"] = threshold
+        if self.config.resign_false_positives > 0:
+            from selfplay.resign import false_share
+
+            metrics["winner_below_threshold"] = false_share(  # the bound at the threshold these games used
+                [r.winner_min_value for r in records if r.resign_disabled], threshold)
+            self._calibrate_resign(records)  # the next generation's; state.json is written after the step
+        return metrics
 
     def train(self, generation: int, progress) -> dict:
         path = self.net_path(generation)

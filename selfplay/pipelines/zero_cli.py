@@ -7,7 +7,7 @@
 Self-play runs on `--workers` Ray actors (an embedded local Ray unless `--address` joins a cluster), or in
 this process with `--workers 0`. Everything lives in RUN_DIR (see zero.py); the run's settings are fixed
 when it is created, so with `--resume` only --workers, --address, --minutes, --generations, --threads,
---no-progress and the inference server's --inference-device, --inference-max-batch,
+--no-progress, --resign-false-positives and the inference server's --inference-device, --inference-max-batch,
 --inference-max-wait-ms and --inference-fp16 apply (and --board-size, if given, must match the run).
 With --inference server the workers' leaves are evaluated by one inference actor (selfplay/inference.py),
 on a GPU if there is one. Training steps run in this process, or with --train-mode sync|async on
@@ -66,6 +66,10 @@ def add_arguments(z) -> None:
     z.add_argument("--gate-games", type=int, default=40, help="games per gating match (0: promote every candidate)")
     z.add_argument("--promote", type=float, default=0.55, help="gating score that promotes a candidate")
     z.add_argument("--resign-threshold", type=float, default=0.05, help="resign below this win rate (0: never)")
+    z.add_argument("--resign-false-positives", type=float, default=None, metavar="SHARE",
+                   help="AlphaGo Zero's automatic v_resign: before each generation, set the threshold so that at "
+                        "most this share of recent resign-disabled games would have been resigned by their "
+                        "winner (e.g. 0.05; default 0: --resign-threshold stays fixed). May change on --resume")
     from selfplay.cli import add_inference_arguments
 
     add_inference_arguments(z, note="; gating matches use torch")
@@ -81,7 +85,7 @@ def add_arguments(z) -> None:
 FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in (
     "board_size", "komi", "visits", "parallel_games", "leaves_per_game", "temperature_moves", "fast_visits",
     "full_search_prob", "resign_threshold", "seed", "inference", "batch_size", "optimizer", "lr", "schedule",
-    "l2", "gate_games", "gumbel_m", "ownership_weight", "score_weight")} | {
+    "l2", "gate_games", "gumbel_m", "ownership_weight", "score_weight", "resign_false_positives")} | {
     "games_per_generation": "--games", "steps_per_generation": "--steps", "window_games": "--window",
     "promote_threshold": "--promote"}
 
@@ -108,7 +112,8 @@ def _config(args):
                                 total_steps=max(1, (args.generations or 100) * args.steps))
         return ZeroRunConfig(selfplay=selfplay, trainer=trainer, games_per_generation=args.games,
                              steps_per_generation=args.steps, window_games=args.window, gate_games=args.gate_games,
-                             promote_threshold=args.promote, seed=args.seed)
+                             promote_threshold=args.promote, seed=args.seed,
+                             resign_false_positives=args.resign_false_positives or 0.0)
     except ValueError as e:
         raise UserError(checks.renamed(e, FLAG_OF_FIELD)) from None
 
@@ -166,6 +171,11 @@ def run(args) -> int:
     try:
         if args.resume:
             zero_run = ZeroRun.open(run_dir, board_size=args.board_size)
+            if args.resign_false_positives is not None:
+                try:
+                    zero_run.set_resign_false_positives(args.resign_false_positives)
+                except ValueError as e:
+                    raise UserError(checks.renamed(e, FLAG_OF_FIELD)) from None
             config = zero_run.config
             # the nets the next generation starts from, read now: a damaged one fails before Ray starts
             Trainer.load(zero_run.net_path(zero_run.state["generation"]), board_size=config.board_size)

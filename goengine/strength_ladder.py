@@ -8,6 +8,7 @@ a short match against the rungs near its strength, and gets an Elo anchored to t
     goengine ladder rate  --ladder ladder-9x9.json --games-per-pair 10     # play the rungs, fit their Elo
     goengine ladder place goengine:weights=run/best.pt,playouts=200 --ladder ladder-9x9.json --games 20
     goengine ladder show  --ladder ladder-9x9.json
+    goengine ladder rate  --ladder ladder-9x9.json --add-below "goengine:playouts=10"   # a weaker bottom rung
     goengine ladder follow runs/zero9 --ladder ladder-9x9.json --every 5 --games 20 --playouts 200
 
 Ratings: goengine/bradley_terry.py (maximum likelihood with BayesElo's prior, intervals from the Fisher
@@ -49,6 +50,8 @@ from goengine.position import Position
 FORMAT, VERSION = "goengine-ladder", 1
 
 DEFAULT_RUNGS = (
+    "goengine:playouts=10",  # added below the others for early Zero nets (ladder rate --add-below)
+    "goengine:playouts=30",
     "goengine:playouts=100",
     "gnugo:level=1",
     "gnugo:level=5",
@@ -100,6 +103,20 @@ def new_ladder(size: int, komi: float, rungs: list[str], anchor: str, random_mov
     checks.integer("random_moves", random_moves, 0, size * size - 1)
     return {"format": FORMAT, "version": VERSION, "size": size, "komi": komi, "random_moves": random_moves,
             "anchor": anchor, "rungs": rungs, "games": [], "placements": {}}
+
+
+def add_below(data: dict, specs: list[str]) -> list[str]:
+    """Put new rungs (weakest first) below the ladder's weakest, in place; returns them canonical. Only the
+    pairs that include a new rung lack games, so `rate` plays just those; the fit then moves the old rungs
+    only by what the new games say about the weakest of them (the anchor stays at 0)."""
+    added = [str(opponents.parse_opponent(s)) for s in specs]
+    if not added:
+        raise ValueError("--add-below names no rung")
+    repeated = sorted({s for s in added if s in data["rungs"] or added.count(s) > 1})
+    if repeated:
+        raise ValueError(f"already rungs of this ladder, or named twice: {', '.join(repeated)}")
+    data["rungs"] = added + list(data["rungs"])
+    return added
 
 
 def load_ladder(path: str) -> dict:
@@ -326,6 +343,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--rungs", default=None,
                    help="new ladder only: the rungs' specs, weakest first, separated by spaces "
                         f"(default: {' '.join(DEFAULT_RUNGS)})")
+    r.add_argument("--add-below", default=None, metavar="RUNGS",
+                   help="existing ladder: new rungs below its weakest, weakest first, separated by spaces; only the "
+                        "pairs they make are played (the old rungs' games are kept)")
     r.add_argument("--anchor", default=None, help=f"new ladder only: the rung held at 0 Elo (default {DEFAULT_ANCHOR})")
     r.add_argument("--size", type=int, default=None, help="new ladder only: board size (default 9)")
     r.add_argument("--komi", type=float, default=None, help="new ladder only: komi (default 7)")
@@ -412,6 +432,13 @@ def run(args: argparse.Namespace) -> int:
                                     ("--komi", args.komi)):
                     if value is not None:
                         raise UserError(f"{flag} is for a new ladder; {args.ladder} already exists")
+                if args.add_below is not None:
+                    added = add_below(data, args.add_below.split())
+                    for spec in added:
+                        _check_can_start(spec, data["size"])
+                    save_ladder(args.ladder, data)
+            elif args.add_below is not None:
+                raise UserError(f"--add-below is for an existing ladder; {args.ladder} does not exist")
             else:
                 rungs = args.rungs.split() if args.rungs is not None else list(DEFAULT_RUNGS)
                 size, komi = args.size or 9, 7.0 if args.komi is None else args.komi

@@ -133,6 +133,20 @@ def test_rate_place_show_end_to_end_and_resume(tmp_path):
     assert len(data["placements"]["goengine:playouts=30"]) == 2
     shown = _goengine("ladder", "show", "--ladder", path, "--json", cwd=tmp_path)
     assert json.loads(shown.stdout)["players"]["goengine:playouts=30"]["games"] == 2
+    # a weaker rung added below: only its two new pairs are played, the old games and placements stay
+    before = json.load(open(path))
+    added = _goengine("ladder", "rate", "--ladder", path, "--games-per-pair", "2", "--add-below",
+                      "goengine:engine=random,seed=9", "--json", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    data = json.load(open(path))
+    assert data["rungs"] == ["goengine:engine=random,seed=9", *before["rungs"]]
+    assert data["games"][:6] == before["games"] and len(data["games"]) == 10
+    assert {frozenset((g["black"], g["white"])) for g in data["games"][6:]} == {
+        frozenset(("goengine:engine=random,seed=9", r)) for r in before["rungs"][:2]}
+    assert data["placements"] == before["placements"]
+    assert "goengine:engine=random,seed=9" in json.loads(added.stdout)["rungs"]
+    again = _goengine("ladder", "rate", "--ladder", path, "--add-below", "goengine:playouts=4", cwd=tmp_path)
+    assert again.returncode == 2 and "already rungs" in again.stderr and json.load(open(path)) == data
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -143,6 +157,7 @@ def test_rate_place_show_end_to_end_and_resume(tmp_path):
     (["place", "gnugo", "--ladder", "{d}/none.json"], "no ladder file"),
     (["place", "{d}/missing.pt", "--ladder", "{d}/none.json"], "no ladder file"),
     (["follow", "{d}", "--ladder", "{d}/none.json"], "no ladder file"),
+    (["rate", "--ladder", "{d}/l.json", "--add-below", "gnugo"], "--add-below is for an existing ladder"),
     (["follow", "{d}", "--ladder", "{d}/none.json", "--every", "0"], "--every must be at least 1, not 0"),
 ])
 def test_bad_ladder_flags_are_one_line(tmp_path, argv, message):

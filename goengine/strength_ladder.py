@@ -275,7 +275,7 @@ def _core_hours(run_dir: str) -> dict[int, float]:
     """generation -> self-play core-hours up to and including it (RUN_DIR/metrics.csv; the wall time of
     self-play where an older run did not log its core-seconds)."""
     path = os.path.join(run_dir, "metrics.csv")
-    out, total = {}, 0.0
+    out, total = {0: 0.0}, 0.0  # generation 0 is the initial net: no self-play yet
     if not os.path.exists(path):
         return out
     with open(path, newline="", encoding="utf-8") as f:

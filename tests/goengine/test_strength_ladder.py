@@ -195,7 +195,7 @@ def test_follow_places_every_kth_generation_of_a_run(tmp_path):
     rows = json.loads(done.stdout)
     assert [r["generation"] for r in rows] == [0, 2, 3]  # every 2nd, and the latest
     assert [r["selfplay_core_hours"] for r in rows[1:]] == [1.5, 1.75]
-    assert rows[0]["selfplay_core_hours"] is None or math.isnan(rows[0]["selfplay_core_hours"])  # no self-play yet
+    assert rows[0]["selfplay_core_hours"] == 0.0  # the initial net: the curve starts at no self-play
     assert (run / "ladder.png").stat().st_size > 1000
     lines = (run / "ladder.csv").read_text().splitlines()
     assert lines[0].startswith("generation,selfplay_core_hours,elo") and len(lines) == 4

@@ -24,8 +24,8 @@ import math
 from typing import Iterable
 
 POOL_GAMES = 400
-"""Resign-disabled games whose values set the threshold: the most recent ones (about 3 generations of
-128 games at 10% disabled would be 38; the pool fills over generations)."""
+"""Resign-disabled games whose values set the threshold: the most recent ones. At 10% disabled, 128-game
+generations add about 13 each, so the pool spans about 30 generations once full."""
 MIN_GAMES = 20
 """Fewer resign-disabled games than this: keep the current threshold."""
 MAX_THRESHOLD = 0.5

@@ -50,7 +50,8 @@ import numpy as np
 import torch
 
 from goengine import checks
-from selfplay.training.api import FitResult, TrainingInterrupted, TrainSpec, add_sums, set_lr, step_rng, trainer_state
+from selfplay.training.api import (FitResult, TrainingInterrupted, TrainSpec, add_sums, set_lr, step_rng, trainer_state,
+                                   worker_process_setup)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class ParameterServer:
 
     def __init__(self, spec: TrainSpec, state: dict, staleness_lr: bool, snapshot_every: int = 0,
                  delay_compensation: float = 0.0, lookahead_steps: int = 0):
-        torch.set_num_threads(1)
+        worker_process_setup()
         self.spec = spec
         self.model = spec.build_model()
         self.model.load_state_dict(state["model"])
@@ -219,7 +220,7 @@ class GradientWorker:
     """Worker `rank` of `world`: a copy of the net and its own shard of the data."""
 
     def __init__(self, spec: TrainSpec, source, rank: int, world: int, seed: int, delay_s: float = 0.0):
-        torch.set_num_threads(1)
+        worker_process_setup()
         self.spec = spec
         self.model = spec.build_model()
         self.sampler = source.shard(rank, world)

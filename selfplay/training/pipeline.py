@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 
 from nets.go.zero_resnet import ZeroResNet
+from selfplay.training.api import worker_process_setup
 
 
 class Stage(nn.Module):
@@ -75,7 +76,7 @@ class StageWorker:
     PipelineParallel makes it remote."""
 
     def __init__(self, stage: Stage, lr: float = 0.01):
-        torch.set_num_threads(1)
+        worker_process_setup()
         self.stage = stage
         self.optimizer = torch.optim.SGD(stage.parameters(), lr=lr)
         self.saved: dict[int, tuple] = {}

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import torch
 
 from goengine import checks
-from selfplay.training.api import (SCALINGS, FitResult, TrainingInterrupted, TrainSpec, add_sums,
-                                   gradient_step, load_trainer_state, shard_batch_size, step_rng, trainer_state)
+from selfplay.training.api import (SCALINGS, FitResult, TrainingInterrupted, TrainSpec, add_sums, gradient_step,
+                                   load_trainer_state, shard_batch_size, step_rng, trainer_state, worker_process_setup)
 
 STATE_FILE = "trainer_state.pt"
 
@@ -81,7 +81,7 @@ def _worker_loop(cfg: dict) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    torch.set_num_threads(1)
+    worker_process_setup()
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     spec: TrainSpec = cfg["spec"]

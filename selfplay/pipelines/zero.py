@@ -213,6 +213,15 @@ class ZeroRun:
         _write_json(os.path.join(self.run_dir, "config.json"), {"version": STATE_VERSION, "config": config.to_json()})
         self.config = config
 
+    def set_lr(self, lr: float) -> None:
+        """The learning rate of the training steps to come (a generation interrupted mid-way finishes with
+        it too); the run's config.json is rewritten (ValueError for an lr out of range, and nothing
+        changes). The checkpoints' own trainer configs keep the lr they were trained with."""
+        trainer = dataclasses.replace(self.config.trainer, lr=lr)
+        config = dataclasses.replace(self.config, trainer=trainer)
+        _write_json(os.path.join(self.run_dir, "config.json"), {"version": STATE_VERSION, "config": config.to_json()})
+        self.config = config
+
     # --- one generation ---
     def _missing_chunks(self, generation: int) -> list[tuple[int, int]]:
         sp = self.config.selfplay
@@ -291,6 +300,8 @@ class ZeroRun:
         else:
             trainer, _ = Trainer.load(self.net_path(generation - 1), board_size=self.config.board_size)
             done, sums = 0, {}
+        # the run's lr, which --resume may have changed since the checkpoint was written
+        trainer.config = dataclasses.replace(trainer.config, lr=self.config.trainer.lr)
         positions = self.window.refresh(self.games_dir, generation)
         bar = progress(total=self.config.steps_per_generation, initial=done, desc=f"gen {generation} train",
                        unit="step")

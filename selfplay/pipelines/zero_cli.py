@@ -7,7 +7,7 @@
 Self-play runs on `--workers` Ray actors (an embedded local Ray unless `--address` joins a cluster), or in
 this process with `--workers 0`. Everything lives in RUN_DIR (see zero.py); the run's settings are fixed
 when it is created, so with `--resume` only --workers, --address, --minutes, --generations, --threads,
---no-progress, --resign-false-positives and the inference server's --inference-device, --inference-max-batch,
+--no-progress, --lr, --resign-false-positives and the inference server's --inference-device, --inference-max-batch,
 --inference-max-wait-ms and --inference-fp16 apply (and --board-size, if given, must match the run).
 With --inference server the workers' leaves are evaluated by one inference actor (selfplay/inference.py),
 on a GPU if there is one. Training steps run in this process, or with --train-mode sync|async on
@@ -59,7 +59,9 @@ def add_arguments(z) -> None:
     z.add_argument("--steps", type=int, default=100, help="training steps per generation")
     z.add_argument("--batch-size", type=int, default=256)
     z.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
-    z.add_argument("--lr", type=float, default=0.02)
+    z.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default 0.02). May change on --resume: the steps to come use the new one "
+                        "(a drop by hand, as KataGo and Minigo runs do when the loss levels off)")
     z.add_argument("--schedule", choices=("constant", "step", "cosine"), default="constant")
     z.add_argument("--l2", type=float, default=1e-4, help="L2 coefficient c of c||theta||^2")
     z.add_argument("--window", type=int, default=5000, help="replay window: most recent games trained on")
@@ -106,9 +108,9 @@ def _config(args):
                                   full_search_prob=args.full_search_prob, resign_threshold=args.resign_threshold,
                                   seed=args.seed, inference=args.inference, gumbel=args.gumbel,
                                   gumbel_m=args.gumbel_m)
-        trainer = TrainerConfig(batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                                schedule=args.schedule, l2=args.l2, ownership_weight=args.ownership_weight,
-                                score_weight=args.score_weight,
+        trainer = TrainerConfig(batch_size=args.batch_size, optimizer=args.optimizer,
+                                lr=0.02 if args.lr is None else args.lr, schedule=args.schedule, l2=args.l2,
+                                ownership_weight=args.ownership_weight, score_weight=args.score_weight,
                                 total_steps=max(1, (args.generations or 100) * args.steps))
         return ZeroRunConfig(selfplay=selfplay, trainer=trainer, games_per_generation=args.games,
                              steps_per_generation=args.steps, window_games=args.window, gate_games=args.gate_games,
@@ -171,11 +173,13 @@ def run(args) -> int:
     try:
         if args.resume:
             zero_run = ZeroRun.open(run_dir, board_size=args.board_size)
-            if args.resign_false_positives is not None:
-                try:
+            try:
+                if args.resign_false_positives is not None:
                     zero_run.set_resign_false_positives(args.resign_false_positives)
-                except ValueError as e:
-                    raise UserError(checks.renamed(e, FLAG_OF_FIELD)) from None
+                if args.lr is not None:
+                    zero_run.set_lr(args.lr)
+            except ValueError as e:
+                raise UserError(checks.renamed(e, FLAG_OF_FIELD)) from None
             config = zero_run.config
             # the nets the next generation starts from, read now: a damaged one fails before Ray starts
             Trainer.load(zero_run.net_path(zero_run.state["generation"]), board_size=config.board_size)

@@ -207,18 +207,17 @@ class ZeroRun:
         return run
 
     def set_resign_false_positives(self, share: float) -> None:
-        """Turn AlphaGo Zero's automatic v_resign on (share > 0) or off for the generations to come; the
-        run's config.json is rewritten (ValueError for a share out of range, and nothing changes)."""
-        config = dataclasses.replace(self.config, resign_false_positives=share)
-        _write_json(os.path.join(self.run_dir, "config.json"), {"version": STATE_VERSION, "config": config.to_json()})
-        self.config = config
+        """Turn AlphaGo Zero's automatic v_resign on (share > 0) or off for the generations to come."""
+        self._change_config(dataclasses.replace(self.config, resign_false_positives=share))
 
     def set_lr(self, lr: float) -> None:
         """The learning rate of the training steps to come (a generation interrupted mid-way finishes with
-        it too); the run's config.json is rewritten (ValueError for an lr out of range, and nothing
-        changes). The checkpoints' own trainer configs keep the lr they were trained with."""
-        trainer = dataclasses.replace(self.config.trainer, lr=lr)
-        config = dataclasses.replace(self.config, trainer=trainer)
+        it too). The checkpoints' own trainer configs keep the lr they were trained with."""
+        self._change_config(dataclasses.replace(self.config, trainer=dataclasses.replace(self.config.trainer, lr=lr)))
+
+    def _change_config(self, config: ZeroRunConfig) -> None:
+        """A setting changed on --resume: config.json rewritten. The caller builds `config` first, so a
+        value out of range is a ValueError there and nothing changes."""
         _write_json(os.path.join(self.run_dir, "config.json"), {"version": STATE_VERSION, "config": config.to_json()})
         self.config = config
 

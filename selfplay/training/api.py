@@ -102,18 +102,19 @@ def worker_process_setup() -> None:
     """What every training process on Ray does first: one torch thread (K workers use K cores), and glibc's
     malloc told to keep freed memory for reuse.
 
-    In a Ray worker process malloc hands the freed activations of each step back to the kernel (its
-    dynamic mmap threshold never rises there) and faults them in again on the next step: on this machine
-    a DDP worker took about 100,000 minor page faults a second and spent 17% of its time in the kernel,
-    240 ms a step against 200 ms for the same step in a plain process (32,000 faults a second, 6%).
-    Allocations up to 32 MB served from the heap and up to 256 MB of free heap kept: 26,000 faults a
-    second, 6% in the kernel, 210-220 ms a step (docs/distributed.md). Linux with glibc only; elsewhere nothing changes."""
+    In a Ray worker process malloc handed the freed activations of each step back to the kernel and
+    faulted them in again on the next step (which part of Ray's worker causes it was not found): on this
+    machine a DDP worker took about 100,000 minor page faults a second and spent 17% of its time in the
+    kernel, 240 ms a step against 200 ms for the same step in a plain process (32,000 faults a second,
+    6%). Allocations up to 32 MB served from the heap and up to 256 MB of free heap kept: 26,000 faults a
+    second, 6% in the kernel, 210-220 ms a step (docs/distributed.md). Linux with glibc only; elsewhere
+    nothing changes."""
     import ctypes
     import ctypes.util
 
     torch.set_num_threads(1)
     name = ctypes.util.find_library("c")
-    if not name or not os.uname().sysname == "Linux":
+    if not name or os.uname().sysname != "Linux":
         return
     try:
         mallopt = ctypes.CDLL(name).mallopt

@@ -23,10 +23,16 @@ RUN = ["--board-size", "5", "--net", "2x16", "--visits", "8", "--games", "12", "
 DASHBOARD_PORT = 8265
 
 
+def _default_sigint() -> None:
+    """A shell's background job starts with SIGINT ignored, and Python then keeps it ignored: give the child
+    the disposition a terminal's Ctrl-C meets, whatever the test runner inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _train(run_dir: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "goengine.cli", "train", "zero", "--out", run_dir, *extra],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
 
 
 def _records(run_dir: str) -> dict[str, tuple[bytes, int]]:

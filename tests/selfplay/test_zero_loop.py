@@ -197,7 +197,7 @@ def test_a_generation_replayed_from_disk_reports_no_rates():
     assert all(on_disk[k] != on_disk[k] for k in ("games_per_hour", "positions_per_s", "net_share"))
 
 
-def test_an_interrupt_during_training_resumes_from_the_same_step(tmp_path, torch_one_thread, monkeypatch):
+def test_an_interrupt_during_training_resumes_from_the_same_step(tmp_path, torch_one_thread, monkeypatch, request):
     """Ctrl-C (or SIGTERM, which the CLI turns into the same exception) in the middle of a generation's
     training steps saves the trainer between two steps; the resumed generation ends with exactly the net,
     optimizer and RNG states of an uninterrupted one. The signal here arrives inside step 4, after the
@@ -218,6 +218,9 @@ def test_an_interrupt_during_training_resumes_from_the_same_step(tmp_path, torch
 
     run = ZeroRun.create(cut, config)
     monkeypatch.setattr(Trainer, "train_step", step_then_interrupt)
+    # A shell's background job inherits SIGINT ignored; Ctrl-C at a terminal meets Python's own handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     with pytest.raises(KeyboardInterrupt):
         run.run(LocalSelfPlay(config.selfplay), generations=1)
     monkeypatch.undo()

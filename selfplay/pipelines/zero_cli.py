@@ -62,7 +62,12 @@ def add_arguments(z) -> None:
     z.add_argument("--lr", type=float, default=None,
                    help="learning rate (default 0.02). May change on --resume: the steps to come use the new one "
                         "(a drop by hand, as KataGo and Minigo runs do when the loss levels off)")
-    z.add_argument("--schedule", choices=("constant", "step", "cosine"), default="constant")
+    z.add_argument("--schedule", choices=("constant", "step", "cosine"), default="constant",
+                   help="learning-rate schedule: constant, step (divided by 10 after each --lr-drop-at "
+                        "generation) or cosine (over --generations, default 100)")
+    z.add_argument("--lr-drop-at", default=None, metavar="G[,G...]",
+                   help="generations after which the learning rate is divided by 10 (implies --schedule step; "
+                        "the paper's stepped rate, e.g. 150: see README's 9x9 run)")
     z.add_argument("--l2", type=float, default=1e-4, help="L2 coefficient c of c||theta||^2")
     z.add_argument("--window", type=int, default=5000, help="replay window: most recent games trained on")
     z.add_argument("--gate-games", type=int, default=40, help="games per gating match (0: promote every candidate)")
@@ -92,6 +97,28 @@ FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in (
     "promote_threshold": "--promote"}
 
 
+def _lr_schedule(args) -> tuple[str, tuple[int, ...]]:
+    """(schedule, milestones in training steps) from --schedule and --lr-drop-at (in generations)."""
+    if args.lr_drop_at is None:
+        if args.schedule == "step":
+            raise ValueError("--schedule step needs --lr-drop-at G[,G...]: the generations after which to drop")
+        return args.schedule, ()
+    if args.schedule not in ("constant", "step"):
+        raise ValueError(f"--lr-drop-at gives a step schedule, not --schedule {args.schedule}")
+    generations = []
+    for text in args.lr_drop_at.split(","):
+        try:
+            generation = int(text)
+        except ValueError:
+            raise ValueError(f"--lr-drop-at takes generations such as 150 or 150,300, not {args.lr_drop_at!r}") from None
+        checks.integer("--lr-drop-at", generation, 1)
+        generations.append(generation)
+    if generations != sorted(set(generations)):
+        raise ValueError(f"--lr-drop-at generations must increase, not {args.lr_drop_at!r}")
+    checks.integer("--steps", args.steps, 1)
+    return "step", tuple(g * args.steps for g in generations)
+
+
 def _config(args):
     from nets.go.presets import zero_config
     from selfplay.pipelines.zero import ZeroRunConfig
@@ -108,8 +135,10 @@ def _config(args):
                                   full_search_prob=args.full_search_prob, resign_threshold=args.resign_threshold,
                                   seed=args.seed, inference=args.inference, gumbel=args.gumbel,
                                   gumbel_m=args.gumbel_m)
+        schedule, milestones = _lr_schedule(args)
         trainer = TrainerConfig(batch_size=args.batch_size, optimizer=args.optimizer,
-                                lr=0.02 if args.lr is None else args.lr, schedule=args.schedule, l2=args.l2,
+                                lr=0.02 if args.lr is None else args.lr, schedule=schedule,
+                                milestones=milestones, l2=args.l2,
                                 ownership_weight=args.ownership_weight, score_weight=args.score_weight,
                                 total_steps=max(1, (args.generations or 100) * args.steps))
         return ZeroRunConfig(selfplay=selfplay, trainer=trainer, games_per_generation=args.games,

@@ -1,4 +1,5 @@
-"""`train zero --resume --lr`: a learning-rate drop by hand on a running run."""
+"""`train zero --resume --lr` (a learning-rate drop by hand on a running run) and `--lr-drop-at` (drops
+set when the run is created)."""
 import csv
 import json
 import os
@@ -42,3 +43,24 @@ def test_resume_with_lr_trains_the_next_generations_at_it(tmp_path, capsys, rest
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--lr" in err[0], err
     assert _config_lr(run_dir) == 0.001 and len(_lrs(run_dir)) == 3
+
+
+def test_lr_drop_at_divides_the_rate_by_ten_after_each_generation_given(tmp_path, restore_torch_threads):
+    run_dir = str(tmp_path / "run")
+    assert main([*FLAGS, "--out", run_dir, "--generations", "2", "--lr", "0.01", "--lr-drop-at", "1,3"]) == 0
+    resume = ["train", "zero", "--out", run_dir, "--resume", "--workers", "0", "--threads", "1", "--no-progress"]
+    assert main([*resume, "--generations", "4"]) == 0  # the schedule is the run's: it holds across a resume
+    assert _lrs(run_dir) == pytest.approx([0.01, 0.001, 0.001, 0.0001])
+
+
+@pytest.mark.parametrize("extra, word", [(["--lr-drop-at", "0"], "--lr-drop-at"),
+                                         (["--lr-drop-at", "x"], "--lr-drop-at"),
+                                         (["--lr-drop-at", "5,3"], "increase"),
+                                         (["--lr-drop-at", "5", "--schedule", "cosine"], "cosine"),
+                                         (["--schedule", "step"], "--lr-drop-at")])
+def test_a_bad_lr_schedule_is_one_line_and_creates_nothing(tmp_path, capsys, extra, word):
+    run_dir = str(tmp_path / "run")
+    assert main([*FLAGS, "--out", run_dir, "--generations", "1", *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and word in err[0], err
+    assert not os.path.exists(run_dir)

@@ -4,6 +4,7 @@
     gnugo:level=10                 GNU Go 3.8 at /usr/games/gnugo, Chinese rules
     goengine:playouts=1000         this engine's `goengine gtp`
     goengine:weights=W,playouts=200
+    goengine:weights=W,seconds=1,inference=ort-int8   the net's forward pass in ONNX Runtime int8
     goengine:lee=R,lambda=0.5,seconds=1  AlphaGo Lee's player on the folder `goengine train lee` wrote
     gtp:"ANY COMMAND"              any GTP engine, as a command line (quoted, so it stays one spec)
 
@@ -54,6 +55,7 @@ PARAMS: dict[str, tuple[Param, ...]] = {
     "goengine": (Param("weights", str), Param("lee", str), Param("lambda", float, 0, 1), Param("playouts", int, 1),
                  Param("seconds", float, 0, low_open=True),
                  Param("threads", int, 1), Param("engine", str, default="mcts", choices=("mcts", "random")),
+                 Param("inference", str, default="torch", choices=("torch", "ort", "ort-int8")),
                  Param("seed", int, 0, checks.SEED_LIMIT - 1)),
     "gtp": (Param("command", str),),
 }
@@ -233,11 +235,14 @@ def _normalise(kind: str, values: dict) -> dict:
         if "weights" in out and "lee" in out:
             raise ValueError("weights and lee are exclusive: give one")
         if out.get("engine") == "random":
-            search = [name for name in ("weights", "lee", "lambda", "playouts", "seconds", "threads") if name in out]
+            search = [name for name in ("weights", "lee", "lambda", "playouts", "seconds", "threads", "inference")
+                      if name in out]
             if search:
                 raise ValueError(f"engine=random plays without a search: it takes no {', '.join(search)}")
         if "lambda" in out and "lee" not in out:
             raise ValueError("lambda is for an AlphaGo Lee player (lee=RUN_DIR)")
+        if "inference" in out and "weights" not in out:
+            raise ValueError("inference is for a Zero net player (weights=W)")
     return out
 
 

@@ -46,3 +46,14 @@ def test_shipped_net_beats_the_random_player(capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["games"] == 8
     assert summary["wins"] == 8, summary
+
+
+def test_shipped_net_plays_in_onnx_runtime_int8_from_a_match_spec(capsys):
+    """`inference=ort-int8` in a spec reaches `goengine gtp --inference ort-int8` (the player README's 1 s
+    match against the rollout engine used), and the int8 net still wins every game against random play."""
+    spec = f"goengine:weights={SHIPPED},playouts=16,inference=ort-int8"
+    assert main(["match", "--black", spec, "--white", "goengine:engine=random", "--games", "4", "--size", "9",
+                 "--komi", "7", "--random-moves", "2", "--json", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["first"] == f"goengine:weights={SHIPPED},playouts=16,inference=ort-int8"
+    assert summary["games"] == 4 and summary["wins"] == 4, summary

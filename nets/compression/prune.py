@@ -97,9 +97,11 @@ def _importance(name: str):
 def _check_prunable(model: nn.Module) -> None:
     if isinstance(model, ZeroResNet):
         config = model.config
-        if getattr(config, "block", "post") != "post" or getattr(config, "global_pool", False):
-            raise ValueError("structured pruning handles AlphaGo Zero's 'post' blocks without global pooling, "
-                             f"not block={config.block!r}, global_pool={config.global_pool}")
+        pooled = getattr(config, "global_pool", False) or getattr(config, "pool_heads", False)
+        if getattr(config, "block", "post") != "post" or pooled:
+            raise ValueError("structured pruning handles AlphaGo Zero's 'post' blocks and heads without global "
+                             f"pooling, not block={config.block!r}, global_pool={config.global_pool}, "
+                             f"pool_heads={config.pool_heads}")
     elif not isinstance(model, LeePolicy):
         raise ValueError(f"structured pruning handles zero_resnet and lee_policy nets, not {type(model).__name__}")
 

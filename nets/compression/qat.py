@@ -86,8 +86,10 @@ def qat_finetune(model: nn.Module, batches: Callable, steps: int, lr: float = 1e
     `batches()` with weights and activations rounded as int8 will round them; returned in eval mode."""
     from nets.compression.prune import net_loss
 
-    if not isinstance(model, ZeroResNet) or getattr(model.config, "global_pool", False):
-        raise ValueError("QAT handles AlphaGo Zero ResNets without global pooling")
+    config = getattr(model, "config", None)
+    pooled = getattr(config, "global_pool", False) or getattr(config, "pool_heads", False)
+    if not isinstance(model, ZeroResNet) or pooled:
+        raise ValueError("QAT handles AlphaGo Zero ResNets without global pooling (in the blocks or the heads)")
     work = copy.deepcopy(model).eval()
     pairs = _conv_bn_pairs(work)
     for seq, i in pairs:

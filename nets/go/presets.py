@@ -43,6 +43,9 @@ class ZeroConfig:
     """Shortcut where a block changes width ("pyramid"): "zero" pads channels, "project" is 1x1 conv + BN."""
     global_pool: bool = False
     """Give every residual block KataGo's global pooling bias (Wu 2019) on its first convolution."""
+    pool_heads: bool = False
+    """KataGo's policy and value heads (Wu 2019): global pooling in place of the fully connected layers over
+    every point; the pass logit comes from the pooled features."""
     aux_heads: bool = False
     """KataGo's auxiliary training heads (Wu 2019, sec. 4.1): per-point final ownership and the final score
     margin. Only `forward(x, aux=True)` computes them; `forward(x)` and play are as without them."""

@@ -15,6 +15,18 @@ Auxiliary heads (`aux_heads`; Wu 2019, sec. 4.1), training targets only, compute
     score         FC 1 on the value head's 256 hidden units: the final area margin (komi included) from the
                   mover's view, as a share of the board (points / N²)
 
+With `pool_heads` (KataGo's heads, Wu 2019, sec. 3.2 and Appendix A), both heads read the board through
+global pooling instead of a fully connected layer over every point:
+
+    policy head   1x1 conv to P = C_h planes and, in parallel, to G = C_h planes -> BN -> ReLU; G is mean-
+                  and max-pooled over the board; FC(pooled G) adds one bias per P channel; P -> BN -> ReLU
+                  -> 1x1 conv to one logit per point; the pass logit is FC(pooled G)
+    value head    1x1 conv to C_h planes -> BN -> ReLU -> mean- and max-pooled -> FC 256 -> ReLU -> FC 1 -> tanh
+
+C_h = min(32, trunk channels), KataGo's head width on its small nets. The heads then have no weight tied to
+a board point, so their size no longer grows with N² and the policy's board logits come from a convolution,
+as the trunk's features do.
+
 The score head shares the value head's hidden layer, as KataGo's value head outputs the value and the score
 from one hidden layer, so the score's gradient shapes the features the value reads.
 
@@ -37,7 +49,8 @@ Global pooling (Wu 2019, "Accelerating self-play learning in Go", KataGo, sec. 3
 `global_pool`, each block's first convolution gets a parallel convolution to C/4 channels whose BN-ReLU
 output is mean- and max-pooled over the board; a linear layer turns those pooled values into one bias
 per channel of the first convolution, so a block can react to the whole board at once (ko fights, who
-is ahead). KataGo also scales a third pooled copy by board size; that is left out here.
+is ahead). KataGo also scales a third pooled copy by board size; that is left out here, in the blocks and
+in the heads (a net here plays the one board size it was trained on).
 """
 from __future__ import annotations
 
@@ -55,6 +68,9 @@ from nets.registry import register
 
 VALUE_HIDDEN = 256
 """Units of the value head's hidden fully connected layer (the paper's 256)."""
+
+HEAD_CHANNELS = 32
+"""Channels of the pooled heads' 1x1 convolutions (`pool_heads`; the trunk's width if that is narrower)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,13 @@ def trunk_widths(config: ZeroConfig) -> list[int]:
     return [base + math.floor(i * config.pyramid_step) for i in range(config.blocks + 1)]
 
 
+class GlobalPool(nn.Module):
+    """(N, C, H, W) -> (N, 2C): each channel's mean over the board, then each channel's max."""
+
+    def forward(self, x_NCHW: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x_NCHW.mean(dim=(2, 3)), x_NCHW.amax(dim=(2, 3))], dim=1)  # (N, C) x2 -> (N, 2C)
+
+
 class GlobalPoolConv(nn.Module):
     """A convolution plus KataGo's global pooling bias: conv(x) + FC([mean(g), max(g)]) per channel."""
 
@@ -99,14 +122,35 @@ class GlobalPoolConv(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=False)
         self.pool_conv = nn.Conv2d(in_channels, pooled, kernel, padding=kernel // 2, bias=False)
         self.pool_norm = nn.BatchNorm2d(pooled)
+        self.pool = GlobalPool()
         # A BN follows this layer in every style, so a constant bias here would be cancelled.
         self.to_bias = nn.Linear(2 * pooled, out_channels, bias=False)
 
     def forward(self, x_NCHW: torch.Tensor) -> torch.Tensor:
-        g_NGHW = F.relu(self.pool_norm(self.pool_conv(x_NCHW)))
-        pooled_N2G = torch.cat([g_NGHW.mean(dim=(2, 3)), g_NGHW.amax(dim=(2, 3))], dim=1)  # (N, G) x2 -> (N, 2G)
+        pooled_N2G = self.pool(F.relu(self.pool_norm(self.pool_conv(x_NCHW))))
         bias_NC = self.to_bias(pooled_N2G)
         return self.conv(x_NCHW) + bias_NC[:, :, None, None]  # (N, C) -> (N, C, 1, 1)
+
+
+class PooledPolicyHead(nn.Module):
+    """KataGo's policy head: trunk (N, C, H, W) -> logits (N, H * W + 1), the last one pass."""
+
+    def __init__(self, trunk: int, channels: int) -> None:
+        super().__init__()
+        self.p_conv = nn.Conv2d(trunk, channels, 1, bias=False)
+        self.g_conv = nn.Conv2d(trunk, channels, 1, bias=False)
+        self.g_norm = nn.BatchNorm2d(channels)
+        self.pool = GlobalPool()
+        self.to_bias = nn.Linear(2 * channels, channels, bias=False)  # p_norm follows: a bias would cancel
+        self.p_norm = nn.BatchNorm2d(channels)
+        self.to_logit = nn.Conv2d(channels, 1, 1, bias=False)  # softmax ignores a bias shared by all points
+        self.to_pass = nn.Linear(2 * channels, 1)  # ... but not one between the points and pass
+
+    def forward(self, h_NCHW: torch.Tensor) -> torch.Tensor:
+        pooled_N2G = self.pool(F.relu(self.g_norm(self.g_conv(h_NCHW))))
+        p_NPHW = self.p_conv(h_NCHW) + self.to_bias(pooled_N2G)[:, :, None, None]  # (N, P) -> (N, P, 1, 1)
+        board_NA = self.to_logit(F.relu(self.p_norm(p_NPHW))).flatten(1)  # (N, 1, H, W) -> (N, H * W)
+        return torch.cat([board_NA, self.to_pass(pooled_N2G)], dim=1)
 
 
 class ZeroPadShortcut(nn.Module):
@@ -185,17 +229,27 @@ class ZeroResNet(nn.Module):
         trunk = widths[-1]
         self.tip = nn.Identity() if style.relu_after_add else nn.Sequential(nn.BatchNorm2d(trunk), nn.ReLU())
         points = config.board_size**2
-        self.policy_head = nn.Sequential(
-            nn.Conv2d(trunk, 2, 1, bias=False), nn.BatchNorm2d(2), nn.ReLU(),
-            nn.Flatten(),  # (N, 2, H, W) -> (N, 2 * H * W)
-            nn.Linear(2 * points, points + 1),
-        )
-        self.value_head = nn.Sequential(
-            nn.Conv2d(trunk, 1, 1, bias=False), nn.BatchNorm2d(1), nn.ReLU(),
-            nn.Flatten(),  # (N, 1, H, W) -> (N, H * W)
-            nn.Linear(points, VALUE_HIDDEN), nn.ReLU(),
-            nn.Linear(VALUE_HIDDEN, 1), nn.Tanh(),
-        )
+        if config.pool_heads:
+            head = min(HEAD_CHANNELS, trunk)
+            self.policy_head: nn.Module = PooledPolicyHead(trunk, head)
+            self.value_head = nn.Sequential(
+                nn.Conv2d(trunk, head, 1, bias=False), nn.BatchNorm2d(head), nn.ReLU(),
+                GlobalPool(),  # (N, C_h, H, W) -> (N, 2 C_h)
+                nn.Linear(2 * head, VALUE_HIDDEN), nn.ReLU(),
+                nn.Linear(VALUE_HIDDEN, 1), nn.Tanh(),
+            )
+        else:
+            self.policy_head = nn.Sequential(
+                nn.Conv2d(trunk, 2, 1, bias=False), nn.BatchNorm2d(2), nn.ReLU(),
+                nn.Flatten(),  # (N, 2, H, W) -> (N, 2 * H * W)
+                nn.Linear(2 * points, points + 1),
+            )
+            self.value_head = nn.Sequential(
+                nn.Conv2d(trunk, 1, 1, bias=False), nn.BatchNorm2d(1), nn.ReLU(),
+                nn.Flatten(),  # (N, 1, H, W) -> (N, H * W)
+                nn.Linear(points, VALUE_HIDDEN), nn.ReLU(),
+                nn.Linear(VALUE_HIDDEN, 1), nn.Tanh(),
+            )
         if config.aux_heads:  # new modules only: a net without them keeps its parameter names
             self.ownership_head = nn.Conv2d(trunk, 1, 1)
             self.score_head = nn.Linear(VALUE_HIDDEN, 1)

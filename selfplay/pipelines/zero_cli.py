@@ -41,6 +41,9 @@ def add_arguments(z) -> None:
                    help="KataGo's ownership and score heads as extra training targets (docs/aux-heads.md)")
     z.add_argument("--global-pool", action="store_true",
                    help="KataGo's global pooling bias in every residual block (nets/go/zero_resnet.py)")
+    z.add_argument("--pool-heads", action="store_true",
+                   help="KataGo's policy and value heads: global pooling instead of fully connected layers over "
+                        "the board; the pass logit from the pooled features (nets/go/zero_resnet.py)")
     z.add_argument("--ownership-weight", type=float, default=1.5, help="weight of the ownership loss (--aux-heads)")
     z.add_argument("--score-weight", type=float, default=1.0, help="weight of the score-margin loss (--aux-heads)")
     z.add_argument("--visits", type=int, default=200, help="root visits per self-play move")
@@ -128,7 +131,8 @@ def _config(args):
     size = 9 if args.board_size is None else args.board_size
     komi = args.komi if args.komi is not None else (7.0 if size >= 9 else 0.5)
     try:
-        net = zero_config(args.net, board_size=size, aux_heads=args.aux_heads, global_pool=args.global_pool)
+        net = zero_config(args.net, board_size=size, aux_heads=args.aux_heads, global_pool=args.global_pool,
+                          pool_heads=args.pool_heads)
         selfplay = SelfPlayConfig(board_size=size, komi=komi, net=net, visits=args.visits,
                                   parallel_games=args.parallel_games, leaves_per_game=args.leaves_per_game,
                                   temperature_moves=args.temperature_moves, fast_visits=args.fast_visits,

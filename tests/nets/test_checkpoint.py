@@ -21,6 +21,9 @@ NETS = {
         "zero_resnet",
         dict(board_size=7, in_planes=17, blocks=2, filters=8, block="pyramid", pyramid_step=2.5, global_pool=True),
     ),
+    "zero_katago_pools": (
+        "zero_resnet", dict(board_size=7, in_planes=17, blocks=2, filters=8, global_pool=True, pool_heads=True),
+    ),
     "zero_wide": ("zero_resnet", dict(board_size=7, in_planes=17, blocks=1, filters=4, block="wide", widen=3)),
 }
 

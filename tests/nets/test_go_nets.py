@@ -154,6 +154,26 @@ def test_projected_pyramid_and_global_pool_parameter_counts():
     assert n_params(pooled) == _small_count("post", global_pool=True)
 
 
+def katago_heads(c: int, h: int) -> int:
+    """KataGo's pooled heads (Wu 2019, Appendix A) on a c-channel trunk with h head channels: no term
+    depends on the board size."""
+    policy = 2 * conv(1, c, h, False) + bn(h) + 2 * h * h + bn(h) + conv(1, h, 1, False) + fc(2 * h, 1)
+    value = conv(1, c, h, False) + bn(h) + fc(2 * h, 256) + fc(256, 1)
+    return policy + value
+
+
+@pytest.mark.parametrize("size", [5, 9, 19])
+def test_pooled_heads_parameter_count_does_not_grow_with_the_board(size):
+    plain = nets.build("zero_resnet", board_size=size, in_planes=3, blocks=2, filters=16)
+    pooled = nets.build("zero_resnet", board_size=size, in_planes=3, blocks=2, filters=16, pool_heads=True)
+    trunk = n_params(plain) - zero_heads(16, size)
+    assert n_params(pooled) == trunk + katago_heads(16, 16)  # 16 channels: narrower than HEAD_CHANNELS
+    with torch.device("meta"):
+        wide = nets.build("zero_resnet", preset="10x128", board_size=size, pool_heads=True)
+        wide_plain = nets.build("zero_resnet", preset="10x128", board_size=size)
+    assert n_params(wide) - n_params(wide_plain) == katago_heads(128, 32) - zero_heads(128, size)
+
+
 # ---------------------------------------------------------------- shapes and gradients
 
 SMALL_NETS = {
@@ -166,6 +186,8 @@ for _style in STYLES:
     )
     SMALL_NETS[f"zero_resnet/{_style}+gpool"] = dict(SMALL_NETS[f"zero_resnet/{_style}"], global_pool=True)
 SMALL_NETS["zero_resnet/pyramid+project"] = dict(SMALL_NETS["zero_resnet/pyramid"], shortcut="project")
+SMALL_NETS["zero_resnet/post+pool_heads"] = dict(SMALL_NETS["zero_resnet/post"], pool_heads=True)
+SMALL_NETS["zero_resnet/pre+gpool+pool_heads"] = dict(SMALL_NETS["zero_resnet/pre+gpool"], pool_heads=True)
 
 
 def build_small(key: str) -> nn.Module:
@@ -322,6 +344,37 @@ def test_global_pool_bias_matches_katago_description():
         x2[:, :, 4, 4] += 3.0
         bias_at_corner = out[:, :, 0, 0] - ref_conv(gp.conv, x)[:, :, 0, 0]
         assert not torch.allclose(gp(x2)[:, :, 0, 0] - ref_conv(gp.conv, x2)[:, :, 0, 0], bias_at_corner)
+
+
+def test_pooled_heads_match_katago_description():
+    """Both heads written out from Wu 2019 (sec. 3.2, Appendix A) with the net's own weights, and the
+    property they are for: the value and the pass logit see the whole board through the pooling."""
+    torch.manual_seed(0)
+    model = nets.build("zero_resnet", board_size=5, in_planes=3, blocks=1, filters=8, pool_heads=True)
+    randomise_norms(model)
+    model.eval()
+    x = planes(2, 3, 5)
+    h = F.relu(ref_bn(model.stem[1], ref_conv(model.stem[0], x)))
+    h = ref_block("post", model.tower[0], h)
+    ph = model.policy_head
+    g = F.relu(ref_bn(ph.g_norm, ref_conv(ph.g_conv, h)))
+    pooled_g = torch.cat([g.mean(dim=(2, 3)), g.amax(dim=(2, 3))], 1)
+    p = ref_conv(ph.p_conv, h) + (pooled_g @ ph.to_bias.weight.T)[:, :, None, None]
+    board = ref_conv(ph.to_logit, F.relu(ref_bn(ph.p_norm, p))).reshape(2, 25)
+    logits = torch.cat([board, F.linear(pooled_g, ph.to_pass.weight, ph.to_pass.bias)], 1)
+    vc, vb, v1, v2 = model.value_head[0], model.value_head[1], model.value_head[4], model.value_head[6]
+    v = F.relu(ref_bn(vb, ref_conv(vc, h)))
+    hidden = F.relu(F.linear(torch.cat([v.mean(dim=(2, 3)), v.amax(dim=(2, 3))], 1), v1.weight, v1.bias))
+    value = torch.tanh(F.linear(hidden, v2.weight, v2.bias)).reshape(2)
+    with torch.no_grad():
+        got_logits, got_value = model(x)
+        assert got_logits.shape == (2, 26)
+        assert torch.allclose(got_logits, logits, atol=1e-5) and torch.allclose(got_value, value, atol=1e-5)
+        # The pass logit and the value reach the board only through the pooling: one corner moves both.
+        x2 = x.clone()
+        x2[:, :, 4, 4] = 1 - x2[:, :, 4, 4]
+        logits2, value2 = model(x2)
+        assert not torch.allclose(logits2[:, 25], got_logits[:, 25]) and not torch.allclose(value2, got_value)
 
 
 def test_zero_resnet_matches_alphago_zero_description():

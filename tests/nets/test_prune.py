@@ -174,3 +174,5 @@ def test_bad_settings_are_refused():
         prune(zero_net(), PruneConfig(importance="taylor"))
     with pytest.raises(ValueError, match="post"):
         prune(nets.build("zero_resnet", board_size=SIZE, blocks=1, filters=8, block="pre"), PruneConfig())
+    with pytest.raises(ValueError, match="pool_heads=True"):
+        prune(nets.build("zero_resnet", board_size=SIZE, blocks=1, filters=8, pool_heads=True), PruneConfig())

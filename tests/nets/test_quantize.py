@@ -68,6 +68,7 @@ def run(session, planes_BCHW):
     dict(blocks=2, filters=16),
     dict(blocks=2, filters=16, block="pre", global_pool=True),
     dict(blocks=2, filters=16, block="pyramid", pyramid_step=4.0),
+    dict(blocks=2, filters=16, global_pool=True, pool_heads=True),
 ])
 def test_fp32_onnx_equals_torch_at_every_batch_size(planes, fields):
     torch.manual_seed(0)

@@ -1,6 +1,7 @@
-"""`goengine train zero --global-pool`: a Zero run whose net has KataGo's global pooling bias in every residual
-block trains, self-plays through ONNX Runtime int8 (the pooling's mean and max go through the export and the
-static quantisation), resumes without the flag (the run's config keeps it), and its net plays over GTP."""
+"""`goengine train zero --global-pool --pool-heads`: a Zero run whose net has KataGo's global pooling bias in
+every residual block and KataGo's pooled policy and value heads trains, self-plays through ONNX Runtime int8
+(the pooling's mean and max go through the export and the static quantisation), resumes without the flags
+(the run's config keeps them), and its net plays over GTP."""
 import os
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import sys
 import torch
 
 from goengine.cli import main
-from nets.go.zero_resnet import GlobalPoolConv
+from nets.go.zero_resnet import GlobalPool, GlobalPoolConv, PooledPolicyHead
 from rl.alphago_zero.trainer import Trainer
 
 FLAGS = ["train", "zero", "--board-size", "5", "--komi", "0.5", "--net", "2x16", "--visits", "4",
@@ -18,12 +19,15 @@ FLAGS = ["train", "zero", "--board-size", "5", "--komi", "0.5", "--net", "2x16",
 
 def test_train_zero_with_global_pool_runs_resumes_and_plays(tmp_path, capsys, restore_torch_threads):
     run_dir = str(tmp_path / "run")
-    assert main([*FLAGS, "--out", run_dir, "--generations", "1", "--global-pool", "--inference", "ort-int8"]) == 0
+    assert main([*FLAGS, "--out", run_dir, "--generations", "1", "--global-pool", "--pool-heads",
+                 "--inference", "ort-int8"]) == 0
     assert main(["train", "zero", "--out", run_dir, "--resume", "--generations", "2", "--workers", "0",
                  "--threads", "1", "--no-progress"]) == 0
     capsys.readouterr()
     trainer, _ = Trainer.load(os.path.join(run_dir, "nets", "gen00002.pt"), board_size=5)
-    assert trainer.model.config.global_pool and trainer.step == 6
+    assert trainer.model.config.global_pool and trainer.model.config.pool_heads and trainer.step == 6
+    assert isinstance(trainer.model.policy_head, PooledPolicyHead)
+    assert any(isinstance(m, GlobalPool) for m in trainer.model.value_head)
     pooled = [m for m in trainer.model.modules() if isinstance(m, GlobalPoolConv)]
     assert len(pooled) == trainer.model.config.blocks == 1
     # training moved the pooling layers too (they start random, so compare with the first generation's)
@@ -39,10 +43,10 @@ def test_train_zero_with_global_pool_runs_resumes_and_plays(tmp_path, capsys, re
 
 
 def test_without_the_flag_the_blocks_do_not_pool(tmp_path, capsys, restore_torch_threads):
-    """The flag is a net field: a run without it keeps plain blocks (no GlobalPoolConv)."""
+    """The flags are net fields: a run without them keeps plain blocks and AlphaGo Zero's heads."""
     run_dir = str(tmp_path / "plain")
     assert main([*FLAGS, "--out", run_dir, "--generations", "1"]) == 0
     capsys.readouterr()
     trainer, _ = Trainer.load(os.path.join(run_dir, "nets", "gen00001.pt"), board_size=5)
-    assert not trainer.model.config.global_pool
-    assert not any(isinstance(m, GlobalPoolConv) for m in trainer.model.modules())
+    assert not trainer.model.config.global_pool and not trainer.model.config.pool_heads
+    assert not any(isinstance(m, (GlobalPoolConv, GlobalPool, PooledPolicyHead)) for m in trainer.model.modules())

@@ -22,7 +22,9 @@ game.
 
 The summary gives the first engine's score (wins plus half the draws, over games) with its 95% Wilson
 score interval (E. B. Wilson, "Probable inference, the law of succession, and statistical inference",
-JASA 1927).
+JASA 1927), and the same as logistic Elo. With `--sprt ELO0,ELO1` the match is a sequential test
+(goengine/sprt.py): it stops once the games accept one of the two Elo differences, judged by colour-swapped
+pairs when colours alternate, and --games is the most it plays.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ from typing import Sequence
 
 import numpy as np
 
-from goengine import checks, opponents
+from goengine import checks, opponents, sprt
 from goengine.bradley_terry import Z95
 from goengine.gtp.client import EngineCrashed, EngineFailure, EngineTimeout, GtpProcess
 from goengine.handicap import fixed_handicap_vertices
@@ -325,6 +327,35 @@ def opening_for_pair(config: MatchConfig, random_moves: int, seed: int, index: i
                           int(np.random.SeedSequence([seed, pair]).generate_state(1)[0]))
 
 
+def first_scores(games: Sequence[GameResult], first: str) -> list[float]:
+    """The first engine's points in each game: 1 for a win, 1/2 for a draw, 0 for a loss."""
+    return [0.5 if g.winner is None else float(g.winner == ("b" if g.black == first else "w")) for g in games]
+
+
+def elo_of_score(score: float) -> float:
+    """The logistic Elo difference whose expected score is `score` (+-inf at 1 and 0)."""
+    if score <= 0.0 or score >= 1.0:
+        return math.copysign(math.inf, score - 0.5)
+    return -400.0 * math.log10(1.0 / score - 1.0)
+
+
+def _finite(x: float) -> float | None:
+    """x, or None (JSON null) for an infinite Elo: a score of 0 or 1."""
+    return x if math.isfinite(x) else None
+
+
+def sprt_status(test: sprt.SPRT, games: Sequence[GameResult], first: str, pairs: bool) -> dict:
+    """The test after `games`: its LLR over completed units (colour-swapped pairs, or games) and its decision."""
+    scores = first_scores(games, first)
+    if pairs:
+        scores = [(a + b) / 2 for a, b in zip(scores[0::2], scores[1::2])]
+    llr = test.llr(scores, unit_games=2 if pairs else 1)
+    lower, upper = test.bounds
+    return {"elo0": test.elo0, "elo1": test.elo1, "alpha": test.alpha, "beta": test.beta,
+            "unit": "pair" if pairs else "game", "units": len(scores), "llr": llr, "bounds": [lower, upper],
+            "result": test.decision(llr)}
+
+
 def summarise(games: list[GameResult], first: str, second: str) -> dict:
     """The first engine's record: wins, losses, draws, score rate and its 95% Wilson interval."""
     wins = losses = draws = 0
@@ -347,7 +378,10 @@ def summarise(games: list[GameResult], first: str, second: str) -> dict:
     points = wins + 0.5 * draws
     lo, hi = wilson_interval(points, n)
     return {"first": first, "second": second, "games": n, "wins": wins, "losses": losses, "draws": draws,
-            "win_rate": points / n if n else 0.0, "ci95": [lo, hi], "reasons": reasons,
+            "win_rate": points / n if n else 0.0, "ci95": [lo, hi],
+            "elo": _finite(elo_of_score(points / n)) if n else None,
+            "elo_ci95": [_finite(elo_of_score(lo)), _finite(elo_of_score(hi))] if n else [None, None],
+            "reasons": reasons,
             "seconds_per_move": {label: think[label] / answered[label] if answered[label] else None
                                  for label in (first, second)},
             "results": [{k: v for k, v in asdict(g).items() if k != "moves"} | {"moves": len(g.moves)}
@@ -414,6 +448,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="swap colours every game (default: on)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="progress bar on stderr (default: on)")
+    parser.add_argument("--sprt", metavar="ELO0,ELO1", default=None,
+                        help="a sequential test: stop once the games show the first engine ELO0 (H0) or ELO1 (H1) "
+                             "Elo stronger, e.g. 0,10; --games is then the most it plays")
+    parser.add_argument("--sprt-alpha", type=float, default=0.05, help="--sprt: chance to accept ELO1 when ELO0 holds")
+    parser.add_argument("--sprt-beta", type=float, default=0.05, help="--sprt: chance to accept ELO0 when ELO1 holds")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -433,6 +472,14 @@ def run(args: argparse.Namespace) -> int:
         checks.seed("--seed", args.seed)
     except ValueError as e:
         raise UserError(str(e)) from None
+    test = None
+    if args.sprt is not None:
+        try:
+            elo0, elo1 = sprt.parse(args.sprt)
+            test = sprt.SPRT(elo0, elo1, args.sprt_alpha, args.sprt_beta)
+        except ValueError as e:
+            raise UserError(checks.renamed(e, {"elo0": "--sprt ELO0", "elo1": "--sprt ELO1",
+                                               "alpha": "--sprt-alpha", "beta": "--sprt-beta"})) from None
     if args.random_moves and config.handicap:
         raise UserError("--random-moves is for even games; a handicap game starts from its stones")
     if config.handicap and not 2 <= config.handicap:
@@ -472,11 +519,11 @@ def run(args: argparse.Namespace) -> int:
             specs.append(spec)
         config = replace(config, ask_to_score=tuple(s is None or s.kind not in opponents.SCORING_IS_A_SEARCH
                                                           for s in specs))
-        return _play_match(args, config, engines, specs)
+        return _play_match(args, config, engines, specs, test)
 
 
 def _play_match(args: argparse.Namespace, config: MatchConfig, engines: list[GtpProcess],
-                specs: list[opponents.Opponent | None]) -> int:
+                specs: list[opponents.Opponent | None], test: sprt.SPRT | None = None) -> int:
     from goengine.cli import UserError
 
     first, second = engines
@@ -509,19 +556,32 @@ def _play_match(args: argparse.Namespace, config: MatchConfig, engines: list[Gtp
                   f"({game.reason}, {len(game.moves)} moves, {game.seconds:.1f}s)"
                   + (f" - {game.detail}" if game.reason not in ("score", "move cap", "resign") else ""),
                   file=lines, flush=True)
+            if test is not None and sprt_status(test, games, first.label, config.alternate)["result"]:
+                break
     finally:
         if progress is not None:
             progress.close()
         first.close()
         second.close()
     summary = summarise(games, first.label, second.label)
+    if test is not None:
+        summary["sprt"] = sprt_status(test, games, first.label, config.alternate)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         lo, hi = summary["ci95"]
         print(f"{summary['first']}: {summary['wins']} wins, {summary['losses']} losses, {summary['draws']} draws "
               f"in {summary['games']} games against {summary['second']}: score {summary['win_rate']:.3f} "
-              f"(95% CI {lo:.3f} to {hi:.3f})")
+              f"(95% CI {lo:.3f} to {hi:.3f}), Elo {elo_of_score(summary['win_rate']):+.0f} "
+              f"({elo_of_score(lo):+.0f} to {elo_of_score(hi):+.0f})")
         per_move = ", ".join(f"{label} {s:.2f}" for label, s in summary["seconds_per_move"].items() if s is not None)
         print(f"mean seconds per move (genmove round trip): {per_move}")
+        if test is not None:
+            t = summary["sprt"]
+            verdict = {"H1": f"H1 accepted: {summary['first']} is nearer {t['elo1']:+g} Elo than {t['elo0']:+g}",
+                       "H0": f"H0 accepted: {summary['first']} is nearer {t['elo0']:+g} Elo than {t['elo1']:+g}",
+                       None: "no decision within --games"}[t["result"]]
+            print(f"SPRT elo0={t['elo0']:g} elo1={t['elo1']:g} (alpha {t['alpha']:g}, beta {t['beta']:g}): "
+                  f"LLR {t['llr']:.2f} in [{t['bounds'][0]:.2f}, {t['bounds'][1]:.2f}] after {t['units']} "
+                  f"{t['unit']}s: {verdict}")
     return 0

@@ -4,6 +4,7 @@ command line with JSON and SGF output, and games between `goengine gtp` and GNU 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -15,6 +16,7 @@ from goengine import sgf
 from goengine.cli import main
 from goengine.gtp.client import GtpProcess
 from goengine.match import MatchConfig, Referee, parse_score, wilson_interval
+from goengine.sprt import expected_score
 from tests.gnugo import GNUGO_PATH, gnugo_available, skip_reason
 
 BROKEN = os.path.join(os.path.dirname(__file__), "broken_engine.py")
@@ -127,6 +129,37 @@ def test_command_line_json_and_sgf(tmp_path, capsys):
     assert all(0 < s < 5 for s in summary["seconds_per_move"].values())
     assert sum(sum(r["genmoves"].values()) for r in summary["results"]) >= 3 * 2
     assert err.count("game ") == 3 and sorted(os.listdir(tmp_path)) == [f"game-00{i}.sgf" for i in (1, 2, 3)]
+
+
+def test_sprt_stops_the_match_once_it_decides(capsys):
+    """A side that resigns every game: the sequential test accepts H1 (or H0 with the sides swapped) after as
+    many colour-swapped pairs as Wald's bound asks of a run of wins, well before --games."""
+    engine = f"{sys.executable} {BROKEN}"
+    loser = engine + " --name loser --moves " + ",".join(["resign"] * 60)
+    winner = engine + " --name winner"
+    s0, s1 = expected_score(0), expected_score(100)
+    # Every pair is won 2-0; the test lets a pair's outcomes be any distribution with the mean asked for, so
+    # a 2-0 pair weighs as one won game of Wald's SPRT (log(s1 / s0)), not two.
+    pairs = math.ceil(math.log(19) / math.log(s1 / s0))
+    assert main(["match", "--black", winner, "--white", loser, "--games", "60", "--sprt", "0,100", "--json",
+                 "--no-progress", "--size", "5"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    test = summary["sprt"]
+    assert (test["result"], test["unit"], summary["wins"]) == ("H1", "pair", summary["games"])
+    assert pairs <= test["units"] <= pairs + 1 and summary["games"] == 2 * test["units"] < 60
+    assert test["llr"] >= test["bounds"][1] == pytest.approx(math.log(19))
+    assert summary["elo"] is None and summary["elo_ci95"][0] > 0  # 100%: no finite Elo, a finite lower bound
+
+    assert main(["match", "--black", loser, "--white", winner, "--games", "60", "--sprt", "0,100",
+                 "--no-progress", "--size", "5"]) == 0
+    out = capsys.readouterr().out
+    lost = math.ceil(math.log(19) / math.log((1 - s0) / (1 - s1)))  # a 0-2 pair weighs as one lost game
+    assert f"after {lost} pairs: H0 accepted: loser 0 is nearer +0 Elo than +100" in out and "Elo -inf" in out
+    # --games caps it: one pair cannot decide
+    assert main(["match", "--black", winner, "--white", loser, "--games", "2", "--sprt", "0,100", "--json",
+                 "--no-progress", "--size", "5"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["games"] == 2 and summary["sprt"]["result"] is None and 0 < summary["sprt"]["llr"] < 1
 
 
 def test_progress_bar_without_tqdm(monkeypatch, capsys):

@@ -162,7 +162,8 @@ def strength(first: str, second: str, games: int, *, size: int = 9, komi: float 
 
     from goengine import opponents
     from goengine.gtp.client import GtpProcess
-    from goengine.match import MatchConfig, Referee, random_opening, summarise
+    from goengine.match import MatchConfig, Referee, random_opening
+    from goengine.match_stats import summarise
     from goengine.position import Position
     from rl.elo import elo_from_score
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 from goengine.atomic import atomic_open
-from goengine.match import wilson_interval
+from goengine.match_stats import wilson_interval
 
 ELO_FILE = "elo.json"
 TABLE_VERSION = 1

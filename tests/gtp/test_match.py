@@ -15,7 +15,8 @@ from scipy.stats import binomtest
 from goengine import sgf
 from goengine.cli import main
 from goengine.gtp.client import GtpProcess
-from goengine.match import MatchConfig, Referee, parse_score, wilson_interval
+from goengine.match import MatchConfig, Referee, parse_score
+from goengine.match_stats import wilson_interval
 from goengine.sprt import expected_score
 from tests.gnugo import GNUGO_PATH, gnugo_available, skip_reason
 

@@ -6,6 +6,7 @@
     goengine:weights=W,playouts=200
     goengine:weights=W,seconds=1,inference=ort-int8   the net's forward pass in ONNX Runtime int8
     goengine:lee=R,lambda=0.5,seconds=1  AlphaGo Lee's player on the folder `goengine train lee` wrote
+    goengine:seconds=1,search=rave_equiv=2000;prior_even=20   search parameters set (`gtp --search`), ';' between
     gtp:"ANY COMMAND"              any GTP engine, as a command line (quoted, so it stays one spec)
 
 A spec is `kind`, or `kind:key=value,key=value`; the keys each kind takes and their checks are the table
@@ -56,7 +57,7 @@ PARAMS: dict[str, tuple[Param, ...]] = {
                  Param("seconds", float, 0, low_open=True),
                  Param("threads", int, 1), Param("engine", str, default="mcts", choices=("mcts", "random")),
                  Param("inference", str, default="torch", choices=("torch", "ort", "ort-int8")),
-                 Param("seed", int, 0, checks.SEED_LIMIT - 1)),
+                 Param("seed", int, 0, checks.SEED_LIMIT - 1), Param("search", str)),
     "gtp": (Param("command", str),),
 }
 """kind -> the keys it takes, in canonical order."""
@@ -235,14 +236,21 @@ def _normalise(kind: str, values: dict) -> dict:
         if "weights" in out and "lee" in out:
             raise ValueError("weights and lee are exclusive: give one")
         if out.get("engine") == "random":
-            search = [name for name in ("weights", "lee", "lambda", "playouts", "seconds", "threads", "inference")
-                      if name in out]
+            search = [name for name in ("weights", "lee", "lambda", "playouts", "seconds", "threads", "inference",
+                                        "search") if name in out]
             if search:
                 raise ValueError(f"engine=random plays without a search: it takes no {', '.join(search)}")
         if "lambda" in out and "lee" not in out:
             raise ValueError("lambda is for an AlphaGo Lee player (lee=RUN_DIR)")
         if "inference" in out and "weights" not in out:
             raise ValueError("inference is for a Zero net player (weights=W)")
+        if "search" in out:
+            from goengine.mcts.search import SearchConfig  # numpy and numba, no torch: only when asked
+
+            try:
+                SearchConfig().overridden(out["search"])
+            except ValueError as e:
+                raise ValueError(str(e).replace("--search", "search", 1)) from None
     return out
 
 

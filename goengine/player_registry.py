@@ -58,6 +58,9 @@ def add_player_arguments(parser) -> None:
     parser.add_argument("--inference", choices=("torch", "ort", "ort-int8"), default=None,
                         help="with --weights: the net's forward pass in torch (default), ONNX Runtime fp32, or "
                              "ONNX Runtime static int8 (about 2x faster on a CPU)")
+    parser.add_argument("--search", default=None, metavar="KEY=VALUE,...",
+                        help="override search parameters (goengine/mcts/search.py SearchConfig), e.g. "
+                             "rave_equiv=2000,prior_even=20 for the playout engine or c_puct=2 for a net")
     parser.add_argument("--threads", type=int, default=None,
                         help="playout engine: search threads (default 1; N >= 2 searches N trees at once and sums "
                              "their root statistics); with --weights or --lee: threads of the net's forward pass "
@@ -81,10 +84,12 @@ def make_player(args):
     if threads is not None:
         checks.integer("--threads", threads, 1)
     checks.number("--resign-threshold", threshold, 0, 1, high_open=True)
+    search = getattr(args, "search", None)
     if engine == "random":
         given = [flag for flag, value in (("--playouts", playouts), ("--seconds", seconds), ("--threads", threads),
                                           ("--weights", getattr(args, "weights", None)),
-                                          ("--lee", getattr(args, "lee", None)), ("--inference", inference))
+                                          ("--lee", getattr(args, "lee", None)), ("--inference", inference),
+                                          ("--search", search))
                  if value is not None]
         if given:
             raise ValueError(f"--engine random plays without a search: {', '.join(given)} would do nothing")
@@ -92,6 +97,8 @@ def make_player(args):
     from goengine.mcts.evaluators import RolloutEvaluator
     from goengine.mcts.player import MCTSPlayer, PlayerConfig
     from goengine.mcts.search import SearchConfig
+
+    search_config = SearchConfig(seed=seed or 0).overridden(search)  # a bad key fails before a net loads
 
     net = "zero" if getattr(args, "weights", None) else "lee" if getattr(args, "lee", None) else None
     if net is None:
@@ -115,4 +122,4 @@ def make_player(args):
     config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
                           resign_threshold=threshold, threads=threads or 1)
     evaluator = RolloutEvaluator(heavy=not getattr(args, "light", False))
-    return MCTSPlayer(config, SearchConfig(seed=seed or 0), evaluator)
+    return MCTSPlayer(config, search_config, evaluator)

@@ -145,17 +145,20 @@ INFERENCE = ("torch", "ort", "ort-int8")
 
 def make_net_player(weights_path: str | os.PathLike, playouts: int | None = None, seconds: float | None = None,
                     seed: int | None = None, *, board_size: int | None = None, resign_threshold: float = 0.1,
-                    batch_size: int = 8, inference: str = "torch", threads: int | None = None) -> NetMCTSPlayer:
+                    batch_size: int = 8, inference: str = "torch", threads: int | None = None,
+                    search: str | None = None) -> NetMCTSPlayer:
     """The search player over the net at `weights_path`: `playouts` simulations per move, else `seconds`
     per move (default 1 s) when the caller gives no budget. `batch_size` leaves are evaluated per net call,
     by `inference` on `threads` threads (None: torch's setting as it is, all cores unless set; ONNX
     Runtime: one; the command line passes 1 unless told: rl/players.py). int8 calibrates its ranges on
-    positions of seeded random games (rl/alphago_zero/ort_evaluator.py)."""
+    positions of seeded random games (rl/alphago_zero/ort_evaluator.py). `search` overrides SearchConfig
+    fields (`--search c_puct=2`: SearchConfig.overridden)."""
     if inference not in INFERENCE:
         raise ValueError(f"inference must be one of {', '.join(INFERENCE)}, not {inference!r}")
     for name, value in (("playouts", playouts), ("seconds", seconds), ("threads", threads)):
         if value is not None and value <= 0:
             raise ValueError(f"{name} must be positive, not {value}")
+    search_config = SearchConfig(batch_size=batch_size, seed=seed or 0).overridden(search)  # before loading
     model, meta = load_zero_net(weights_path, board_size)
     if meta.net == "zero_resnet_int8" and inference != "torch":
         raise ValueError(f"{os.fspath(weights_path)} is an int8 model that runs in ONNX Runtime already; "
@@ -178,6 +181,5 @@ def make_net_player(weights_path: str | os.PathLike, playouts: int | None = None
     min_visits = min(500, playouts) if playouts else 500
     config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
                           resign_threshold=resign_threshold, resign_min_visits=min_visits)
-    search_config = SearchConfig(batch_size=batch_size, seed=seed or 0)
     return NetMCTSPlayer(size, config, search_config, evaluator,
                          name=f"goengine-zero-{os.path.basename(os.fspath(weights_path))}")

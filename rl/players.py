@@ -24,7 +24,8 @@ def zero_from_args(args):
     return make_net_player(args.weights, args.playouts, args.seconds, args.seed,
                            resign_threshold=getattr(args, "resign_threshold", 0.1),
                            inference=getattr(args, "inference", None) or "torch",
-                           threads=getattr(args, "threads", None) or FORWARD_THREADS).prime()
+                           threads=getattr(args, "threads", None) or FORWARD_THREADS,
+                           search=getattr(args, "search", None)).prime()
 
 
 def lee_from_args(args):
@@ -35,4 +36,5 @@ def lee_from_args(args):
     lam = getattr(args, "lam", None)
     return make_lee_player(args.lee, playouts=args.playouts, seconds=args.seconds, seed=args.seed,
                            lam=0.5 if lam is None else lam, threads=getattr(args, "threads", None) or FORWARD_THREADS,
-                           resign_threshold=getattr(args, "resign_threshold", 0.1)).prime()
+                           resign_threshold=getattr(args, "resign_threshold", 0.1),
+                           search=getattr(args, "search", None)).prime()

@@ -188,6 +188,8 @@ ROWS = [
     (["gtp", "--weights", "{ckpt}", "--threads", "0"], {}, "--threads must be at least 1, not 0"),
     (["gtp", "--weights", "{d}/empty.pt"], {"empty.pt": b""}, "empty.pt: cannot be read"),
     (["gtp", "--lambda", "0.5"], {}, "--lambda is for a net player (--weights or --lee)"),
+    (["gtp", "--search", "rave_equiv=2000,foo=1"], {}, "--search: unknown key 'foo'; keys are tree_nodes,"),
+    (["gtp", "--search", "c_puct=-1", "--weights", "{ckpt}"], {}, "--search c_puct must be at least 0, not -1.0"),
     (["gtp", "--weights", "{ckpt}", "--lambda", "0.5"], {}, "--lambda is for --lee"),
     # play
     (["play", "--engine", "random", "--sgf", "{d}/game.sgf"], {"game.sgf": b"(;GM[1]SZ[9])"},

@@ -6,13 +6,15 @@ Tree reuse: `set_root(position)` keeps the subtree of the moves played since the
 """
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from goengine import _kernels as K
-from goengine import coords
+from goengine import checks, coords
 from goengine.board import rng_state
 from goengine.mcts import _tree as T
 from goengine.mcts._playout import playout
@@ -20,6 +22,12 @@ from goengine.mcts.evaluators import LeafBatch, RolloutEvaluator
 from goengine.mcts.patterns import pattern_table
 from goengine.players import AnalysisMove
 from goengine.position import Position
+
+OVERRIDE_EXCLUDED = ("seed",)
+"""SearchConfig fields `--search` does not set (the player's --seed does)."""
+OVERRIDE_RANGE = {"tree_nodes": (10_000, 20_000_000), "expand_visits": (1, None), "batch_size": (1, 4096)}
+"""(least, most) values `--search` accepts; (0, None) for the rest, each a non-negative weight or count. A
+tree needs room for a root's children; 20M nodes are 1.3 GB."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,33 @@ class SearchConfig:
     max_playout_moves: int = 0
     """Move cap of a playout; 0 means 3 N^2."""
     seed: int = 0
+
+    def overridden(self, text: str | None) -> "SearchConfig":
+        """This config with fields replaced by the `key=value` items of `text`, separated by commas or
+        semicolons (`goengine gtp --search rave_equiv=2000,prior_even=20`, as KataGo's -override-config and
+        Pachi's `-e uct:key=value`). ValueError of one line for an unknown key or a value out of range."""
+        if not text or not text.strip():
+            return self
+        fields = {f.name: f for f in dataclasses.fields(self) if f.name not in OVERRIDE_EXCLUDED}
+        values: dict[str, object] = {}
+        for item in re.split(r"[,;]", text):
+            key, equals, raw = (part.strip() for part in item.partition("="))
+            if not equals or not key or not raw:
+                raise ValueError(f"--search takes key=value items such as rave_equiv=2000; got {item.strip()!r}")
+            if key not in fields:
+                raise ValueError(f"--search: unknown key {key!r}; keys are {', '.join(fields)}")
+            kind = int if fields[key].type in (int, "int") else float
+            try:
+                number = kind(raw)
+            except ValueError:
+                raise ValueError(f"--search {key} must be {'an integer' if kind is int else 'a number'}, "
+                                 f"not {raw!r}") from None
+            low, high = OVERRIDE_RANGE.get(key, (0, None))
+            if kind is int:
+                values[key] = checks.integer(f"--search {key}", number, low, high)
+            else:
+                values[key] = checks.number(f"--search {key}", number, low, high)
+        return dataclasses.replace(self, **values)
 
     def params(self, mode: int) -> np.ndarray:
         p = np.zeros(T.N_PARAMS, dtype=np.float64)

@@ -96,7 +96,7 @@ def _load(path: str, net: str, feature_set: str, stage: str, board_size: int | N
 
 def make_lee_player(run_dir: str | os.PathLike, *, playouts: int | None = None, seconds: float | None = None,
                     lam: float = LAMBDA, seed: int | None = None, threads: int | None = None,
-                    resign_threshold: float = 0.1) -> NetMCTSPlayer:
+                    resign_threshold: float = 0.1, search: str | None = None) -> NetMCTSPlayer:
     """The AlphaGo Lee search over the nets in `run_dir`: `playouts` simulations per move, else `seconds`
     per move (default 1 s) when the caller gives no budget; leaf value (1 - lam) v_θ + lam z_rollout.
     CheckpointError or ValueError (one line) for a folder that lacks what lam needs or holds mismatched nets."""
@@ -134,6 +134,6 @@ def make_lee_player(run_dir: str | os.PathLike, *, playouts: int | None = None, 
     config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
                           resign_threshold=resign_threshold, resign_min_visits=min_visits)
     search_config = SearchConfig(batch_size=BATCH, c_puct=C_PUCT, virtual_loss=VIRTUAL_LOSS, fpu_reduction=0.0,
-                                 seed=seed or 0)
+                                 seed=seed or 0).overridden(search)
     return NetMCTSPlayer(size, config, search_config, evaluator,
                          name=f"goengine-lee-{os.path.basename(os.path.abspath(run_dir))}-lambda{lam:g}")

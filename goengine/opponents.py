@@ -7,6 +7,7 @@
     goengine:weights=W,seconds=1,inference=ort-int8   the net's forward pass in ONNX Runtime int8
     goengine:lee=R,lambda=0.5,seconds=1  AlphaGo Lee's player on the folder `goengine train lee` wrote
     goengine:seconds=1,search=rave_equiv=2000;prior_even=20   search parameters set (`gtp --search`), ';' between
+    goengine:seconds=1,root_policy=W  the playout engine with a Zero net's root priors (`gtp --root-policy W`)
     gtp:"ANY COMMAND"              any GTP engine, as a command line (quoted, so it stays one spec)
 
 A spec is `kind`, or `kind:key=value,key=value`; the keys each kind takes and their checks are the table
@@ -57,7 +58,7 @@ PARAMS: dict[str, tuple[Param, ...]] = {
                  Param("seconds", float, 0, low_open=True),
                  Param("threads", int, 1), Param("engine", str, default="mcts", choices=("mcts", "random")),
                  Param("inference", str, default="torch", choices=("torch", "ort", "ort-int8")),
-                 Param("seed", int, 0, checks.SEED_LIMIT - 1), Param("search", str)),
+                 Param("seed", int, 0, checks.SEED_LIMIT - 1), Param("search", str), Param("root_policy", str)),
     "gtp": (Param("command", str),),
 }
 """kind -> the keys it takes, in canonical order."""
@@ -148,14 +149,14 @@ def command(opponent: Opponent, *, board_size: int, workdir: str) -> list[str]:
         argv = [path, "--mode", "gtp", "--chinese-rules", "--level", str(get("level"))]
         return argv + (["--seed", str(get("seed"))] if get("seed") is not None else [])
     if kind == "goengine":
-        weights = get("weights")
-        if weights is not None and not os.path.isfile(weights):
-            raise ValueError(f"no weights file {weights}")
+        for key in ("weights", "root_policy"):
+            if get(key) is not None and not os.path.isfile(get(key)):
+                raise ValueError(f"no weights file {get(key)}")
         if get("lee") is not None and not os.path.isdir(get("lee")):
             raise ValueError(f"no AlphaGo Lee run folder {get('lee')}")
         argv = [sys.executable, "-m", "goengine.cli", "gtp", "--size", str(board_size)]
         for name, value in opponent.params.items():  # each key is the `goengine gtp` flag of its name
-            argv += [f"--{name}", _show(value)]
+            argv += [f"--{name.replace('_', '-')}", _show(value)]
         return argv
     if kind == "katago":
         from goengine.katago import KataGo, gtp_command  # KataGoMissing is a ValueError with its own line
@@ -237,13 +238,15 @@ def _normalise(kind: str, values: dict) -> dict:
             raise ValueError("weights and lee are exclusive: give one")
         if out.get("engine") == "random":
             search = [name for name in ("weights", "lee", "lambda", "playouts", "seconds", "threads", "inference",
-                                        "search") if name in out]
+                                        "search", "root_policy") if name in out]
             if search:
                 raise ValueError(f"engine=random plays without a search: it takes no {', '.join(search)}")
         if "lambda" in out and "lee" not in out:
             raise ValueError("lambda is for an AlphaGo Lee player (lee=RUN_DIR)")
         if "inference" in out and "weights" not in out:
             raise ValueError("inference is for a Zero net player (weights=W)")
+        if "root_policy" in out and ("weights" in out or "lee" in out):
+            raise ValueError("root_policy is for the playout engine; a net player has its net's priors")
         if "search" in out:
             from goengine.mcts.search import SearchConfig  # numpy and numba, no torch: only when asked
 

@@ -3,6 +3,8 @@ registry through which players of upper packages (a trained net, AlphaGo Lee) ar
 
     random          --engine random                          goengine.players.RandomPlayer
     rollout engine  (default)                                goengine.mcts.player.MCTSPlayer, heavy playouts
+                    [--root-policy W]                        + a net's root priors: entry point
+                                                               goengine.policies:zero
     zero            --weights RUN_DIR/best.pt                entry point goengine.players:zero
     lee             --lee LEE_RUN_DIR [--lambda L]           entry point goengine.players:lee
 
@@ -18,18 +20,22 @@ from goengine import checks
 from goengine.players import RandomPlayer
 
 ENTRY_POINT_GROUP = "goengine.players"
+POLICY_GROUP = "goengine.policies"
+"""Entry points `from_args(args) -> callable(Position) -> priors or None`: a net's policy for the rollout
+search's root (`--root-policy W`)."""
 
 
-def registered_players() -> dict[str, object]:
-    """name -> entry point of every net player installed."""
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+def registered_players(group: str = ENTRY_POINT_GROUP) -> dict[str, object]:
+    """name -> entry point of every net player (or root policy, POLICY_GROUP) installed."""
+    return {ep.name: ep for ep in entry_points(group=group)}
 
 
-def load_player_factory(name: str):
+def load_player_factory(name: str, group: str = ENTRY_POINT_GROUP):
     """The `from_args` function registered as `name`; ValueError if no installed package offers it."""
-    found = registered_players()
+    found = registered_players(group)
     if name not in found:
-        raise ValueError(f"no {name!r} player is installed (entry points of group {ENTRY_POINT_GROUP!r}: "
+        what = "player" if group == ENTRY_POINT_GROUP else "policy"
+        raise ValueError(f"no {name!r} {what} is installed (entry points of group {group!r}: "
                          f"{', '.join(sorted(found)) or 'none'}); install goengine with its [rl] extra")
     return found[name].load()
 
@@ -58,6 +64,9 @@ def add_player_arguments(parser) -> None:
     parser.add_argument("--inference", choices=("torch", "ort", "ort-int8"), default=None,
                         help="with --weights: the net's forward pass in torch (default), ONNX Runtime fp32, or "
                              "ONNX Runtime static int8 (about 2x faster on a CPU)")
+    parser.add_argument("--root-policy", default=None, metavar="WEIGHTS",
+                        help="playout engine: a Zero checkpoint whose policy (mean of the 8 symmetries) gives the "
+                             "root's moves prior_policy * P pseudo-wins, once a move (Pachi's DCNN prior)")
     parser.add_argument("--search", default=None, metavar="KEY=VALUE,...",
                         help="override search parameters (goengine/mcts/search.py SearchConfig), e.g. "
                              "rave_equiv=2000,prior_even=20 for the playout engine or c_puct=2 for a net")
@@ -89,7 +98,7 @@ def make_player(args):
         given = [flag for flag, value in (("--playouts", playouts), ("--seconds", seconds), ("--threads", threads),
                                           ("--weights", getattr(args, "weights", None)),
                                           ("--lee", getattr(args, "lee", None)), ("--inference", inference),
-                                          ("--search", search))
+                                          ("--search", search), ("--root-policy", getattr(args, "root_policy", None)))
                  if value is not None]
         if given:
             raise ValueError(f"--engine random plays without a search: {', '.join(given)} would do nothing")
@@ -101,6 +110,10 @@ def make_player(args):
     search_config = SearchConfig(seed=seed or 0).overridden(search)  # a bad key fails before a net loads
 
     net = "zero" if getattr(args, "weights", None) else "lee" if getattr(args, "lee", None) else None
+    root_policy = getattr(args, "root_policy", None)
+    if net is not None and root_policy is not None:
+        raise ValueError(f"--root-policy is for the playout engine; --{'weights' if net == 'zero' else 'lee'} "
+                         f"searches with its net's priors at every node")
     if net is None:
         lam = getattr(args, "lam", None)
         for flag, value in (("--inference", inference), ("--lambda", lam)):
@@ -122,4 +135,5 @@ def make_player(args):
     config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
                           resign_threshold=threshold, threads=threads or 1)
     evaluator = RolloutEvaluator(heavy=not getattr(args, "light", False))
-    return MCTSPlayer(config, search_config, evaluator)
+    policy = load_player_factory("zero", POLICY_GROUP)(args) if root_policy is not None else None
+    return MCTSPlayer(config, search_config, evaluator, root_policy=policy)

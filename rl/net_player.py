@@ -139,6 +139,40 @@ def load_zero_net(weights_path: str | os.PathLike, board_size: int | None = None
     return model, meta
 
 
+class RootPolicy:
+    """A Zero net's move probabilities for a position, the mean over the 8 board symmetries (one batch of
+    8) with illegal moves removed: the root priors of the rollout search (`goengine gtp --root-policy W`,
+    Search.add_root_policy), as Pachi gives its tree a net's priors. On a board of another size than the
+    net's it gives None, and the search goes on without."""
+
+    def __init__(self, weights_path: str | os.PathLike, threads: int | None = None):
+        import torch
+
+        model, meta = load_zero_net(weights_path)
+        self.model = model.eval()
+        self.board_size = meta.board_size
+        self._torch = torch
+        if threads is not None:
+            torch.set_num_threads(threads)
+
+    def __call__(self, position: Position) -> np.ndarray | None:
+        from goengine import symmetries
+        from goengine.features import extract
+
+        if position.size != self.board_size:
+            return None
+        planes = extract(position, "zero")
+        batch = np.stack([symmetries.apply_planes(planes, k) for k in range(symmetries.N_SYMMETRIES)])
+        with self._torch.inference_mode():
+            logits_BA, _ = self.model(self._torch.from_numpy(batch))
+            probs_BA = self._torch.softmax(logits_BA.float(), dim=1).numpy()
+        mean_A = np.mean([symmetries.apply_policy(probs_BA[k], symmetries.invert(k), self.board_size)
+                          for k in range(symmetries.N_SYMMETRIES)], axis=0)
+        mean_A = mean_A * position.legal_mask()
+        total = mean_A.sum()
+        return mean_A / total if total > 0 else mean_A
+
+
 INFERENCE = ("torch", "ort", "ort-int8")
 """Forward passes the player can run: torch, ONNX Runtime fp32, ONNX Runtime static int8."""
 

@@ -38,3 +38,10 @@ def lee_from_args(args):
                            lam=0.5 if lam is None else lam, threads=getattr(args, "threads", None) or FORWARD_THREADS,
                            resign_threshold=getattr(args, "resign_threshold", 0.1),
                            search=getattr(args, "search", None)).prime()
+
+
+def zero_policy_from_args(args):
+    """The root policy of `--root-policy W` (goengine.policies entry point): rl/net_player.py RootPolicy."""
+    from rl.net_player import RootPolicy
+
+    return RootPolicy(args.root_policy, threads=getattr(args, "threads", None) or FORWARD_THREADS)

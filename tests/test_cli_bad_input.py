@@ -189,6 +189,10 @@ ROWS = [
     (["gtp", "--weights", "{d}/empty.pt"], {"empty.pt": b""}, "empty.pt: cannot be read"),
     (["gtp", "--lambda", "0.5"], {}, "--lambda is for a net player (--weights or --lee)"),
     (["gtp", "--search", "rave_equiv=2000,foo=1"], {}, "--search: unknown key 'foo'; keys are tree_nodes,"),
+    (["gtp", "--root-policy", "{d}/missing.pt"], {}, "missing.pt: no such file"),
+    (["gtp", "--root-policy", "{d}/bad.pt"], {"bad.pt": b"not a checkpoint"}, "bad.pt"),
+    (["gtp", "--weights", "{ckpt}", "--root-policy", "{ckpt}"], {}, "--root-policy is for the playout engine"),
+    (["gtp", "--engine", "random", "--root-policy", "{ckpt}"], {}, "--root-policy would do nothing"),
     (["gtp", "--search", "c_puct=-1", "--weights", "{ckpt}"], {}, "--search c_puct must be at least 0, not -1.0"),
     (["gtp", "--weights", "{ckpt}", "--lambda", "0.5"], {}, "--lambda is for --lee"),
     # play

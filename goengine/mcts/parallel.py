@@ -61,6 +61,13 @@ class ParallelSearch(RootView):
             self._merge()
             self.sims_done = int(self.nodes[0]["visits"])
 
+    def add_root_policy(self, priors_A: np.ndarray) -> bool:
+        """Search.add_root_policy on every tree."""
+        with self._lock:
+            added = [tree.add_root_policy(priors_A) for tree in self.trees]
+            self._merge()
+            return any(added)
+
     def visits_at(self, position: Position) -> int:
         return sum(tree.visits_at(position) for tree in self.trees)
 

@@ -54,6 +54,9 @@ class SearchConfig:
     """In empty areas: pseudo-losses on lines 1-2, pseudo-wins on line 3."""
     prior_pass: float = 10.0
     """Pseudo-visits of the pass child, at a 10% win rate."""
+    prior_policy: float = 50.0
+    """Pseudo-wins weight * P(a) for each root child when a policy (a net's, `gtp --root-policy W`) gives
+    the root priors P (rollout mode; Pachi's DCNN prior does the same with its net)."""
     c_puct: float = 1.5
     """PUCT exploration constant (network mode)."""
     fpu_reduction: float = 0.25
@@ -340,6 +343,31 @@ class Search(RootView):
         illegal = (moves != coords.PASS) & (self._root_filter[moves] == 0)  # PASS is point 0, a wall
         kids["n"][illegal] += 1e9  # a superko-illegal child: never chosen, never best by visits
         kids["visits"][illegal] = -1
+
+    def add_root_policy(self, priors_A: np.ndarray) -> bool:
+        """Give each child of the root config.prior_policy * P(a) pseudo-wins from a policy over the root's
+        actions (N² points then pass), expanding the root first if need be: a net's knowledge where the
+        rollout tree decides, at the cost of one evaluation a move. Once per root position: False (and
+        nothing added) if this root has had its priors."""
+        if self.mode != T.MODE_RAVE:
+            raise ValueError("root policy priors are for the rollout search; a net search has its own priors")
+        key = tuple(self.position.history)
+        if key == getattr(self, "_policy_root", None):
+            return False
+        if int(self.nodes[0]["first_child"]) < 0:
+            self.run(sims=1)  # the first simulation expands the root
+        first, count = int(self.nodes[0]["first_child"]), int(self.nodes[0]["n_children"])
+        if first < 0:
+            return False  # nothing to expand: the game is over
+        g = self.position._board.geo
+        kids = self.nodes[first:first + count]  # a view: the assignments below write the tree
+        moves = kids["move"]
+        actions = np.where(moves == coords.PASS, g.size * g.size, g.action_of_point[moves])
+        pseudo = self.config.prior_policy * np.asarray(priors_A, dtype=np.float64)[actions]
+        kids["n"] += pseudo
+        kids["w"] += pseudo
+        self._policy_root = key
+        return True
 
     # --- running ---
     def run(self, sims: int | None = None, seconds: float | None = None, should_stop=None) -> int:

@@ -35,6 +35,8 @@ GOOD = [
     ("goengine:engine=random,seed=3", "goengine:engine=random,seed=3",
      GOENGINE + ["--engine", "random", "--seed", "3"]),
     ("goengine:engine=mcts", "goengine", GOENGINE),
+    ("goengine:root_policy={w},seconds=1", "goengine:seconds=1,root_policy={w}",
+     GOENGINE + ["--seconds", "1", "--root-policy", "{w}"]),
     ("goengine:search=rave_equiv=2000;prior_even=20,seconds=1", "goengine:seconds=1,search=rave_equiv=2000;prior_even=20",
      GOENGINE + ["--seconds", "1", "--search", "rave_equiv=2000;prior_even=20"]),
     ("katago:visits=1", "katago:visits=1", None),
@@ -49,9 +51,11 @@ GOOD = [
 ]
 
 BAD = [
+    ("goengine:weights={w},root_policy={w}",
+     "'goengine:weights={w},root_policy={w}': root_policy is for the playout engine; a net player has its net's priors"),
     ("goengine:search=foo=1", "'goengine:search=foo=1': search: unknown key 'foo'; keys are tree_nodes, rave_equiv, "
      "c_uct, expand_visits, prior_even, prior_capture, prior_self_atari, prior_pattern, prior_near, prior_empty_area, "
-     "prior_pass, c_puct, fpu_reduction, batch_size, virtual_loss, max_playout_moves"),
+     "prior_pass, prior_policy, c_puct, fpu_reduction, batch_size, virtual_loss, max_playout_moves"),
     ("goengine:search=c_uct=-1", "'goengine:search=c_uct=-1': search c_uct must be at least 0, not -1.0"),
     ("goengine:engine=random,search=c_uct=1",
      "'goengine:engine=random,search=c_uct=1': engine=random plays without a search: it takes no search"),
@@ -82,7 +86,7 @@ BAD = [
     ("goengine:lee=R,lambda=2", "'goengine:lee=R,lambda=2': lambda must be in [0, 1], not 2.0"),
     ("goengine:engine=gnugo", "'goengine:engine=gnugo': engine must be one of mcts, random, not 'gnugo'"),
     ("goengine:visits=1", "'goengine:visits=1': goengine takes no 'visits'; "
-                          "it takes weights, lee, lambda, playouts, seconds, threads, engine, inference, seed, search"),
+                          "it takes weights, lee, lambda, playouts, seconds, threads, engine, inference, seed, search, root_policy"),
     ("goengine:inference=ort-int8", "'goengine:inference=ort-int8': inference is for a Zero net player (weights=W)"),
     ("goengine:lee=R,inference=ort", "'goengine:lee=R,inference=ort': inference is for a Zero net player (weights=W)"),
     ("goengine:weights=w.pt,inference=int4",

@@ -66,7 +66,8 @@ def add_player_arguments(parser) -> None:
                              "ONNX Runtime static int8 (about 2x faster on a CPU)")
     parser.add_argument("--root-policy", default=None, metavar="WEIGHTS",
                         help="playout engine: a Zero checkpoint whose policy (mean of the 8 symmetries) gives the "
-                             "root's moves prior_policy * P pseudo-wins, once a move (Pachi's DCNN prior)")
+                             "root's moves prior_policy * P pseudo-wins, once a move (Pachi's DCNN prior); with "
+                             "--search prior_policy_visits=N also every node that reaches N visits")
     parser.add_argument("--search", default=None, metavar="KEY=VALUE,...",
                         help="override search parameters (goengine/mcts/search.py SearchConfig), e.g. "
                              "rave_equiv=2000,prior_even=20 for the playout engine or c_puct=2 for a net")

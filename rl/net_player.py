@@ -152,15 +152,27 @@ class RootPolicy:
         self.model = model.eval()
         self.board_size = meta.board_size
         self._torch = torch
+        self._cache: dict = {}
         if threads is not None:
             torch.set_num_threads(threads)
 
+    CACHE = 64
+    """Positions remembered: root-parallel trees (`--threads 2`) each ask for the same root."""
+
     def __call__(self, position: Position) -> np.ndarray | None:
+        if position.size != self.board_size:
+            return None
+        key = (position.komi, tuple(position.history), position.board_array().tobytes())
+        if key not in self._cache:
+            if len(self._cache) >= self.CACHE:
+                self._cache.pop(next(iter(self._cache)))  # the oldest
+            self._cache[key] = self._policy(position)
+        return self._cache[key]
+
+    def _policy(self, position: Position) -> np.ndarray:
         from goengine import symmetries
         from goengine.features import extract
 
-        if position.size != self.board_size:
-            return None
         planes = extract(position, "zero")
         batch = np.stack([symmetries.apply_planes(planes, k) for k in range(symmetries.N_SYMMETRIES)])
         with self._torch.inference_mode():

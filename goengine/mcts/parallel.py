@@ -28,13 +28,14 @@ _SEED_STRIDE = 7919  # tree k searches with seed + k * stride: distinct random s
 
 
 class ParallelSearch(RootView):
-    def __init__(self, evaluator, config: SearchConfig = SearchConfig(), threads: int = 2):
+    def __init__(self, evaluator, config: SearchConfig = SearchConfig(), threads: int = 2, policy=None):
         if threads < 2:
             raise ValueError("ParallelSearch is for 2 or more threads; one thread is Search")
         if getattr(evaluator, "kind", None) != "rollout":
             raise ValueError("--threads runs several rollout searches; net players batch on one tree")
         self.evaluator, self.config = evaluator, config
-        self.trees = [Search(evaluator, replace(config, seed=config.seed + k * _SEED_STRIDE)) for k in range(threads)]
+        self.trees = [Search(evaluator, replace(config, seed=config.seed + k * _SEED_STRIDE), policy=policy)
+                      for k in range(threads)]
         self.mode = T.MODE_RAVE
         self.position: Position | None = None
         self.nodes = np.zeros(1, dtype=T.NODE)  # the merged root (node 0) and its children (1..K)
@@ -60,13 +61,6 @@ class ParallelSearch(RootView):
             self.position = position
             self._merge()
             self.sims_done = int(self.nodes[0]["visits"])
-
-    def add_root_policy(self, priors_A: np.ndarray) -> bool:
-        """Search.add_root_policy on every tree."""
-        with self._lock:
-            added = [tree.add_root_policy(priors_A) for tree in self.trees]
-            self._merge()
-            return any(added)
 
     def visits_at(self, position: Position) -> int:
         return sum(tree.visits_at(position) for tree in self.trees)

@@ -58,17 +58,16 @@ class PlayerConfig:
 class MCTSPlayer:
     def __init__(self, config: PlayerConfig = PlayerConfig(), search_config: SearchConfig = SearchConfig(),
                  evaluator=None, name: str = "goengine-mcts", root_policy=None):
-        """`root_policy`, a callable Position -> move probabilities (N² points then pass) or None, gives each
-        root the priors of Search.add_root_policy (rollout searches: a net's policy, `gtp --root-policy`)."""
+        """`root_policy`, a callable Position -> move probabilities (N² points then pass) or None: a net's
+        priors for the rollout tree (Search's `policy`; `gtp --root-policy`), inside each move's time."""
         self.config = config
-        self.root_policy = root_policy
         evaluator = evaluator if evaluator is not None else RolloutEvaluator()
         if config.threads == 1:
-            self.search = Search(evaluator, search_config)
+            self.search = Search(evaluator, search_config, policy=root_policy)
         else:
             from goengine.mcts.parallel import ParallelSearch
 
-            self.search = ParallelSearch(evaluator, search_config, config.threads)
+            self.search = ParallelSearch(evaluator, search_config, config.threads, policy=root_policy)
         self._ponder_thread: threading.Thread | None = None
         self._ponder_stop = threading.Event()
         self.ponder_sims = 0
@@ -121,7 +120,7 @@ class MCTSPlayer:
         if playouts is None and seconds is None:
             playouts, seconds = self.config.playouts, (None if self.config.playouts else self.config.seconds)
         start = time.perf_counter()
-        self._set_root(position)
+        self.search.set_root(position)
         bankable = bool(budget and budget.bankable and seconds is not None and playouts is None)
         if bankable:
             self._sync_bank(position)
@@ -153,14 +152,6 @@ class MCTSPlayer:
                 and int(self.search.nodes[0]["visits"]) >= self.config.resign_min_visits):
             return "resign"
         return move
-
-    def _set_root(self, position: Position) -> None:
-        """Search from `position`, with the root policy's priors when there is one (inside the move's time)."""
-        self.search.set_root(position)
-        if self.root_policy is not None:
-            priors = self.root_policy(position)
-            if priors is not None:
-                self.search.add_root_policy(priors)
 
     def _sync_bank(self, position: Position) -> None:
         """Empty the bank when `position` is not a continuation of the game the bank was saved in."""
@@ -211,7 +202,7 @@ class MCTSPlayer:
     def analyze(self, position: Position, colour: str, report, interval_s: float) -> None:
         self.stop_pondering()
         position = self._as_mover(position, colour)
-        self._set_root(position)
+        self.search.set_root(position)
         while True:
             self.search.run(seconds=max(interval_s, 0.01))
             if not report(self.search.analysis()):
@@ -231,7 +222,7 @@ class MCTSPlayer:
         self._ponder_thread.start()
 
     def _ponder(self, position: Position) -> None:
-        self._set_root(position)
+        self.search.set_root(position)
         stop = self._ponder_stop.is_set
         while not stop():  # in slices, so that the statistics (ponder_sims, a merged root) stay current
             self.ponder_sims += self.search.run(seconds=self.config.slice_s, should_stop=stop)

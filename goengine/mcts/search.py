@@ -21,8 +21,10 @@ from goengine.mcts._playout import playout
 from goengine.mcts.evaluators import LeafBatch, RolloutEvaluator
 from goengine.mcts.patterns import pattern_table
 from goengine.players import AnalysisMove
-from goengine.position import Position
+from goengine.position import IllegalMove, Position
 
+POLICY_SCAN_S = 0.05
+"""Seconds between scans for nodes that have earned the policy's priors (prior_policy_visits)."""
 OVERRIDE_EXCLUDED = ("seed",)
 """SearchConfig fields `--search` does not set (the player's --seed does)."""
 OVERRIDE_RANGE = {"tree_nodes": (10_000, 20_000_000), "expand_visits": (1, None), "batch_size": (1, 4096)}
@@ -57,6 +59,9 @@ class SearchConfig:
     prior_policy: float = 50.0
     """Pseudo-wins weight * P(a) for each root child when a policy (a net's, `gtp --root-policy W`) gives
     the root priors P (rollout mode; Pachi's DCNN prior does the same with its net)."""
+    prior_policy_visits: int = 0
+    """With a policy: also give the children of every node with this many real visits its priors (one net
+    call each, checked every POLICY_SCAN_S); 0: the root only."""
     c_puct: float = 1.5
     """PUCT exploration constant (network mode)."""
     fpu_reduction: float = 0.25
@@ -241,8 +246,15 @@ class RootView:
 
 
 class Search(RootView):
-    def __init__(self, evaluator=None, config: SearchConfig = SearchConfig()):
+    def __init__(self, evaluator=None, config: SearchConfig = SearchConfig(), policy=None):
+        """`policy`, a callable Position -> move probabilities (N² points, then pass) or None, gives the
+        rollout tree a net's priors (`gtp --root-policy W`): at each root, and at every node that reaches
+        config.prior_policy_visits real visits when that is not 0."""
         self.evaluator = evaluator if evaluator is not None else RolloutEvaluator()
+        self.policy = policy
+        self._policy_given: set = set()  # positions (move sequences) whose children have the priors
+        self._policy_nodes_seen: set = set()  # node ids of this tree's numbering looked at already
+        self._policy_checked_at = 0.0
         self.config = config
         self.mode = T.MODE_RAVE if self.evaluator.kind == "rollout" else T.MODE_PUCT
         self.params = config.params(self.mode)
@@ -280,6 +292,13 @@ class Search(RootView):
         self._root_filter[g.on_board[mask[:-1] == 1]] = 1
         self._ban_illegal_root_children()
         self.sims_done = int(self.nodes[0]["visits"])
+        if self.policy is not None:
+            if self.mode != T.MODE_RAVE:
+                raise ValueError("policy priors are for the rollout search; a net search has its own priors")
+            if node < 0:
+                self._policy_given = set()  # a new tree: what was given went with the old one
+            self._policy_nodes_seen = {0}
+            self._give_policy(0)
 
     def node_of(self, position: Position) -> int:
         """The node of `position` in this tree (the root or a descendant by the moves played since), or -1."""
@@ -344,21 +363,45 @@ class Search(RootView):
         kids["n"][illegal] += 1e9  # a superko-illegal child: never chosen, never best by visits
         kids["visits"][illegal] = -1
 
-    def add_root_policy(self, priors_A: np.ndarray) -> bool:
-        """Give each child of the root config.prior_policy * P(a) pseudo-wins from a policy over the root's
-        actions (N² points then pass), expanding the root first if need be: a net's knowledge where the
-        rollout tree decides, at the cost of one evaluation a move. Once per root position: False (and
-        nothing added) if this root has had its priors."""
-        if self.mode != T.MODE_RAVE:
-            raise ValueError("root policy priors are for the rollout search; a net search has its own priors")
-        key = tuple(self.position.history)
-        if key == getattr(self, "_policy_root", None):
+    # --- a policy's priors in the rollout tree ---
+    def _give_policy(self, node: int) -> bool:
+        """Once per position: the policy's priors for the children of `node` (the root, or a node that has
+        reached config.prior_policy_visits), as config.prior_policy * P(a) pseudo-wins. The position is
+        keyed by its moves from the game's start, so a node that becomes the root by tree reuse does not get
+        them twice; False if nothing was added (given before, a path the Position's superko rule forbids, no
+        priors for this board)."""
+        path = []
+        q = node
+        while q > 0:
+            path.append(int(self.nodes[q]["move"]))
+            q = int(self.nodes[q]["parent"])
+        path.reverse()
+        position = self.position
+        try:
+            for move in path:
+                position = position.play("pass" if move == coords.PASS else coords.point_to_gtp(move, position.size))
+        except IllegalMove:
             return False
-        if int(self.nodes[0]["first_child"]) < 0:
-            self.run(sims=1)  # the first simulation expands the root
-        first, count = int(self.nodes[0]["first_child"]), int(self.nodes[0]["n_children"])
+        key = tuple(position.history)  # the same when a later root reaches this position by tree reuse
+        if key in self._policy_given:
+            return False
+        self._policy_given.add(key)
+        priors = self.policy(position)
+        if priors is None:
+            return False
+        if node == 0 and int(self.nodes[0]["first_child"]) < 0:
+            self.sims_done += self._step(1)  # the first simulation expands the root
+        self.add_policy(node, priors)
+        return True
+
+    def add_policy(self, node: int, priors_A: np.ndarray) -> None:
+        """Give each child of `node` (expanded) config.prior_policy * P(a) pseudo-wins from a policy over the
+        node's actions (N² points, then pass)."""
+        if self.mode != T.MODE_RAVE:
+            raise ValueError("policy priors are for the rollout search; a net search has its own priors")
+        first, count = int(self.nodes[node]["first_child"]), int(self.nodes[node]["n_children"])
         if first < 0:
-            return False  # nothing to expand: the game is over
+            return
         g = self.position._board.geo
         kids = self.nodes[first:first + count]  # a view: the assignments below write the tree
         moves = kids["move"]
@@ -366,8 +409,15 @@ class Search(RootView):
         pseudo = self.config.prior_policy * np.asarray(priors_A, dtype=np.float64)[actions]
         kids["n"] += pseudo
         kids["w"] += pseudo
-        self._policy_root = key
-        return True
+
+    def _give_policy_to_busy_nodes(self) -> None:
+        """The policy's priors for every node with config.prior_policy_visits real visits or more."""
+        used = int(self.tree_meta[T.USED])
+        nodes = self.nodes[:used]
+        for node in np.flatnonzero((nodes["visits"] >= self.config.prior_policy_visits) & (nodes["first_child"] >= 0)):
+            if int(node) not in self._policy_nodes_seen:  # node ids hold until set_root compacts the tree
+                self._policy_nodes_seen.add(int(node))
+                self._give_policy(int(node))
 
     # --- running ---
     def run(self, sims: int | None = None, seconds: float | None = None, should_stop=None) -> int:
@@ -385,6 +435,11 @@ class Search(RootView):
             if want <= 0:
                 break
             done += self._step(want)
+            if self.policy is not None and self.config.prior_policy_visits > 0:
+                now = time.perf_counter()
+                if now - self._policy_checked_at >= POLICY_SCAN_S:
+                    self._policy_checked_at = now
+                    self._give_policy_to_busy_nodes()
             if deadline is not None and time.perf_counter() >= deadline:
                 break
             if should_stop is not None and should_stop():

@@ -58,7 +58,8 @@ PARAMS: dict[str, tuple[Param, ...]] = {
                  Param("seconds", float, 0, low_open=True),
                  Param("threads", int, 1), Param("engine", str, default="mcts", choices=("mcts", "random")),
                  Param("inference", str, default="torch", choices=("torch", "ort", "ort-int8")),
-                 Param("seed", int, 0, checks.SEED_LIMIT - 1), Param("search", str), Param("root_policy", str)),
+                 Param("seed", int, 0, checks.SEED_LIMIT - 1), Param("search", str), Param("root_policy", str),
+                 Param("dynkomi", int, 0)),
     "gtp": (Param("command", str),),
 }
 """kind -> the keys it takes, in canonical order."""
@@ -238,7 +239,7 @@ def _normalise(kind: str, values: dict) -> dict:
             raise ValueError("weights and lee are exclusive: give one")
         if out.get("engine") == "random":
             search = [name for name in ("weights", "lee", "lambda", "playouts", "seconds", "threads", "inference",
-                                        "search", "root_policy") if name in out]
+                                        "search", "root_policy", "dynkomi") if name in out]
             if search:
                 raise ValueError(f"engine=random plays without a search: it takes no {', '.join(search)}")
         if "lambda" in out and "lee" not in out:
@@ -247,6 +248,8 @@ def _normalise(kind: str, values: dict) -> dict:
             raise ValueError("inference is for a Zero net player (weights=W)")
         if "root_policy" in out and ("weights" in out or "lee" in out):
             raise ValueError("root_policy is for the playout engine; a net player has its net's priors")
+        if "dynkomi" in out and ("weights" in out or "lee" in out):
+            raise ValueError("dynkomi is for the playout engine; a net's value is trained at the real komi")
         if "search" in out:
             from goengine.mcts.search import SearchConfig  # numpy and numba, no torch: only when asked
 

@@ -68,6 +68,9 @@ def add_player_arguments(parser) -> None:
                         help="playout engine: a Zero checkpoint whose policy (mean of the 8 symmetries) gives the "
                              "root's moves prior_policy * P pseudo-wins, once a move (Pachi's DCNN prior); with "
                              "--search prior_policy_visits=N also every node that reaches N visits")
+    parser.add_argument("--dynkomi", type=int, default=None, metavar="MOVES",
+                        help="playout engine, handicap games: linear dynamic komi (Pachi's), 7 points a handicap "
+                             "stone at the first move falling to the real komi at move MOVES (default 0: off)")
     parser.add_argument("--search", default=None, metavar="KEY=VALUE,...",
                         help="override search parameters (goengine/mcts/search.py SearchConfig), e.g. "
                              "rave_equiv=2000,prior_even=20 for the playout engine or c_puct=2 for a net")
@@ -99,7 +102,8 @@ def make_player(args):
         given = [flag for flag, value in (("--playouts", playouts), ("--seconds", seconds), ("--threads", threads),
                                           ("--weights", getattr(args, "weights", None)),
                                           ("--lee", getattr(args, "lee", None)), ("--inference", inference),
-                                          ("--search", search), ("--root-policy", getattr(args, "root_policy", None)))
+                                          ("--search", search), ("--root-policy", getattr(args, "root_policy", None)),
+                                          ("--dynkomi", getattr(args, "dynkomi", None)))
                  if value is not None]
         if given:
             raise ValueError(f"--engine random plays without a search: {', '.join(given)} would do nothing")
@@ -111,10 +115,14 @@ def make_player(args):
     search_config = SearchConfig(seed=seed or 0).overridden(search)  # a bad key fails before a net loads
 
     net = "zero" if getattr(args, "weights", None) else "lee" if getattr(args, "lee", None) else None
-    root_policy = getattr(args, "root_policy", None)
+    root_policy, dynkomi = getattr(args, "root_policy", None), getattr(args, "dynkomi", None)
     if net is not None and root_policy is not None:
         raise ValueError(f"--root-policy is for the playout engine; --{'weights' if net == 'zero' else 'lee'} "
                          f"searches with its net's priors at every node")
+    if net is not None and dynkomi is not None:
+        raise ValueError("--dynkomi is for the playout engine (a net's value is trained at the real komi)")
+    if dynkomi is not None:
+        checks.integer("--dynkomi", dynkomi, 0)
     if net is None:
         lam = getattr(args, "lam", None)
         for flag, value in (("--inference", inference), ("--lambda", lam)):
@@ -134,7 +142,7 @@ def make_player(args):
             raise ValueError(f"{source} plays {player.board_size}x{player.board_size}, not {size}x{size}")
         return player
     config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
-                          resign_threshold=threshold, threads=threads or 1)
+                          resign_threshold=threshold, threads=threads or 1, dynkomi_moves=dynkomi or 0)
     evaluator = RolloutEvaluator(heavy=not getattr(args, "light", False))
     policy = load_player_factory("zero", POLICY_GROUP)(args) if root_policy is not None else None
     return MCTSPlayer(config, search_config, evaluator, root_policy=policy)

@@ -193,6 +193,8 @@ ROWS = [
     (["gtp", "--root-policy", "{d}/bad.pt"], {"bad.pt": b"not a checkpoint"}, "bad.pt"),
     (["gtp", "--weights", "{ckpt}", "--root-policy", "{ckpt}"], {}, "--root-policy is for the playout engine"),
     (["gtp", "--engine", "random", "--root-policy", "{ckpt}"], {}, "--root-policy would do nothing"),
+    (["gtp", "--dynkomi", "-5"], {}, "--dynkomi must be at least 0, not -5"),
+    (["gtp", "--weights", "{ckpt}", "--dynkomi", "20"], {}, "--dynkomi is for the playout engine"),
     (["gtp", "--search", "c_puct=-1", "--weights", "{ckpt}"], {}, "--search c_puct must be at least 0, not -1.0"),
     (["gtp", "--weights", "{ckpt}", "--lambda", "0.5"], {}, "--lambda is for --lee"),
     # play

@@ -46,6 +46,15 @@ class ParallelSearch(RootView):
         self._owner = np.zeros(0, dtype=np.int64)  # merged child i -> the tree whose PV it shows
 
     @property
+    def komi_offset(self) -> float:
+        return self.trees[0].komi_offset
+
+    @komi_offset.setter
+    def komi_offset(self, points: float) -> None:
+        for tree in self.trees:
+            tree.komi_offset = points
+
+    @property
     def threads(self) -> int:
         return len(self.trees)
 

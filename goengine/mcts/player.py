@@ -53,6 +53,32 @@ class PlayerConfig:
     threads: int = 1
     """Search threads: 1 is the single tree (Search); N >= 2 runs N trees on N threads and sums their
     root statistics (ParallelSearch, root parallelism)."""
+    dynkomi_moves: int = 0
+    """Linear dynamic komi (Pachi's `dynkomi=linear`): in a handicap game of H stones the playouts count
+    HANDICAP_VALUE * H points more komi at the first move, falling linearly to the real komi at move
+    dynkomi_moves, so that the search sees an even game (neither a hopeless one as White nor a won one as
+    Black) and plays for a margin; no resignation while it is on. 0: off."""
+
+
+HANDICAP_VALUE = 7.0
+"""Points of komi a handicap stone is worth to dynamic komi (Pachi's default handicap_value)."""
+
+
+def handicap_stones(position: Position) -> int:
+    """Black stones set up before the first move when White moved first (a handicap game), else 0."""
+    first = position
+    while first.history and first.previous is not None:  # back to the board as set up, before any move
+        first = first.previous
+    colours = first.board_array()
+    black, white = int((colours == 1).sum()), int((colours == 2).sum())
+    return black if black >= 2 and white == 0 and first.to_play == "w" else 0
+
+
+def dynamic_komi(position: Position, moves: int) -> float:
+    """Linear dynamic komi: HANDICAP_VALUE * H * (1 - t / moves) extra points for White at move t of a game
+    of H handicap stones, 0 from move `moves` on (and in even games, or when moves is 0)."""
+    h = handicap_stones(position) if moves > 0 else 0
+    return HANDICAP_VALUE * h * max(0.0, 1.0 - len(position.history) / moves) if h else 0.0
 
 
 class MCTSPlayer:
@@ -120,6 +146,8 @@ class MCTSPlayer:
         if playouts is None and seconds is None:
             playouts, seconds = self.config.playouts, (None if self.config.playouts else self.config.seconds)
         start = time.perf_counter()
+        komi_offset = dynamic_komi(position, self.config.dynkomi_moves)
+        self.search.komi_offset = komi_offset
         self.search.set_root(position)
         bankable = bool(budget and budget.bankable and seconds is not None and playouts is None)
         if bankable:
@@ -144,11 +172,12 @@ class MCTSPlayer:
         winrate = self.search.winrate(best)
         visits = int(self.search.nodes[best]["visits"])
         self.last_search = {"move": move, "winrate": winrate, "visits": visits, "sims": sims,
-                            "seconds": time.perf_counter() - start}
+                            "seconds": time.perf_counter() - start, "komi_offset": komi_offset}
         # resign on the whole search's mean as well as the move's: neither may be a lucky few playouts
         root_winrate = self.search.root_winrate()
         self.last_search["root_winrate"] = root_winrate
-        if (self.config.resign_threshold > 0 and max(winrate, root_winrate) < self.config.resign_threshold
+        if (self.config.resign_threshold > 0 and komi_offset == 0
+                and max(winrate, root_winrate) < self.config.resign_threshold
                 and int(self.search.nodes[0]["visits"]) >= self.config.resign_min_visits):
             return "resign"
         return move

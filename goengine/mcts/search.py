@@ -252,6 +252,9 @@ class Search(RootView):
         config.prior_policy_visits real visits when that is not 0."""
         self.evaluator = evaluator if evaluator is not None else RolloutEvaluator()
         self.policy = policy
+        self.komi_offset = 0.0
+        """Points added to the position's komi in the playouts' results (rollout mode): dynamic komi, set by
+        the player for each move (PlayerConfig.dynkomi_moves)."""
         self._policy_given: set = set()  # positions (move sequences) whose children have the priors
         self._policy_nodes_seen: set = set()  # node ids of this tree's numbering looked at already
         self._policy_checked_at = 0.0
@@ -455,7 +458,8 @@ class Search(RootView):
             policy, spec, expw = self._playout_policy()
             return int(T.rollout_search(self.nodes, self.tree_meta, 0, b.s, b.meta, g.neighbours, g.diagonals,
                                         g.zobrist, g.on_board, g.width, self.pattern, self.rng, n, max_moves,
-                                        pos.komi, self.params, policy, spec, expw, self._root_filter))
+                                        pos.komi + self.komi_offset, self.params, policy, spec, expw,
+                                        self._root_filter))
         return self._batch_step(n, max_moves)
 
     def _batch_step(self, n: int, max_moves: int) -> int:

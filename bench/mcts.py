@@ -18,7 +18,8 @@ import time
 from goengine.mcts.evaluators import RolloutEvaluator
 from goengine.mcts.parallel import ParallelSearch
 from goengine.mcts.player import MCTSPlayer, PlayerConfig
-from goengine.mcts.search import Search, SearchConfig
+from goengine.mcts.search import Search
+from goengine.mcts.search_config import SearchConfig
 from goengine.players import TimeBudget
 from goengine.position import Position
 

@@ -251,7 +251,7 @@ def _normalise(kind: str, values: dict) -> dict:
         if "dynkomi" in out and ("weights" in out or "lee" in out):
             raise ValueError("dynkomi is for the playout engine; a net's value is trained at the real komi")
         if "search" in out:
-            from goengine.mcts.search import SearchConfig  # numpy and numba, no torch: only when asked
+            from goengine.mcts.search_config import SearchConfig  # numpy and numba, no torch: only when asked
 
             try:
                 SearchConfig().overridden(out["search"])

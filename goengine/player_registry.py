@@ -72,7 +72,7 @@ def add_player_arguments(parser) -> None:
                         help="playout engine, handicap games: linear dynamic komi (Pachi's), 7 points a handicap "
                              "stone at the first move falling to the real komi at move MOVES (default 0: off)")
     parser.add_argument("--search", default=None, metavar="KEY=VALUE,...",
-                        help="override search parameters (goengine/mcts/search.py SearchConfig), e.g. "
+                        help="override search parameters (goengine/mcts/search_config.py SearchConfig), e.g. "
                              "rave_equiv=2000,prior_even=20 for the playout engine or c_puct=2 for a net")
     parser.add_argument("--threads", type=int, default=None,
                         help="playout engine: search threads (default 1; N >= 2 searches N trees at once and sums "
@@ -110,7 +110,7 @@ def make_player(args):
         return RandomPlayer(seed)
     from goengine.mcts.evaluators import RolloutEvaluator
     from goengine.mcts.player import MCTSPlayer, PlayerConfig
-    from goengine.mcts.search import SearchConfig
+    from goengine.mcts.search_config import SearchConfig
 
     search_config = SearchConfig(seed=seed or 0).overridden(search)  # a bad key fails before a net loads
 

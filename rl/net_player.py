@@ -17,7 +17,7 @@ import numpy as np
 
 from goengine import coords
 from goengine.mcts.player import MCTSPlayer, PlayerConfig
-from goengine.mcts.search import SearchConfig
+from goengine.mcts.search_config import SearchConfig
 from goengine.players import TimeBudget
 from goengine.position import Position
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from goengine import coords
-from goengine.mcts.search import Search, SearchConfig
+from goengine.mcts.search import Search
+from goengine.mcts.search_config import SearchConfig
 from goengine.position import Position
 
 

@@ -50,7 +50,8 @@ import numpy as np
 
 from goengine import checks, coords
 from goengine.mcts.gumbel import GumbelConfig, GumbelRoot
-from goengine.mcts.search import Search, SearchConfig
+from goengine.mcts.search import Search
+from goengine.mcts.search_config import SearchConfig
 from goengine.position import Position
 from goengine.rules import rules_from
 from nets.go.presets import ZeroConfig, zero_config

@@ -21,7 +21,8 @@ from dataclasses import replace
 import numpy as np
 
 from goengine.mcts import _tree as T
-from goengine.mcts.search import RootView, Search, SearchConfig
+from goengine.mcts.search import RootView, Search
+from goengine.mcts.search_config import SearchConfig
 from goengine.position import Position
 
 _SEED_STRIDE = 7919  # tree k searches with seed + k * stride: distinct random streams

@@ -24,7 +24,8 @@ from goengine.board import rng_state
 from goengine.mcts._playout import ownership_playouts
 from goengine.mcts.evaluators import RolloutEvaluator
 from goengine.mcts.patterns import pattern_table
-from goengine.mcts.search import Search, SearchConfig
+from goengine.mcts.search import Search
+from goengine.mcts.search_config import SearchConfig
 from goengine.players import AnalysisMove, TimeBudget
 from goengine.position import Position
 

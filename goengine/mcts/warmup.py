@@ -6,7 +6,8 @@ def warm(sizes: tuple[int, ...] = (9,)) -> None:
     from goengine.mcts.evaluators import MixedEvaluator, RolloutEvaluator, UniformEvaluator
     from goengine.mcts.player import MCTSPlayer, PlayerConfig
     from goengine.mcts.rollout_policy import RolloutPolicy
-    from goengine.mcts.search import Search, SearchConfig
+    from goengine.mcts.search import Search
+    from goengine.mcts.search_config import SearchConfig
     from goengine.position import Position
 
     for size in sizes:

@@ -29,7 +29,7 @@ from goengine import checks
 from goengine.features import HISTORY, lee_planes_batch
 from goengine.mcts.evaluators import LeafBatch, MixedEvaluator
 from goengine.mcts.player import PlayerConfig
-from goengine.mcts.search import SearchConfig
+from goengine.mcts.search_config import SearchConfig
 from rl.net_player import NetMCTSPlayer
 
 BETA = 0.67

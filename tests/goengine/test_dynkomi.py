@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from goengine.mcts.player import HANDICAP_VALUE, MCTSPlayer, PlayerConfig, dynamic_komi, handicap_stones
-from goengine.mcts.search import SearchConfig
+from goengine.mcts.search_config import SearchConfig
 from goengine.position import Position
 
 

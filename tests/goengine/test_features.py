@@ -7,7 +7,8 @@ import pytest
 from goengine import Position, coords
 from goengine import features as F
 from goengine.mcts.evaluators import UniformEvaluator
-from goengine.mcts.search import Search, SearchConfig
+from goengine.mcts.search import Search
+from goengine.mcts.search_config import SearchConfig
 from tests.goengine.test_ladder import chain_libs, random_positions
 
 # plane offsets of "lee_policy" / "lee_value" (Extended Data Table 2 order)

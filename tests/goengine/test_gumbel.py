@@ -6,7 +6,8 @@ import pytest
 
 from goengine import Position, coords
 from goengine.mcts.gumbel import GumbelConfig, GumbelRoot, considered_visits
-from goengine.mcts.search import Search, SearchConfig
+from goengine.mcts.search import Search
+from goengine.mcts.search_config import SearchConfig
 
 CONFIG = SearchConfig(tree_nodes=20_000, seed=1)
 

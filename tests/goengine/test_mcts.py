@@ -12,7 +12,8 @@ from goengine.mcts.evaluators import MixedEvaluator, RolloutEvaluator, UniformEv
 from goengine.mcts.patterns import pattern_table
 from goengine.mcts.player import MCTSPlayer, PlayerConfig
 from goengine.mcts.rollout_policy import RolloutPolicy
-from goengine.mcts.search import Search, SearchConfig
+from goengine.mcts.search import Search
+from goengine.mcts.search_config import SearchConfig
 from goengine.players import TimeBudget
 from tests.goengine.test_positions import TRIPLE_KO
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from goengine import Position, coords
-from goengine.mcts.search import Search, SearchConfig
+from goengine.mcts.search import Search
+from goengine.mcts.search_config import SearchConfig
 
 
 class PassLovingEvaluator:

@@ -4,7 +4,7 @@ import time
 
 from goengine import Position
 from goengine.mcts.player import MCTSPlayer, PlayerConfig
-from goengine.mcts.search import SearchConfig
+from goengine.mcts.search_config import SearchConfig
 from goengine.players import TimeBudget
 
 # White's nine stones on the F line are in atari at G9: capturing them decides the game

@@ -13,7 +13,8 @@ from goengine import coords
 from goengine.mcts.evaluators import RolloutEvaluator
 from goengine.mcts.parallel import ParallelSearch
 from goengine.mcts import search as search_module
-from goengine.mcts.search import Search, SearchConfig
+from goengine.mcts.search import Search
+from goengine.mcts.search_config import SearchConfig
 from goengine.position import Position
 
 CONFIG = SearchConfig(tree_nodes=100_000, seed=3)

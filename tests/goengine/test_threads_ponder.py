@@ -23,7 +23,8 @@ from goengine import coords
 from goengine.mcts.evaluators import RolloutEvaluator
 from goengine.mcts.parallel import ParallelSearch
 from goengine.mcts.player import MCTSPlayer, PlayerConfig
-from goengine.mcts.search import Search, SearchConfig
+from goengine.mcts.search import Search
+from goengine.mcts.search_config import SearchConfig
 from goengine.position import Position
 
 GTP = [sys.executable, "-m", "goengine.cli", "gtp", "--size", "9", "--seed", "1"]

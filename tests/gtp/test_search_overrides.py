@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from goengine.mcts.search import SearchConfig
+from goengine.mcts.search_config import SearchConfig
 from goengine.player_registry import add_player_arguments, make_player
 from goengine.position import Position
 from tests.gtp.test_handlers import parse_lz

@@ -8,6 +8,7 @@
     goengine:lee=R,lambda=0.5,seconds=1  AlphaGo Lee's player on the folder `goengine train lee` wrote
     goengine:seconds=1,search=rave_equiv=2000;prior_even=20   search parameters set (`gtp --search`), ';' between
     goengine:seconds=1,root_policy=W  the playout engine with a Zero net's root priors (`gtp --root-policy W`)
+    goengine:seconds=1,playout_policy=R/rollout.pt   ... with AlphaGo's trained p_pi in its playouts
     gtp:"ANY COMMAND"              any GTP engine, as a command line (quoted, so it stays one spec)
 
 A spec is `kind`, or `kind:key=value,key=value`; the keys each kind takes and their checks are the table
@@ -59,7 +60,7 @@ PARAMS: dict[str, tuple[Param, ...]] = {
                  Param("threads", int, 1), Param("engine", str, default="mcts", choices=("mcts", "random")),
                  Param("inference", str, default="torch", choices=("torch", "ort", "ort-int8")),
                  Param("seed", int, 0, checks.SEED_LIMIT - 1), Param("search", str), Param("root_policy", str),
-                 Param("dynkomi", int, 0)),
+                 Param("dynkomi", int, 0), Param("playout_policy", str)),
     "gtp": (Param("command", str),),
 }
 """kind -> the keys it takes, in canonical order."""
@@ -150,7 +151,7 @@ def command(opponent: Opponent, *, board_size: int, workdir: str) -> list[str]:
         argv = [path, "--mode", "gtp", "--chinese-rules", "--level", str(get("level"))]
         return argv + (["--seed", str(get("seed"))] if get("seed") is not None else [])
     if kind == "goengine":
-        for key in ("weights", "root_policy"):
+        for key in ("weights", "root_policy", "playout_policy"):
             if get(key) is not None and not os.path.isfile(get(key)):
                 raise ValueError(f"no weights file {get(key)}")
         if get("lee") is not None and not os.path.isdir(get("lee")):
@@ -239,7 +240,7 @@ def _normalise(kind: str, values: dict) -> dict:
             raise ValueError("weights and lee are exclusive: give one")
         if out.get("engine") == "random":
             search = [name for name in ("weights", "lee", "lambda", "playouts", "seconds", "threads", "inference",
-                                        "search", "root_policy", "dynkomi") if name in out]
+                                        "search", "root_policy", "dynkomi", "playout_policy") if name in out]
             if search:
                 raise ValueError(f"engine=random plays without a search: it takes no {', '.join(search)}")
         if "lambda" in out and "lee" not in out:
@@ -250,6 +251,8 @@ def _normalise(kind: str, values: dict) -> dict:
             raise ValueError("root_policy is for the playout engine; a net player has its net's priors")
         if "dynkomi" in out and ("weights" in out or "lee" in out):
             raise ValueError("dynkomi is for the playout engine; a net's value is trained at the real komi")
+        if "playout_policy" in out and ("weights" in out or "lee" in out):
+            raise ValueError("playout_policy is for the playout engine")
         if "search" in out:
             from goengine.mcts.search_config import SearchConfig  # numpy and numba, no torch: only when asked
 

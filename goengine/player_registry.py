@@ -5,6 +5,8 @@ registry through which players of upper packages (a trained net, AlphaGo Lee) ar
     rollout engine  (default)                                goengine.mcts.player.MCTSPlayer, heavy playouts
                     [--root-policy W]                        + a net's root priors: entry point
                                                                goengine.policies:zero
+                    [--playout-policy R/rollout.pt]          + AlphaGo's p_pi in the playouts:
+                                                               goengine.policies:rollout
     zero            --weights RUN_DIR/best.pt                entry point goengine.players:zero
     lee             --lee LEE_RUN_DIR [--lambda L]           entry point goengine.players:lee
 
@@ -21,8 +23,9 @@ from goengine.players import RandomPlayer
 
 ENTRY_POINT_GROUP = "goengine.players"
 POLICY_GROUP = "goengine.policies"
-"""Entry points `from_args(args) -> callable(Position) -> priors or None`: a net's policy for the rollout
-search's root (`--root-policy W`)."""
+"""Entry points that load the playout engine's learned knowledge from a checkpoint (torch lives in rl):
+`zero`, a callable Position -> priors or None, a net's policy for the rollout tree (`--root-policy W`);
+`rollout`, a goengine.mcts.rollout_policy.RolloutPolicy for the playouts (`--playout-policy R/rollout.pt`)."""
 
 
 def registered_players(group: str = ENTRY_POINT_GROUP) -> dict[str, object]:
@@ -68,6 +71,9 @@ def add_player_arguments(parser) -> None:
                         help="playout engine: a Zero checkpoint whose policy (mean of the 8 symmetries) gives the "
                              "root's moves prior_policy * P pseudo-wins, once a move (Pachi's DCNN prior); with "
                              "--search prior_policy_visits=N also every node that reaches N visits")
+    parser.add_argument("--playout-policy", default=None, metavar="ROLLOUT_PT",
+                        help="playout engine: the playouts follow AlphaGo's trained rollout policy p_pi (the "
+                             "rollout.pt of `goengine train lee rollout`) instead of the heavy policy")
     parser.add_argument("--dynkomi", type=int, default=None, metavar="MOVES",
                         help="playout engine, handicap games: linear dynamic komi (Pachi's), 7 points a handicap "
                              "stone at the first move falling to the real komi at move MOVES (default 0: off)")
@@ -103,7 +109,8 @@ def make_player(args):
                                           ("--weights", getattr(args, "weights", None)),
                                           ("--lee", getattr(args, "lee", None)), ("--inference", inference),
                                           ("--search", search), ("--root-policy", getattr(args, "root_policy", None)),
-                                          ("--dynkomi", getattr(args, "dynkomi", None)))
+                                          ("--dynkomi", getattr(args, "dynkomi", None)),
+                                          ("--playout-policy", getattr(args, "playout_policy", None)))
                  if value is not None]
         if given:
             raise ValueError(f"--engine random plays without a search: {', '.join(given)} would do nothing")
@@ -121,6 +128,11 @@ def make_player(args):
                          f"searches with its net's priors at every node")
     if net is not None and dynkomi is not None:
         raise ValueError("--dynkomi is for the playout engine (a net's value is trained at the real komi)")
+    playout_policy = getattr(args, "playout_policy", None)
+    if net is not None and playout_policy is not None:
+        raise ValueError("--playout-policy is for the playout engine (--lee plays its own rollout.pt)")
+    if playout_policy is not None and getattr(args, "light", False):
+        raise ValueError("--light and --playout-policy both choose the playouts: give one")
     if dynkomi is not None:
         checks.integer("--dynkomi", dynkomi, 0)
     if net is None:
@@ -143,6 +155,7 @@ def make_player(args):
         return player
     config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
                           resign_threshold=threshold, threads=threads or 1, dynkomi_moves=dynkomi or 0)
-    evaluator = RolloutEvaluator(heavy=not getattr(args, "light", False))
+    rollout = load_player_factory("rollout", POLICY_GROUP)(args) if playout_policy is not None else None
+    evaluator = RolloutEvaluator(heavy=not getattr(args, "light", False), policy=rollout)
     policy = load_player_factory("zero", POLICY_GROUP)(args) if root_policy is not None else None
     return MCTSPlayer(config, search_config, evaluator, root_policy=policy)

@@ -45,3 +45,10 @@ def zero_policy_from_args(args):
     from rl.net_player import RootPolicy
 
     return RootPolicy(args.root_policy, threads=getattr(args, "threads", None) or FORWARD_THREADS)
+
+
+def rollout_policy_from_args(args):
+    """The playouts of `--playout-policy R/rollout.pt` (goengine.policies entry point): p_pi's numba policy."""
+    from rl.alphago_lee.rollout import load_rollout_policy
+
+    return load_rollout_policy(args.playout_policy)

@@ -195,6 +195,9 @@ ROWS = [
     (["gtp", "--engine", "random", "--root-policy", "{ckpt}"], {}, "--root-policy would do nothing"),
     (["gtp", "--dynkomi", "-5"], {}, "--dynkomi must be at least 0, not -5"),
     (["gtp", "--weights", "{ckpt}", "--dynkomi", "20"], {}, "--dynkomi is for the playout engine"),
+    (["gtp", "--playout-policy", "{d}/missing.pt"], {}, "missing.pt: no such file"),
+    (["gtp", "--playout-policy", "{ckpt}"], {}, "feature set 'zero', expected 'rollout_patterns'"),
+    (["gtp", "--light", "--playout-policy", "{ckpt}"], {}, "--light and --playout-policy both choose the playouts"),
     (["gtp", "--search", "c_puct=-1", "--weights", "{ckpt}"], {}, "--search c_puct must be at least 0, not -1.0"),
     (["gtp", "--weights", "{ckpt}", "--lambda", "0.5"], {}, "--lambda is for --lee"),
     # play

@@ -36,6 +36,7 @@ GOOD = [
      GOENGINE + ["--engine", "random", "--seed", "3"]),
     ("goengine:engine=mcts", "goengine", GOENGINE),
     ("goengine:dynkomi=30,seconds=1", "goengine:seconds=1,dynkomi=30", GOENGINE + ["--seconds", "1", "--dynkomi", "30"]),
+    ("goengine:playout_policy={w}", "goengine:playout_policy={w}", GOENGINE + ["--playout-policy", "{w}"]),
     ("goengine:root_policy={w},seconds=1", "goengine:seconds=1,root_policy={w}",
      GOENGINE + ["--seconds", "1", "--root-policy", "{w}"]),
     ("goengine:search=rave_equiv=2000;prior_even=20,seconds=1", "goengine:seconds=1,search=rave_equiv=2000;prior_even=20",
@@ -88,7 +89,8 @@ BAD = [
     ("goengine:lee=R,lambda=2", "'goengine:lee=R,lambda=2': lambda must be in [0, 1], not 2.0"),
     ("goengine:engine=gnugo", "'goengine:engine=gnugo': engine must be one of mcts, random, not 'gnugo'"),
     ("goengine:visits=1", "'goengine:visits=1': goengine takes no 'visits'; it takes weights, lee, lambda, "
-                          "playouts, seconds, threads, engine, inference, seed, search, root_policy, dynkomi"),
+                          "playouts, seconds, threads, engine, inference, seed, search, root_policy, dynkomi, "
+                          "playout_policy"),
     ("goengine:weights={w},dynkomi=20",
      "'goengine:weights={w},dynkomi=20': dynkomi is for the playout engine; a net's value is trained at the real komi"),
     ("goengine:dynkomi=-1", "'goengine:dynkomi=-1': dynkomi must be at least 0, not -1"),

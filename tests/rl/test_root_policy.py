@@ -79,3 +79,24 @@ def test_a_match_spec_plays_with_root_priors(capsys):
                  "--no-progress"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["first"] == spec and summary["wins"] == 2
+
+
+def test_the_playouts_can_follow_a_trained_rollout_policy(tmp_path, capsys):
+    """`--playout-policy R/rollout.pt` (the table `goengine train lee rollout` writes): the search's playouts
+    run p_pi's kernel, and the engine plays a match from a spec."""
+    from goengine.mcts import _tree as T
+    from goengine.mcts.rollout_policy import RolloutPolicy
+    from nets.go import checkpoint
+    from nets.go.rollout import build_lee_rollout
+    from rl.alphago_lee.rollout import FEATURE_SET
+
+    path = tmp_path / "rollout.pt"
+    checkpoint.save(path, build_lee_rollout(board_size=9, response_bits=8, pattern_bits=8), feature_set=FEATURE_SET)
+    player = make_player(parse("--playout-policy", str(path), "--playouts", "64"))
+    assert isinstance(player.search.evaluator.policy, RolloutPolicy)
+    assert player.search._playout_policy()[0] == T.POLICY_LEE
+    assert played(MOVES).is_legal(player.genmove(played(MOVES), "w"), "w")
+    spec = f"goengine:playouts=64,playout_policy={path}"
+    assert main(["match", "--black", spec, "--white", "goengine:engine=random", "--games", "2", "--json",
+                 "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["games"] == 2

@@ -29,7 +29,7 @@ POLICY_GROUP = "goengine.policies"
 
 
 def registered_players(group: str = ENTRY_POINT_GROUP) -> dict[str, object]:
-    """name -> entry point of every net player (or root policy, POLICY_GROUP) installed."""
+    """name -> entry point of every net player installed (with POLICY_GROUP: of every playout-engine policy)."""
     return {ep.name: ep for ep in entry_points(group=group)}
 
 

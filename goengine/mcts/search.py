@@ -22,6 +22,7 @@ from goengine.mcts.search_config import POLICY_SCAN_S, SearchConfig
 from goengine.players import AnalysisMove
 from goengine.position import IllegalMove, Position
 
+
 @dataclass
 class PendingLeaves:
     """Leaves gathered by Search.collect, waiting for their evaluation."""

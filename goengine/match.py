@@ -34,7 +34,7 @@ import shlex
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -42,7 +42,7 @@ import numpy as np
 from goengine import checks, opponents, sprt
 from goengine.gtp.client import EngineCrashed, EngineFailure, EngineTimeout, GtpProcess
 from goengine.handicap import fixed_handicap_vertices
-from goengine.match_stats import elo_of_score, sprt_status, summarise
+from goengine.match_stats import GameResult, elo_of_score, sprt_status, summarise
 from goengine.position import IllegalMove, Position
 
 SETUP_TIMEOUT_S = 120.0  # the first commands wait for imports and JIT compilation
@@ -87,22 +87,6 @@ class MatchConfig:
     @property
     def move_cap(self) -> int:
         return self.max_moves or self.size * self.size * 3
-
-
-@dataclass
-class GameResult:
-    index: int
-    black: str  # engine label
-    white: str
-    winner: str | None  # "b", "w", or None for jigo
-    result: str  # SGF RE: "B+3.5", "W+R", "B+T", "W+F", "0"
-    reason: str  # score, move cap, resign, timeout, illegal move, crash, failure
-    detail: str
-    moves: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    sgf: str | None = None
-    think_seconds: dict[str, float] = field(default_factory=dict)  # per colour: time spent in genmove
-    genmoves: dict[str, int] = field(default_factory=dict)  # per colour: genmove answers
 
 
 def parse_score(text: str) -> float | None:

@@ -1,18 +1,32 @@
-"""What a match's games say: the first engine's score with its 95% Wilson score interval (E. B. Wilson,
-"Probable inference, the law of succession, and statistical inference", JASA 1927), the same as logistic
-Elo, and the state of a sequential test (goengine/sprt.py) over them. goengine/match.py referees the games.
+"""A game's result as the referee (goengine/match.py) records it, and what a match's games say: the first
+engine's score with its 95% Wilson score interval (E. B. Wilson, "Probable inference, the law of
+succession, and statistical inference", JASA 1927), the same as logistic Elo, and the state of a
+sequential test (goengine/sprt.py) over them.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
 
 from goengine import sprt
 from goengine.bradley_terry import Z95
 
-if TYPE_CHECKING:
-    from goengine.match import GameResult
+
+@dataclass
+class GameResult:
+    index: int
+    black: str  # engine label
+    white: str
+    winner: str | None  # "b", "w", or None for jigo
+    result: str  # SGF RE: "B+3.5", "W+R", "B+T", "W+F", "0"
+    reason: str  # score, move cap, resign, timeout, illegal move, crash, failure
+    detail: str
+    moves: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    sgf: str | None = None
+    think_seconds: dict[str, float] = field(default_factory=dict)  # per colour: time spent in genmove
+    genmoves: dict[str, int] = field(default_factory=dict)  # per colour: genmove answers
 
 
 def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:

@@ -17,8 +17,12 @@ passes, or at --max-moves, are scored: by the engines' `final_score` when both a
 area on the final position after removing the stones that both engines list as dead
 (`final_status_list dead`). An engine from a spec whose scoring is a search (KataGo's `final_score` takes
 about a minute) is not asked (MatchConfig.ask_to_score): its games are Tromp-Taylor on the board as it
-stands, the engines having played them out. A crashed or timed-out engine is started afresh for the next
-game.
+stands, the engines having played them out. `--scorer SPEC` names a third GTP engine (`gnugo`, as
+gogui-twogtp's -referee) that scores every such game instead: it is sent the game (`boardsize`,
+`clear_board`, `komi`, the handicap stones, every move) and asked `final_score`, so that a game where one
+engine passed with the other's dead stones still on the board is scored as a player would score it; if
+the scorer fails or refuses a move, the game falls back to the rule above and says so. A crashed or
+timed-out engine is started afresh for the next game.
 
 The summary (goengine/match_stats.py) gives the first engine's score (wins plus half the draws, over
 games) with its 95% Wilson interval, and the same as logistic Elo. With `--sprt ELO0,ELO1` the match is a
@@ -47,6 +51,7 @@ from goengine.position import IllegalMove, Position
 
 SETUP_TIMEOUT_S = 120.0  # the first commands wait for imports and JIT compilation
 COMMAND_TIMEOUT_S = 30.0  # play, final_score, ...: instant for a sane engine
+SCORER_TIMEOUT_S = 120.0  # the scorer's final_score reads the whole board (GNU Go: about 1 s on 9x9)
 NO_LIMIT_MOVE_TIMEOUT_S = 3600.0  # without --seconds-per-move: only a guard against a hung engine
 
 
@@ -114,10 +119,12 @@ def _other(colour: str) -> str:
 
 
 class Referee:
-    """Plays games between two GtpProcess engines, keeping them alive across games."""
+    """Plays games between two GtpProcess engines, keeping them alive across games; `scorer`, a third
+    engine, scores the games that end by passes or the move cap (None: the engines do, see _score)."""
 
-    def __init__(self, config: MatchConfig, first: GtpProcess, second: GtpProcess):
-        self.config, self.first, self.second = config, first, second
+    def __init__(self, config: MatchConfig, first: GtpProcess, second: GtpProcess,
+                 scorer: GtpProcess | None = None):
+        self.config, self.first, self.second, self.scorer = config, first, second, scorer
 
     def _send(self, engine: GtpProcess, colour: str, command: str, timeout: float) -> str:
         """A command whose failure forfeits the game for `colour`."""
@@ -170,11 +177,43 @@ class Referee:
         s = self.config.seconds_per_move
         return s + self.config.grace_s if s else NO_LIMIT_MOVE_TIMEOUT_S
 
-    def _score(self, engines: dict[str, GtpProcess], position: Position) -> tuple[str, str]:
-        """(result, how) for a finished game: agreed final_score, else Tromp-Taylor after agreed dead."""
+    def _scorer_says(self, setup: Position, position: Position) -> tuple[float | None, str]:
+        """(points for Black, "") from the scorer's final_score on the game replayed to it, or (None, why)."""
+        scorer, cfg = self.scorer, self.config
+        handicap = [v for v in _vertices(cfg.size) if setup.colour_at(v) == "b"]
+        commands = [f"boardsize {cfg.size}", "clear_board", f"komi {cfg.komi:g}"]
+        commands += ["set_free_handicap " + " ".join(handicap)] if handicap else []
+        commands += [f"play {colour} {vertex}" for colour, vertex in position.history]
+        sent = "start"
+        try:
+            scorer.ensure_started()
+            for sent in commands:
+                scorer.send(sent, SETUP_TIMEOUT_S if sent.startswith("boardsize") else COMMAND_TIMEOUT_S)
+            sent = "final_score"
+            answer = scorer.send(sent, SCORER_TIMEOUT_S)
+        except OSError as e:
+            return None, f"scorer {scorer.label} did not start: {e.strerror or e}"
+        except EngineTimeout as e:
+            scorer.kill()  # a late answer would desynchronise the pipe: start afresh next game
+            return None, f"scorer {scorer.label}: {e}"
+        except (EngineFailure, EngineCrashed) as e:
+            return None, f"scorer {scorer.label} failed at {sent!r}: {e}"
+        score = parse_score(answer)
+        return (score, "") if score is not None else (None, f"scorer {scorer.label} answered {answer!r}")
+
+    def _score(self, engines: dict[str, GtpProcess], setup: Position, position: Position) -> tuple[str, str]:
+        """(result, how) for a finished game: the scorer's final_score when there is a scorer; else (or if it
+        fails) the engines' agreed final_score, else Tromp-Taylor after the dead stones both list."""
+        fallback = ""
+        if self.scorer is not None:
+            score, fallback = self._scorer_says(setup, position)
+            if score is not None:
+                return _result_from(score), f"scored by {self.scorer.label}"
+            fallback = f" ({fallback})"
         unasked = [e.label for e, ask in zip((self.first, self.second), self.config.ask_to_score) if not ask]
         if unasked:
-            return _result_from(position.score()), f"Tromp-Taylor ({' and '.join(unasked)} not asked to score)"
+            return (_result_from(position.score()),
+                    f"Tromp-Taylor ({' and '.join(unasked)} not asked to score){fallback}")
         scores = [parse_score(_ask(engine, "final_score") or "") for engine in engines.values()]
         if scores[0] is not None and scores[1] is not None and abs(scores[0] - scores[1]) < 1e-9:
             return _result_from(scores[0]), "engines agree"
@@ -182,7 +221,8 @@ class Referee:
                      for engine in engines.values()]
         agreed = sorted(v for v in dead_sets[0] & dead_sets[1] if _stone_at(position, v))
         cleaned = position.with_stones(empty=agreed) if agreed else position
-        return _result_from(cleaned.score()), f"Tromp-Taylor, {len(agreed)} agreed dead (engines said {scores})"
+        return (_result_from(cleaned.score()),
+                f"Tromp-Taylor, {len(agreed)} agreed dead (engines said {scores}){fallback}")
 
     def play_game(self, index: int, opening: Sequence[str] = ()) -> GameResult:
         """Game `index` (0-based; odd ones swap colours when alternating). `opening`: moves (GTP vertices)
@@ -224,7 +264,7 @@ class Referee:
                 moves.append(vertex)
                 self._tell(engines[_other(colour)], _other(colour), colour, vertex)
                 colour = _other(colour)
-            result, how = self._score(engines, position)
+            result, how = self._score(engines, setup, position)
             reason = "score" if position.passes >= 2 else "move cap"
             winner = None if result == "0" else result[0].lower()
             detail = how
@@ -248,6 +288,11 @@ def _ask(engine: GtpProcess, command: str) -> str | None:
     except (EngineFailure, EngineCrashed):
         pass
     return None
+
+
+def _vertices(size: int) -> list[str]:
+    """Every GTP vertex of a size x size board."""
+    return [f"{letter}{row}" for letter in "ABCDEFGHJKLMNOPQRST"[:size] for row in range(1, size + 1)]
 
 
 def _stone_at(position: Position, vertex: str) -> bool:
@@ -352,6 +397,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start each pair of games (colours swapped) from this many seeded random moves, so "
                              "that deterministic engines do not replay one game (default 0: the empty board)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random openings")
+    parser.add_argument("--scorer", default=None, metavar="ENGINE",
+                        help="a third engine (a spec such as gnugo, or a command line) that scores the games ending "
+                             "by passes: it is sent each game and asked final_score, as gogui-twogtp's -referee "
+                             "(default: the engines' agreed score, else Tromp-Taylor)")
     parser.add_argument("--out", default=None, help="directory for one SGF per game")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (game lines go to stderr)")
     parser.add_argument("--alternate", action=argparse.BooleanOptionalAction, default=True,
@@ -403,45 +452,56 @@ def run(args: argparse.Namespace) -> int:
         if taken:
             raise UserError(f"--out {config.out_dir} already holds {taken[0]}: choose another folder")
     with tempfile.TemporaryDirectory(prefix="goengine-match-") as workdir:
-        engines, specs = [], []
-        for flag, text, label in (("--black", args.black, "first"), ("--white", args.white, "second")):
-            spec = None
-            if opponents.is_spec(text):
-                try:
-                    spec = opponents.parse_opponent(text)
-                except ValueError as e:
-                    raise UserError(f"{flag} {e}") from None
-                folder = os.path.join(workdir, label)  # each side its own: two KataGos, two configs
-                os.mkdir(folder)
-                try:
-                    argv = opponents.command(spec, board_size=config.size, workdir=folder)
-                except ValueError as e:  # goengine.katago.KataGoMissing is one
-                    raise UserError(f"{flag} {spec}: {e}") from None
-            else:
-                try:
-                    argv = shlex.split(text)
-                except ValueError as e:  # an unclosed quote
-                    raise UserError(f"{flag} {text!r}: {e}") from None
-            try:
-                engines.append(GtpProcess(argv, label))
-            except ValueError as e:  # nothing to run
-                raise UserError(f"{flag} {text!r}: {e}") from None
-            specs.append(spec)
+        sides = [_engine(flag, text, label, config.size, workdir)
+                 for flag, text, label in (("--black", args.black, "first"), ("--white", args.white, "second"))]
+        engines, specs = [engine for engine, _ in sides], [spec for _, spec in sides]
+        scorer = None if args.scorer is None else _engine("--scorer", args.scorer, "scorer", config.size, workdir)
         config = replace(config, ask_to_score=tuple(s is None or s.kind not in opponents.SCORING_IS_A_SEARCH
                                                           for s in specs))
-        return _play_match(args, config, engines, specs, test)
+        return _play_match(args, config, engines, specs, test, scorer)
+
+
+def _engine(flag: str, text: str, label: str, size: int, workdir: str) -> tuple[GtpProcess, opponents.Opponent | None]:
+    """The (unstarted) engine that `flag`'s text names, a spec or a command line, and its spec (None for a
+    command line); UserError of one line if it cannot be."""
+    from goengine.cli import UserError
+
+    spec = None
+    if opponents.is_spec(text):
+        try:
+            spec = opponents.parse_opponent(text)
+        except ValueError as e:
+            raise UserError(f"{flag} {e}") from None
+        folder = os.path.join(workdir, label)  # each engine its own: two KataGos, two configs
+        os.mkdir(folder)
+        try:
+            argv = opponents.command(spec, board_size=size, workdir=folder)
+        except ValueError as e:  # goengine.katago.KataGoMissing is one
+            raise UserError(f"{flag} {spec}: {e}") from None
+    else:
+        try:
+            argv = shlex.split(text)
+        except ValueError as e:  # an unclosed quote
+            raise UserError(f"{flag} {text!r}: {e}") from None
+    try:
+        return GtpProcess(argv, label), spec
+    except ValueError as e:  # nothing to run
+        raise UserError(f"{flag} {text!r}: {e}") from None
 
 
 def _play_match(args: argparse.Namespace, config: MatchConfig, engines: list[GtpProcess],
-                specs: list[opponents.Opponent | None], test: sprt.SPRT | None = None) -> int:
+                specs: list[opponents.Opponent | None], test: sprt.SPRT | None = None,
+                scorer: tuple[GtpProcess, opponents.Opponent | None] | None = None) -> int:
     from goengine.cli import UserError
 
     first, second = engines
+    named = [(first, specs[0]), (second, specs[1])] + ([scorer] if scorer else [])
+    scoring = scorer[0] if scorer else None
     lines = sys.stderr if args.json else sys.stdout
     games: list[GameResult] = []
     progress = None
     try:
-        for engine in (first, second):
+        for engine, _ in named:
             try:
                 engine.ensure_started()
             except OSError as e:
@@ -450,12 +510,12 @@ def _play_match(args: argparse.Namespace, config: MatchConfig, engines: list[Gtp
                 engine.identify(SETUP_TIMEOUT_S)
             except (EngineCrashed, EngineTimeout) as e:
                 raise UserError(f"cannot start {' '.join(engine.argv)}: {e}") from None
-        for engine, spec in zip((first, second), specs):
+        for engine, spec in named:
             if spec is not None:
                 engine.label = str(spec)  # the name the user gave, not the program's
         if first.label == second.label:
             first.label, second.label = first.label + " [1]", second.label + " [2]"
-        referee = Referee(config, first, second)
+        referee = Referee(config, first, second, scoring)
         progress = _Progress(config.games, args.progress)  # after the engines start: a failure stays one line
         for i in range(config.games):
             opening = opening_for_pair(config, args.random_moves, args.seed, i)
@@ -471,8 +531,8 @@ def _play_match(args: argparse.Namespace, config: MatchConfig, engines: list[Gtp
     finally:
         if progress is not None:
             progress.close()
-        first.close()
-        second.close()
+        for engine, _ in named:
+            engine.close()
     summary = summarise(games, first.label, second.label)
     if test is not None:
         summary["sprt"] = sprt_status(test, games, first.label, config.alternate)

@@ -209,6 +209,80 @@ def test_an_engine_not_asked_to_score(tmp_path):
         assert "genmove" in sent and "final_score" not in sent and "final_status_list" not in sent
 
 
+# Black walls off the left with column D, White the right with column E; Black then drops a lone stone
+# at H5 in White's side and both pass. On the board as it stands (Tromp-Taylor) H5 makes the right side
+# nobody's: B+21 (9 + 27 + 1 against 9, komi 7). A player, and GNU Go, calls H5 dead: W+16 (45 against 36).
+WALLS = (",".join([f"D{i}" for i in range(1, 10)] + ["H5"]), ",".join(f"E{i}" for i in range(1, 10)))
+
+
+@pytest.mark.gnugo
+@pytest.mark.skipif(not gnugo_available(), reason=skip_reason())
+def test_a_scorer_scores_what_the_board_as_it_stands_gets_wrong(tmp_path):
+    black, white = broken("--moves", WALLS[0]), broken("--moves", WALLS[1])
+    (game,), _, _ = play(black, white, ask_to_score=(False, True))
+    assert game.result == "B+21" and "Tromp-Taylor" in game.detail  # without a scorer: the lone stone counts
+    scorer = GtpProcess([GNUGO_PATH, "--mode", "gtp", "--chinese-rules"], "gnugo")
+    games = []
+    # the same walls with colours swapped (White's lone stone in Black's side, after Black has passed once):
+    # the scorer, kept running, scores each game from its own replay of it, nothing left from the last one
+    for first, second in ((black, white), (white, black)):
+        a, b = GtpProcess(first, "first"), GtpProcess(second, "second")
+        try:
+            games.append(Referee(MatchConfig(games=1, out_dir=str(tmp_path / first[-1])), a, b, scorer).play_game(0))
+        finally:
+            a.close()
+            b.close()
+    scorer.close()
+    assert [(g.result, g.reason, g.detail) for g in games] == [("W+16", "score", "scored by gnugo"),
+                                                               ("B+2", "score", "scored by gnugo")]
+    assert sgf.replay(sgf.load_game(games[1].sgf))[-1].result() == "W+35"  # the board as it stands
+    assert sgf.load_game(games[1].sgf).result == "B+2" and scorer.starts == 1
+
+
+def test_a_failing_scorer_falls_back_and_says_why(tmp_path):
+    log = tmp_path / "scorer.log"
+    black, white = broken("--moves", WALLS[0]), broken("--moves", WALLS[1])
+    # a scorer that refuses a move: the engines' rule decides (here Tromp-Taylor), with the reason
+    scorer = GtpProcess(broken("--refuse-play", "--log", str(log)), "refuser")
+    a, b = GtpProcess(black, "first"), GtpProcess(white, "second")
+    try:
+        (game,) = [Referee(MatchConfig(games=1, handicap=2, komi=0.5), a, b, scorer).play_game(0)]
+    finally:
+        for engine in (a, b, scorer):
+            engine.close()
+    assert game.reason == "score" and "Tromp-Taylor" in game.detail  # scored by the rule, not forfeited
+    assert "scorer refuser failed at 'play w E1': illegal move" in game.detail  # White moves first
+    sent = log.read_text().split("\n")
+    # it was sent the game from the start, the handicap stones first
+    assert sent[1:5] == ["boardsize 9", "clear_board", "komi 0.5", "set_free_handicap C3 G7"]
+    # a scorer that answers no score
+    scorer = GtpProcess(broken("--score", "maybe"), "vague")
+    a, b = GtpProcess(black, "first"), GtpProcess(white, "second")
+    try:
+        game = Referee(MatchConfig(games=1), a, b, scorer).play_game(0)
+    finally:
+        for engine in (a, b, scorer):
+            engine.close()
+    assert "scorer vague answered 'maybe'" in game.detail and game.result == "B+21"
+
+
+@pytest.mark.gnugo
+@pytest.mark.skipif(not gnugo_available(), reason=skip_reason())
+def test_scorer_on_the_command_line(tmp_path, capsys):
+    engine = f"{sys.executable} {BROKEN}"
+    code = main(["match", "--black", f"{engine} --moves {WALLS[0]} --name one",
+                 "--white", f"{engine} --moves {WALLS[1]} --name two", "--games", "1", "--scorer", "gnugo:level=1",
+                 "--out", str(tmp_path), "--json", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (result,) = json.loads(out)["results"]
+    assert (result["result"], result["detail"]) == ("W+16", "scored by gnugo:level=1")
+    assert sgf.load_game(result["sgf"]).result == "W+16"
+    assert main(["match", "--black", "gnugo", "--white", "gnugo", "--scorer", "gnugo:levl=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("goengine match: --scorer 'gnugo:levl=1': gnugo takes no 'levl'") and err.count("\n") == 1
+
+
 @pytest.mark.gnugo
 @pytest.mark.skipif(not gnugo_available(), reason=skip_reason())
 def test_specs_play_a_match(tmp_path, capsys):

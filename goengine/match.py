@@ -43,7 +43,7 @@ from typing import Sequence
 
 import numpy as np
 
-from goengine import checks, opponents, sprt
+from goengine import checks, coords, opponents, sprt
 from goengine.gtp.client import EngineCrashed, EngineFailure, EngineTimeout, GtpProcess
 from goengine.handicap import fixed_handicap_vertices
 from goengine.match_stats import GameResult, elo_of_score, sprt_status, summarise
@@ -180,7 +180,8 @@ class Referee:
     def _scorer_says(self, setup: Position, position: Position) -> tuple[float | None, str]:
         """(points for Black, "") from the scorer's final_score on the game replayed to it, or (None, why)."""
         scorer, cfg = self.scorer, self.config
-        handicap = [v for v in _vertices(cfg.size) if setup.colour_at(v) == "b"]
+        handicap = [v for v in (coords.action_to_gtp(a, cfg.size) for a in range(cfg.size * cfg.size))
+                    if setup.colour_at(v) == "b"]
         commands = [f"boardsize {cfg.size}", "clear_board", f"komi {cfg.komi:g}"]
         commands += ["set_free_handicap " + " ".join(handicap)] if handicap else []
         commands += [f"play {colour} {vertex}" for colour, vertex in position.history]
@@ -288,11 +289,6 @@ def _ask(engine: GtpProcess, command: str) -> str | None:
     except (EngineFailure, EngineCrashed):
         pass
     return None
-
-
-def _vertices(size: int) -> list[str]:
-    """Every GTP vertex of a size x size board."""
-    return [f"{letter}{row}" for letter in "ABCDEFGHJKLMNOPQRST"[:size] for row in range(1, size + 1)]
 
 
 def _stone_at(position: Position, vertex: str) -> bool:

@@ -27,16 +27,21 @@ timed-out engine is started afresh for the next game.
 The summary (goengine/match_stats.py) gives the first engine's score (wins plus half the draws, over
 games) with its 95% Wilson interval, and the same as logistic Elo. With `--sprt ELO0,ELO1` the match is a
 sequential test (goengine/sprt.py): it stops once the games accept one of the two Elo differences, judged
-by colour-swapped pairs when colours alternate, and --games is the most it plays.
+by colour-swapped pairs when colours alternate, and --games is the most it plays. `--concurrency N` plays
+N games at once on N lanes, each with its own copy of every engine (cutechess-cli's -concurrency); a lane
+plays both games of a pair, and once the test decides no lane starts another game.
 """
 from __future__ import annotations
 
 import argparse
+import collections
+import concurrent.futures
 import json
 import os
 import shlex
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -53,6 +58,7 @@ SETUP_TIMEOUT_S = 120.0  # the first commands wait for imports and JIT compilati
 COMMAND_TIMEOUT_S = 30.0  # play, final_score, ...: instant for a sane engine
 SCORER_TIMEOUT_S = 120.0  # the scorer's final_score reads the whole board (GNU Go: about 1 s on 9x9)
 NO_LIMIT_MOVE_TIMEOUT_S = 3600.0  # without --seconds-per-move: only a guard against a hung engine
+MAX_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)
@@ -397,6 +403,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a third engine (a spec such as gnugo, or a command line) that scores the games ending "
                              "by passes: it is sent each game and asked final_score, as gogui-twogtp's -referee "
                              "(default: the engines' agreed score, else Tromp-Taylor)")
+    parser.add_argument("--concurrency", type=int, default=1, metavar="N",
+                        help="games played at once, each lane with its own engines, as cutechess-cli's "
+                             "-concurrency; give each game its cores (default 1)")
     parser.add_argument("--out", default=None, help="directory for one SGF per game")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (game lines go to stderr)")
     parser.add_argument("--alternate", action=argparse.BooleanOptionalAction, default=True,
@@ -447,19 +456,25 @@ def run(args: argparse.Namespace) -> int:
                  if os.path.exists(os.path.join(config.out_dir, name))]
         if taken:
             raise UserError(f"--out {config.out_dir} already holds {taken[0]}: choose another folder")
+    try:
+        checks.integer("--concurrency", args.concurrency, 1, MAX_CONCURRENCY)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     with tempfile.TemporaryDirectory(prefix="goengine-match-") as workdir:
-        sides = [_engine(flag, text, label, config.size, workdir)
-                 for flag, text, label in (("--black", args.black, "first"), ("--white", args.white, "second"))]
-        engines, specs = [engine for engine, _ in sides], [spec for _, spec in sides]
-        scorer = None if args.scorer is None else _engine("--scorer", args.scorer, "scorer", config.size, workdir)
+        named = [("--black", args.black, "first"), ("--white", args.white, "second")]
+        named += [("--scorer", args.scorer, "scorer")] if args.scorer is not None else []
+        lanes = [[_engine(flag, text, label, config.size, os.path.join(workdir, f"{label}-{lane}"))
+                  for flag, text, label in named] for lane in range(args.concurrency)]
+        specs = [spec for _, spec in lanes[0]]
         config = replace(config, ask_to_score=tuple(s is None or s.kind not in opponents.SCORING_IS_A_SEARCH
-                                                          for s in specs))
-        return _play_match(args, config, engines, specs, test, scorer)
+                                                          for s in specs[:2]))
+        return _play_match(args, config, lanes, test)
 
 
-def _engine(flag: str, text: str, label: str, size: int, workdir: str) -> tuple[GtpProcess, opponents.Opponent | None]:
+def _engine(flag: str, text: str, label: str, size: int, folder: str) -> tuple[GtpProcess, opponents.Opponent | None]:
     """The (unstarted) engine that `flag`'s text names, a spec or a command line, and its spec (None for a
-    command line); UserError of one line if it cannot be."""
+    command line); `folder` is made for it (a KataGo writes its config there). UserError of one line if
+    it cannot be."""
     from goengine.cli import UserError
 
     spec = None
@@ -468,7 +483,6 @@ def _engine(flag: str, text: str, label: str, size: int, workdir: str) -> tuple[
             spec = opponents.parse_opponent(text)
         except ValueError as e:
             raise UserError(f"{flag} {e}") from None
-        folder = os.path.join(workdir, label)  # each engine its own: two KataGos, two configs
         os.mkdir(folder)
         try:
             argv = opponents.command(spec, board_size=size, workdir=folder)
@@ -485,19 +499,14 @@ def _engine(flag: str, text: str, label: str, size: int, workdir: str) -> tuple[
         raise UserError(f"{flag} {text!r}: {e}") from None
 
 
-def _play_match(args: argparse.Namespace, config: MatchConfig, engines: list[GtpProcess],
-                specs: list[opponents.Opponent | None], test: sprt.SPRT | None = None,
-                scorer: tuple[GtpProcess, opponents.Opponent | None] | None = None) -> int:
+def _start(lanes: list[list[tuple[GtpProcess, opponents.Opponent | None]]]) -> None:
+    """Start and name every engine of every lane: a spec's engine by the spec the user gave, any other by
+    its GTP name and version, each copy alike; the two sides get " [1]" and " [2]" if their names are the
+    same. UserError of one line if one cannot start."""
     from goengine.cli import UserError
 
-    first, second = engines
-    named = [(first, specs[0]), (second, specs[1])] + ([scorer] if scorer else [])
-    scoring = scorer[0] if scorer else None
-    lines = sys.stderr if args.json else sys.stdout
-    games: list[GameResult] = []
-    progress = None
-    try:
-        for engine, _ in named:
+    for lane in lanes:
+        for engine, spec in lane:
             try:
                 engine.ensure_started()
             except OSError as e:
@@ -506,32 +515,82 @@ def _play_match(args: argparse.Namespace, config: MatchConfig, engines: list[Gtp
                 engine.identify(SETUP_TIMEOUT_S)
             except (EngineCrashed, EngineTimeout) as e:
                 raise UserError(f"cannot start {' '.join(engine.argv)}: {e}") from None
-        for engine, spec in named:
             if spec is not None:
                 engine.label = str(spec)  # the name the user gave, not the program's
+        first, second = lane[0][0], lane[1][0]
         if first.label == second.label:
             first.label, second.label = first.label + " [1]", second.label + " [2]"
-        referee = Referee(config, first, second, scoring)
+
+
+def _units(config: MatchConfig) -> list[list[int]]:
+    """The games in the order lanes take them: colour-swapped pairs stay together (one lane plays both,
+    so a pair is complete as soon as it can be), single games when colours do not alternate."""
+    step = 2 if config.alternate else 1
+    return [list(range(i, min(i + step, config.games))) for i in range(0, config.games, step)]
+
+
+def _play_match(args: argparse.Namespace, config: MatchConfig,
+                lanes: list[list[tuple[GtpProcess, opponents.Opponent | None]]],
+                test: sprt.SPRT | None = None) -> int:
+    """Play config.games games on len(lanes) lanes at once (each lane its own engines, first, second and
+    an optional scorer, as cutechess-cli's -concurrency), print each game as it ends and the summary. With
+    a test, lanes take no new game once it decides; games already under way are played out and counted."""
+    lines = sys.stderr if args.json else sys.stdout
+    games: list[GameResult] = []
+    decided: dict | None = None
+    lock = threading.Lock()
+    todo = collections.deque(_units(config))
+    progress = None
+    try:
+        _start(lanes)
+        first, second = lanes[0][0][0].label, lanes[0][1][0].label
         progress = _Progress(config.games, args.progress)  # after the engines start: a failure stays one line
-        for i in range(config.games):
-            opening = opening_for_pair(config, args.random_moves, args.seed, i)
-            game = referee.play_game(i, opening)
-            games.append(game)
-            progress.update()
-            print(f"game {game.index}/{config.games}: {game.black} (B) vs {game.white} (W): {game.result} "
-                  f"({game.reason}, {len(game.moves)} moves, {game.seconds:.1f}s)"
-                  + (f" - {game.detail}" if game.reason not in ("score", "move cap", "resign") else ""),
-                  file=lines, flush=True)
-            if test is not None and sprt_status(test, games, first.label, config.alternate)["result"]:
-                break
+
+        def play_lane(lane: list[tuple[GtpProcess, opponents.Opponent | None]]) -> None:
+            nonlocal decided
+            referee = Referee(config, lane[0][0], lane[1][0], lane[2][0] if len(lane) > 2 else None)
+            while True:
+                with lock:
+                    if decided is not None or not todo:
+                        return
+                    unit = todo.popleft()
+                for i in unit:
+                    game = referee.play_game(i, opening_for_pair(config, args.random_moves, args.seed, i))
+                    with lock:
+                        games.append(game)
+                        progress.update()
+                        print(f"game {game.index}/{config.games}: {game.black} (B) vs {game.white} (W): "
+                              f"{game.result} ({game.reason}, {len(game.moves)} moves, {game.seconds:.1f}s)"
+                              + (f" - {game.detail}" if game.reason not in ("score", "move cap", "resign") else ""),
+                              file=lines, flush=True)
+                        if test is not None and decided is None:
+                            status = sprt_status(test, games, first, config.alternate)
+                            if status["result"]:
+                                decided = status | {"games": len(games)}
+                        if decided is not None:
+                            return
+
+        if len(lanes) == 1:
+            play_lane(lanes[0])
+        else:
+            with concurrent.futures.ThreadPoolExecutor(len(lanes), thread_name_prefix="match-lane") as pool:
+                for future in [pool.submit(play_lane, lane) for lane in lanes]:
+                    future.result()  # a lane's unexpected error is the match's
     finally:
         if progress is not None:
             progress.close()
-        for engine, _ in named:
-            engine.close()
-    summary = summarise(games, first.label, second.label)
+        for lane in lanes:
+            for engine, _ in lane:
+                engine.close()
+    games.sort(key=lambda g: g.index)
+    summary = summarise(games, first, second)
     if test is not None:
-        summary["sprt"] = sprt_status(test, games, first.label, config.alternate)
+        # the test's decision is the one it reached; games that lanes had under way are in the figures,
+        # and in the LLR after them
+        summary["sprt"] = sprt_status(test, games, first, config.alternate)
+        if decided is not None:
+            summary["sprt"] |= {"result": decided["result"], "decided_after_games": decided["games"],
+                                "llr_at_decision": decided["llr"]}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

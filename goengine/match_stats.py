@@ -58,10 +58,15 @@ def _finite(x: float) -> float | None:
 
 
 def sprt_status(test: sprt.SPRT, games: Sequence[GameResult], first: str, pairs: bool) -> dict:
-    """The test after `games`: its LLR over completed units (colour-swapped pairs, or games) and its decision."""
+    """The test after `games`: its LLR over completed units (colour-swapped pairs, or games) and its decision.
+    A pair is games 2k+1 and 2k+2 (GameResult.index), whatever order they finished in; a pair with one game
+    played is not a unit yet."""
     scores = first_scores(games, first)
     if pairs:
-        scores = [(a + b) / 2 for a, b in zip(scores[0::2], scores[1::2])]
+        halves: dict[int, list[float]] = {}
+        for game, score in zip(games, scores):
+            halves.setdefault((game.index - 1) // 2, []).append(score)
+        scores = [sum(both) / 2 for _, both in sorted(halves.items()) if len(both) == 2]
     llr = test.llr(scores, unit_games=2 if pairs else 1)
     lower, upper = test.bounds
     return {"elo0": test.elo0, "elo1": test.elo1, "alpha": test.alpha, "beta": test.beta,

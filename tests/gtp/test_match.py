@@ -163,6 +163,56 @@ def test_sprt_stops_the_match_once_it_decides(capsys):
     assert summary["games"] == 2 and summary["sprt"]["result"] is None and 0 < summary["sprt"]["llr"] < 1
 
 
+def test_concurrency_plays_every_game_once_on_its_own_engines(tmp_path, capsys):
+    """--concurrency 3: three lanes, each with its own two engines, share the games; every game is played
+    once, on the opening of its pair and in the colours of its index, as in the match of one lane."""
+    engine = f"{sys.executable} {BROKEN}"
+    logs = {side: tmp_path / f"{side}.log" for side in ("one", "two")}
+    # engines that only pass: a game is its opening, so one lane and three must give the same games
+    argv = ["match", "--black", f"{engine} --name one --log {logs['one']}",
+            "--white", f"{engine} --name two --log {logs['two']}", "--games", "7", "--size", "7", "--komi", "0.5",
+            "--random-moves", "3", "--seed", "4", "--json", "--no-progress"]
+    assert main(argv + ["--out", str(tmp_path / "lanes"), "--concurrency", "3"]) == 0
+    out, err = capsys.readouterr()
+    lanes = json.loads(out)
+    assert [log.read_text().split("\n").count("start") for log in logs.values()] == [3, 3]
+    for log in logs.values():
+        log.unlink()
+    assert main(argv + ["--out", str(tmp_path / "one")]) == 0
+    single = json.loads(capsys.readouterr().out)
+    assert [log.read_text().split("\n").count("start") for log in logs.values()] == [1, 1]
+    assert sorted(err.count(f"game {i}/7:") for i in range(1, 8)) == [1] * 7
+    for key in ("games", "wins", "losses", "draws", "win_rate"):
+        assert lanes[key] == single[key]
+    assert [r["index"] for r in lanes["results"]] == list(range(1, 8))  # the summary lists games in order
+    for a, b in zip(lanes["results"], single["results"]):
+        assert (a["black"], a["white"], a["result"]) == (b["black"], b["white"], b["result"])
+        assert sgf.load_game(a["sgf"]).moves == sgf.load_game(b["sgf"]).moves  # same opening, same game
+
+
+def test_concurrency_with_a_sequential_test(capsys):
+    """With lanes, the test stops them taking new games once it decides; games under way are played out and
+    counted, and the decision is the one reached (pairs count when both their games are in, in any order)."""
+    engine = f"{sys.executable} {BROKEN}"
+    loser = engine + " --name loser --moves " + ",".join(["resign"] * 60)
+    assert main(["match", "--black", engine + " --name winner", "--white", loser, "--games", "60", "--sprt", "0,100",
+                 "--json", "--no-progress", "--size", "5", "--concurrency", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    test = summary["sprt"]
+    pairs = math.ceil(math.log(19) / math.log(expected_score(100) / expected_score(0)))
+    assert test["result"] == "H1" and test["llr_at_decision"] >= test["bounds"][1]
+    assert test["decided_after_games"] in (2 * pairs, 2 * pairs + 1) and summary["games"] < 60
+    assert summary["games"] - test["decided_after_games"] <= 1  # the other lane's game under way, at most
+    assert summary["wins"] == summary["games"]
+
+
+def test_concurrency_out_of_range_is_one_line(capsys):
+    for value in ("0", "65"):
+        assert main(["match", "--black", "gnugo", "--white", "gnugo", "--concurrency", value]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("goengine match: --concurrency must be") and err.count("\n") == 1, err
+
+
 def test_progress_bar_without_tqdm(monkeypatch, capsys):
     from goengine import match
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import concurrent.futures
 import json
 import os
 import shlex
@@ -529,6 +528,29 @@ def _units(config: MatchConfig) -> list[list[int]]:
     return [list(range(i, min(i + step, config.games))) for i in range(0, config.games, step)]
 
 
+def _run_lanes(play_lane, lanes: list) -> None:
+    """play_lane(lane) for every lane at once, on daemon threads (a lane blocked on an engine never holds
+    the process up once the match ends); the first lane error is raised here, and so are Ctrl-C and
+    SIGTERM, which the waits below do not block."""
+    errors: list[BaseException] = []
+
+    def guarded(lane) -> None:
+        try:
+            play_lane(lane)
+        except BaseException as e:  # noqa: B036 - handed to the main thread, which raises it
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(lane,), name=f"match-lane-{k}", daemon=True)
+               for k, lane in enumerate(lanes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive() and not errors:
+            thread.join(0.2)
+        if errors:
+            raise errors[0]
+
+
 def _play_match(args: argparse.Namespace, config: MatchConfig,
                 lanes: list[list[tuple[GtpProcess, opponents.Opponent | None]]],
                 test: sprt.SPRT | None = None) -> int:
@@ -539,6 +561,7 @@ def _play_match(args: argparse.Namespace, config: MatchConfig,
     games: list[GameResult] = []
     decided: dict | None = None
     lock = threading.Lock()
+    stopping = threading.Event()  # the match is ending early (an error, Ctrl-C, SIGTERM): no lane starts a game
     todo = collections.deque(_units(config))
     progress = None
     try:
@@ -555,6 +578,8 @@ def _play_match(args: argparse.Namespace, config: MatchConfig,
                         return
                     unit = todo.popleft()
                 for i in unit:
+                    if stopping.is_set():  # checked before each game: its first command would restart engines
+                        return
                     game = referee.play_game(i, opening_for_pair(config, args.random_moves, args.seed, i))
                     with lock:
                         games.append(game)
@@ -573,10 +598,9 @@ def _play_match(args: argparse.Namespace, config: MatchConfig,
         if len(lanes) == 1:
             play_lane(lanes[0])
         else:
-            with concurrent.futures.ThreadPoolExecutor(len(lanes), thread_name_prefix="match-lane") as pool:
-                for future in [pool.submit(play_lane, lane) for lane in lanes]:
-                    future.result()  # a lane's unexpected error is the match's
+            _run_lanes(play_lane, lanes)
     finally:
+        stopping.set()
         if progress is not None:
             progress.close()
         for lane in lanes:

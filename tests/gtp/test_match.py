@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import subprocess
 import sys
 import time
 
@@ -18,6 +20,7 @@ from goengine.gtp.client import GtpProcess
 from goengine.match import MatchConfig, Referee, parse_score
 from goengine.match_stats import wilson_interval
 from goengine.sprt import expected_score
+from selfplay.reaper import process_tree
 from tests.gnugo import GNUGO_PATH, gnugo_available, skip_reason
 
 BROKEN = os.path.join(os.path.dirname(__file__), "broken_engine.py")
@@ -204,6 +207,30 @@ def test_concurrency_with_a_sequential_test(capsys):
     assert test["decided_after_games"] in (2 * pairs, 2 * pairs + 1) and summary["games"] < 60
     assert summary["games"] - test["decided_after_games"] <= 1  # the other lane's game under way, at most
     assert summary["wins"] == summary["games"]
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGKILL, -9)])
+def test_a_stopped_match_leaves_no_engine_behind(signum, code):
+    """SIGTERM ends a match of two lanes with one line and exit 143, its four engines closed, none started
+    again by a lane that was mid-game; after SIGKILL the engines end on their own (stdin closes)."""
+    engine = f"{sys.executable} {BROKEN} --sleep-on-genmove 0.2"
+    proc = subprocess.Popen([sys.executable, "-m", "goengine.cli", "match", "--black", engine, "--white", engine,
+                             "--games", "40", "--size", "5", "--concurrency", "2", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(tree := process_tree({proc.pid})) < 5 and time.monotonic() < deadline:  # the match and 4 engines
+        time.sleep(0.1)
+    assert len(tree) == 5, tree
+    time.sleep(1.0)  # games under way on both lanes
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    if signum == signal.SIGTERM:
+        assert err.strip().splitlines()[-1] == "goengine match: terminated" and "Traceback" not in err, err
+    deadline = time.monotonic() + 10
+    while (alive := [pid for pid in process_tree(set(tree)) if pid != proc.pid]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive == [], "engines outlived the match"
 
 
 def test_concurrency_out_of_range_is_one_line(capsys):

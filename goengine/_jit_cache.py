@@ -4,7 +4,11 @@ numba invalidates a cached function only when the file that defines it changes (
 invalidation"). A kernel that calls a kernel of another file (the search calls the playout, the
 playout calls the board) keeps the old callee's machine code after that other file changes: after an
 upgrade or an edit, the engine would silently run stale code. So the cache lives in a subfolder named
-by a hash of every source file of the package, and any change starts a fresh one.
+by a hash of the source files that can end up in a kernel (`kernel_sources`: every file that imports
+numba, and every goengine module those import, whose constants a kernel freezes when it compiles), and
+a change to any of them starts a fresh one. A change elsewhere (the referee, GTP, the command line)
+keeps the compiled kernels: it no longer costs a recompilation of about a minute, which, at a match's
+first genmove, is a loss on time.
 
 The base folder is $NUMBA_CACHE_DIR if set (Ray workers get it from the driver, selfplay.orchestrator),
 else ~/.cache/goengine-numba. `pin()` must run before the first jitted module is imported: numba fixes
@@ -16,6 +20,7 @@ version (a Ray worker of a long run) marks its folder whenever it starts, so it 
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import re
@@ -29,10 +34,54 @@ KEEP_DAYS = 14.0
 _VERSION_FOLDER = re.compile(r"goengine-[0-9a-f]{12}")
 
 
+def _imports(path: Path) -> tuple[bool, set[str]]:
+    """(whether the file imports numba, the goengine modules it imports, each as a dotted name; for `from
+    goengine.x import y`, both goengine.x and goengine.x.y, whichever of them is a module)."""
+    package = ["goengine", *path.relative_to(PACKAGE).parent.parts]  # what a relative import starts from
+    uses_numba, names = False, set()
+    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                uses_numba |= alias.name.split(".")[0] == "numba"
+                names.add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the package, up level-1 packages
+                base = ".".join(package[:len(package) - node.level + 1] + ([base] if base else []))
+            uses_numba |= base.split(".")[0] == "numba"
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return uses_numba, {name for name in names if name.split(".")[0] == "goengine"}
+
+
+def _module_file(name: str) -> Path | None:
+    """The file of the goengine module `name` (a package's __init__.py), None if it is not one."""
+    path = PACKAGE.joinpath(*name.split(".")[1:])
+    for candidate in (path / "__init__.py", path.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def kernel_sources() -> list[Path]:
+    """The files whose code can be in a compiled kernel: every .py file of goengine that imports numba,
+    and the goengine modules those import, transitively. Sorted."""
+    imports = {path: _imports(path) for path in PACKAGE.rglob("*.py")}
+    todo = [path for path, (uses_numba, _) in imports.items() if uses_numba]
+    found = set(todo)
+    while todo:
+        for name in imports[todo.pop()][1]:
+            path = _module_file(name)
+            if path is not None and path not in found:
+                found.add(path)
+                todo.append(path)
+    return sorted(found)
+
+
 def fingerprint() -> str:
-    """12 hex digits of a hash of every .py file of goengine (paths and contents)."""
+    """12 hex digits of a hash of the kernel_sources() (paths and contents)."""
     digest = hashlib.sha1()
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in kernel_sources():
         digest.update(str(path.relative_to(PACKAGE)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

@@ -8,16 +8,32 @@ import time
 from goengine import _jit_cache
 
 
-def test_fingerprint_changes_with_any_source_file(tmp_path, monkeypatch):
+def test_fingerprint_follows_the_kernels_sources_and_nothing_else(tmp_path, monkeypatch):
     copy = tmp_path / "goengine"
     shutil.copytree(_jit_cache.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(_jit_cache, "PACKAGE", copy)
     before = _jit_cache.fingerprint()
     assert before == _jit_cache.fingerprint()
+    sources = {str(p.relative_to(copy)) for p in _jit_cache.kernel_sources()}
+    assert {"_kernels.py", "mcts/_tree.py", "mcts/_playout.py", "features/_ladder.py"} <= sources
+    assert not sources & {"match.py", "cli.py", "gtp/engine.py", "mcts/search.py", "position.py"}
+
+    def edit(name: str, text: str = "\n# changed\n") -> str:
+        path = copy / name
+        path.write_text(path.read_text() + text)
+        return _jit_cache.fingerprint()
+
+    # the referee, GTP and the search's Python side are not in a kernel: the compiled kernels stay
+    assert edit("match.py") == edit("gtp/engine.py") == edit("mcts/search.py") == before
     # a callee's file, not the caller's: the case numba's own invalidation misses
-    playout = copy / "mcts" / "_playout.py"
-    playout.write_text(playout.read_text() + "\n# changed\n")
-    assert _jit_cache.fingerprint() != before
+    changed = edit("mcts/_playout.py")
+    assert changed != before
+    # a module a kernel file imports (constants a kernel freezes), found through the imports, relative too
+    (copy / "mcts" / "_limits.py").write_text("MOVES = 3\n")
+    assert edit("mcts/_playout.py", "\nfrom ._limits import MOVES\n") != changed
+    with_import = _jit_cache.fingerprint()
+    assert "mcts/_limits.py" in {str(p.relative_to(copy)) for p in _jit_cache.kernel_sources()}
+    assert edit("mcts/_limits.py") != with_import
 
 
 def test_kernels_are_cached_under_the_fingerprinted_folder(tmp_path):

@@ -582,6 +582,8 @@ def _play_match(args: argparse.Namespace, config: MatchConfig,
                         return
                     game = referee.play_game(i, opening_for_pair(config, args.random_moves, args.seed, i))
                     with lock:
+                        if stopping.is_set():  # cut short by the stop (its engines closed): not a result
+                            return
                         games.append(game)
                         progress.update()
                         print(f"game {game.index}/{config.games}: {game.black} (B) vs {game.white} (W): "

@@ -15,6 +15,7 @@ from goengine import checks
 from goengine.player_registry import add_player_arguments, make_player
 from goengine.players import TimeBudget
 from goengine.position import IllegalMove, Position
+from goengine.warmup import ensure_warm
 
 HELP = ("moves: a vertex like D4, or pass / resign / undo / hint / board / help / quit")
 
@@ -134,6 +135,7 @@ def run(args) -> int:
     except ValueError as e:
         raise UserError(str(e)) from None
     budget = TimeBudget(playouts=args.playouts, seconds=args.seconds) if (args.playouts or args.seconds) else None
+    ensure_warm(announce=sys.stdout)  # a cold cache compiles now, not during the engine's first move
     print(f"You play {'Black' if human == 'b' else 'White'} on {args.size}x{args.size}, komi {args.komi:g}, "
           f"against {player.name}. {HELP}")
     game = TerminalGame(player, human, pos, read=input, out=sys.stdout, budget=budget)

@@ -43,10 +43,14 @@ def build_engine(args: argparse.Namespace, player: Player | None = None, stderr=
 def run(args: argparse.Namespace) -> int:
     from goengine.gtp.engine import LineSource, fd_lines
     from goengine.position import Position
+    from goengine.warmup import ensure_warm
 
     Position(args.size, args.komi, args.rules)  # bad --size/--komi/--rules: one line and exit before serving
     if args.ponder and (args.engine != "mcts" or args.weights or args.lee):
         raise ValueError("--ponder is for the playout engine (the default --engine mcts)")
+    # a cold cache compiles now, before the first answer (a controller's start-up time), not in the
+    # first genmove, which a referee times
+    ensure_warm(announce=sys.stderr)
     engine = build_engine(args)
     sys.stdout.reconfigure(encoding="utf-8", errors="replace", newline="\n")
     try:

@@ -84,3 +84,26 @@ def test_pin_prunes_only_stale_folders_of_other_versions(tmp_path, monkeypatch):
     pinned = _jit_cache.pin()
     assert os.path.exists(os.path.join(pinned, ".last_used"))
     assert not old.exists() and recent.exists()
+
+
+def test_gtp_compiles_a_cold_cache_before_its_first_answer(tmp_path):
+    """With an empty cache, `goengine gtp` compiles every kernel before it answers its first command
+    (here `name`: no search asked for), and says so on stderr; the next engine's genmove then finds all
+    it needs in the cache and compiles nothing, so a referee's per-move limit never times a compilation."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    gtp = [sys.executable, "-m", "goengine.cli", "gtp", "--playouts", "50"]
+    first = subprocess.run(gtp, input="name\nquit\n", env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0 and first.stdout.startswith("= goengine"), first.stderr
+    assert "compiling the engine's kernels" in first.stderr
+    folder = tmp_path / f"goengine-{_jit_cache.fingerprint()}"
+    assert (folder / ".warm").exists()
+
+    def index() -> dict[str, float]:
+        return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*.nbi")}
+
+    before = index()
+    assert any("rollout_search" in name for name in before), "the search was not compiled at start"
+    second = subprocess.run(gtp, input="genmove b\nquit\n", env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0 and second.stdout.split("\n")[0] not in ("=", "= pass"), second.stdout
+    assert "compiling" not in second.stderr
+    assert index() == before, "the first genmove compiled (or recompiled) a kernel"

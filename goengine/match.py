@@ -465,6 +465,10 @@ def run(args: argparse.Namespace) -> int:
         lanes = [[_engine(flag, text, label, config.size, os.path.join(workdir, f"{label}-{lane}"))
                   for flag, text, label in named] for lane in range(args.concurrency)]
         specs = [spec for _, spec in lanes[0]]
+        if any(spec is not None and spec.kind == "goengine" for spec in specs):
+            from goengine.warmup import ensure_warm
+
+            ensure_warm(announce=sys.stderr)  # once here, not in every engine at once
         config = replace(config, ask_to_score=tuple(s is None or s.kind not in opponents.SCORING_IS_A_SEARCH
                                                           for s in specs[:2]))
         return _play_match(args, config, lanes, test)

@@ -418,3 +418,19 @@ def test_random_openings_are_shared_by_each_pair_and_differ_between_pairs(tmp_pa
     capsys.readouterr()
     assert main(argv + ["--random-moves", "49"]) == 2
     assert "--random-moves must be in [0, 48], not 49" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.gnugo
+@pytest.mark.skipif(not gnugo_available(), reason=skip_reason())
+def test_a_match_fills_a_cold_cache_before_its_engines_start(tmp_path):
+    """A match with a goengine side compiles the kernels once, in the referee, before any engine starts
+    (not in every engine at once, nor in a timed genmove); its games are then played, not lost on time."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-m", "goengine.cli", "match", "--black", "goengine:seconds=0.2",
+                           "--white", "gnugo:level=1", "--games", "2", "--size", "9", "--seconds-per-move", "3",
+                           "--concurrency", "2", "--no-alternate", "--json", "--no-progress"],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("compiling the engine's kernels") == 1
+    assert all(r["reason"] in ("score", "resign") for r in json.loads(proc.stdout)["results"]), proc.stderr

@@ -101,12 +101,21 @@ def cache_dir() -> str:
     return os.path.join(base_dir(), f"goengine-{fingerprint()}")
 
 
+_pinned: str | None = None
+
+
+def pinned() -> str | None:
+    """The folder pin() pointed numba's cache at (None before it ran), read without importing numba."""
+    return _pinned
+
+
 def pin() -> str:
     """Point numba's cache at cache_dir() for the kernels defined from now on; returns the folder."""
+    global _pinned
     from numba.core import config
 
     folder = cache_dir()
-    config.CACHE_DIR = folder
+    config.CACHE_DIR = _pinned = folder
     try:
         os.makedirs(folder, exist_ok=True)
         Path(folder, ".last_used").touch()

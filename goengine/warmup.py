@@ -20,9 +20,10 @@ WARM_MARKER = ".warm"
 
 
 def _marker() -> str | None:
-    from numba.core import config
+    from goengine import _jit_cache  # not numba: a file importing numba counts as a kernel's source
 
-    return os.path.join(config.CACHE_DIR, WARM_MARKER) if config.CACHE_DIR else None
+    folder = _jit_cache.pinned()
+    return os.path.join(folder, WARM_MARKER) if folder else None
 
 
 def ensure_warm(announce: TextIO | None = None) -> bool:

@@ -150,8 +150,8 @@ def measure(quick: bool = False, weights: str | None = None) -> dict:
 def strength(first: str, second: str, games: int, *, size: int = 9, komi: float = 7.0, opening_moves: int = 4,
              seed: int = 0, progress: bool = True) -> dict:
     """`first` against `second` (engine specs, e.g. goengine:weights=W,playouts=64) over `games` games under
-    goengine.match's referee. Two deterministic searchers would replay one game, so games come in pairs
-    that start from the same `opening_moves` random moves (goengine.match.random_opening, as the ladder
+    goengine.referee. Two deterministic searchers would replay one game, so games come in pairs
+    that start from the same `opening_moves` random moves (goengine.referee.random_opening, as the ladder
     does) with colours swapped. Returns the first's record, score with its 95% Wilson interval and the
     Elo difference with its interval (rl/elo.py).
 
@@ -162,7 +162,7 @@ def strength(first: str, second: str, games: int, *, size: int = 9, komi: float 
 
     from goengine import opponents
     from goengine.gtp.client import GtpProcess
-    from goengine.match import MatchConfig, Referee, random_opening
+    from goengine.referee import MatchConfig, Referee, random_opening
     from goengine.match_stats import summarise
     from goengine.position import Position
     from rl.elo import elo_from_score

@@ -1,4 +1,4 @@
-"""A game's result as the referee (goengine/match.py) records it, and what a match's games say: the first
+"""A game's result as the referee (goengine/referee.py) records it, and what a match's games say: the first
 engine's score with its 95% Wilson score interval (E. B. Wilson, "Probable inference, the law of
 succession, and statistical inference", JASA 1927), the same as logistic Elo, and the state of a
 sequential test (goengine/sprt.py) over them.

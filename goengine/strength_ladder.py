@@ -27,7 +27,7 @@ The ladder file (JSON, written atomically after every game, so a killed run resu
     weakest first), games [{"black", "white", "result", ...}] between rungs, placements {player: [games]}.
 
 Most rungs are deterministic (GNU Go without --seed, a seeded search), so every game starts with
-`random_moves` uniformly random moves (goengine.match.random_opening), seeded by the two players and the
+`random_moves` uniformly random moves (goengine.referee.random_opening), seeded by the two players and the
 game's index: games differ, and a rerun of the same game is the same game.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ from goengine import checks, opponents
 from goengine.atomic import atomic_open
 from goengine.bradley_terry import Rating, fit
 from goengine.gtp.client import EngineCrashed, EngineTimeout, GtpProcess
-from goengine.match import SETUP_TIMEOUT_S, MatchConfig, Referee, random_opening
+from goengine.referee import SETUP_TIMEOUT_S, MatchConfig, Referee, random_opening
 from goengine.position import Position
 
 FORMAT, VERSION = "goengine-ladder", 1

@@ -7,7 +7,7 @@ their openings: the first `--random-moves` moves (default 4 on 9x9, 8 on 19x19) 
 the legal moves that fill no eye-like point, by our own RNG seeded from (--seed, game index), and sent to
 both engines with `play`; the engines play on from there. The SGF marks those moves (`C[random opening
 move]`) and its root comment gives the settings (canonical specs, seed, random moves), so that a record
-says how it was made. Games are refereed by goengine.match.Referee: every move checked by our rules,
+says how it was made. Games are refereed by goengine.referee.Referee: every move checked by our rules,
 finished games scored as `goengine match` scores them (an engine whose scoring is a search, KataGo, is
 not asked: Tromp-Taylor area on the board as it stands; a cheap scorer such as GNU Go is asked).
 
@@ -39,7 +39,7 @@ import numpy as np
 
 from goengine import atomic, checks, opponents
 from goengine.gtp.client import GtpProcess
-from goengine.match import MatchConfig, Referee, random_opening
+from goengine.referee import MatchConfig, Referee, random_opening
 from goengine.position import Position
 
 RANDOM_MOVE_COMMENT = "random opening move"

@@ -1,4 +1,4 @@
-"""The match referee (goengine/match.py): forfeits from a deliberately broken engine (broken_engine.py),
+"""The referee (goengine/referee.py) and `goengine match` (goengine/match.py): forfeits from a deliberately broken engine (broken_engine.py),
 scoring by agreement or Tromp-Taylor, the Wilson interval against published values and scipy, the
 command line with JSON and SGF output, and games between `goengine gtp` and GNU Go."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ from scipy.stats import binomtest
 from goengine import sgf
 from goengine.cli import main
 from goengine.gtp.client import GtpProcess
-from goengine.match import MatchConfig, Referee, parse_score
+from goengine.referee import MatchConfig, Referee, parse_score
 from goengine.match_stats import wilson_interval
 from goengine.sprt import expected_score
 from selfplay.reaper import process_tree

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from goengine.gtp.client import GtpProcess
-from goengine.match import MatchConfig, Referee
+from goengine.referee import MatchConfig, Referee
 from goengine.position import Position
 from tests.gnugo import GNUGO_PATH, gnugo_available, skip_reason
 from tests.gtp.test_handlers import parse_lz

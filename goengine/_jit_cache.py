@@ -72,11 +72,13 @@ def _module_file(name: str) -> Path | None:
 def kernel_sources() -> list[Path]:
     """The files whose code can be in a compiled kernel: every .py file of goengine that imports numba,
     and the goengine modules those import, transitively. Sorted."""
-    # only files that name numba can import it: parse those, then what the kernel files import
-    todo = [path for path in PACKAGE.rglob("*.py") if b"numba" in path.read_bytes() and _imports(path)[0]]
+    # only files that name numba can import it: read those, then what the kernel files import
+    read = {path: _imports(path) for path in PACKAGE.rglob("*.py") if b"numba" in path.read_bytes()}
+    todo = [path for path, (uses_numba, _) in read.items() if uses_numba]
     found = set(todo)
     while todo:
-        for name in _imports(todo.pop())[1]:
+        path = todo.pop()
+        for name in (read[path] if path in read else _imports(path))[1]:
             path = _module_file(name)
             if path is not None and path not in found:
                 found.add(path)

@@ -6,15 +6,15 @@
 # Finished runs resume, finished matches are kept. Usage:
 #   scripts/zero_ab.sh OUT GENERATIONS "SEEDS" GAMES BASE VARIANT "VARIANT_FLAGS"
 # e.g. scripts/zero_ab.sh runs/gumbel-ab 10 "1 2" 100 puct gumbel --gumbel
-# Environment: STAGE=train or STAGE=match runs one half; SIZE and KOMI the board (5, 0.5); VISITS the
-# self-play visits (32); TEMPERATURE_MOVES (4 up to 5x5, else 8); OPPONENT the fixed opponent, a
-# `goengine match` spec (the rollout engine at ROLLOUT_PLAYOUTS, 200), and OPPONENT_NAME its name in the
-# match files (fixed); COMPARE the generations of the head-to-head matches (the last).
+# Environment: STAGE=train or STAGE=match runs one half; SIZE and KOMI the board (5, 0.5); NET the net
+# preset (2x16); VISITS the self-play visits (32); TEMPERATURE_MOVES (4 up to 5x5, else 8); OPPONENT the
+# fixed opponent, a `goengine match` spec (the rollout engine at ROLLOUT_PLAYOUTS, 200), and OPPONENT_NAME
+# its name in the match files (fixed); COMPARE the generations of the head-to-head matches (the last).
 set -euo pipefail
 out=$1; generations=$2; seeds=$3; games=$4; base=$5; variant=$6; read -r -a variant_flags <<< "$7"
 goengine="nice -n 10 .venv/bin/goengine"
 mkdir -p "$out"
-stage=${STAGE:-all}; size=${SIZE:-5}; komi=${KOMI:-0.5}; visits=${VISITS:-32}
+stage=${STAGE:-all}; size=${SIZE:-5}; komi=${KOMI:-0.5}; net=${NET:-2x16}; visits=${VISITS:-32}
 temperature_moves=${TEMPERATURE_MOVES:-$(( size <= 5 ? 4 : 8 ))}
 opponent=${OPPONENT:-"goengine:playouts=${ROLLOUT_PLAYOUTS:-200},seed=4"}; opponent_name=${OPPONENT_NAME:-fixed}
 for seed in $seeds; do
@@ -24,7 +24,7 @@ for seed in $seeds; do
     if [ -f "$out/$arm-s$seed/state.json" ]; then
       run+=(--resume)
     else
-      run+=(--board-size "$size" --komi "$komi" --net 2x16 --visits "$visits" --parallel-games 32 --leaves-per-game 2
+      run+=(--board-size "$size" --komi "$komi" --net "$net" --visits "$visits" --parallel-games 32 --leaves-per-game 2
             --temperature-moves "$temperature_moves" --resign-threshold 0 --games 48 --steps 120
             --batch-size 128 --lr 0.03 --window 240 --gate-games 0 --seed "$seed")
       if [ "$arm" = "$variant" ]; then run+=("${variant_flags[@]}"); fi

@@ -21,9 +21,14 @@ global pooling instead of a fully connected layer over every point:
     policy head   1x1 conv to P = C_h planes and, in parallel, to G = C_h planes -> BN -> ReLU; G is mean-
                   and max-pooled over the board; FC(pooled G) adds one bias per P channel; P -> BN -> ReLU
                   -> 1x1 conv to one logit per point; the pass logit is FC(pooled G)
-    value head    1x1 conv to C_h planes -> BN -> ReLU -> mean- and max-pooled -> FC 256 -> ReLU -> FC 1 -> tanh
+    value head    1x1 conv to C_h planes -> BN -> ReLU -> mean-pooled -> FC 256 -> ReLU -> FC 1 -> tanh
 
-C_h = min(32, trunk channels), KataGo's head width on its small nets. The heads then have no weight tied to
+C_h = min(32, trunk channels), KataGo's head width on its small nets. The value head pools by the mean
+only, as KataGo's does (its value pooling is three means, two of them scaled by the board size, which on the
+one board size a net here plays are the same feature). With the max as well, the hidden layer got a large,
+nearly constant input (the largest of each channel's N² activations) that acts as a bias with a large
+learning rate: in 7x7 self-play at lr 0.03 one run in four drove tanh's input to +15 in its first
+generation and the value never learned again (value loss 1.8-2.0 for 20 generations). The heads then have no weight tied to
 a board point, so their size no longer grows with N² and the policy's board logits come from a convolution,
 as the trunk's features do.
 
@@ -111,6 +116,13 @@ class GlobalPool(nn.Module):
 
     def forward(self, x_NCHW: torch.Tensor) -> torch.Tensor:
         return torch.cat([x_NCHW.mean(dim=(2, 3)), x_NCHW.amax(dim=(2, 3))], dim=1)  # (N, C) x2 -> (N, 2C)
+
+
+class MeanPool(nn.Module):
+    """(N, C, H, W) -> (N, C): each channel's mean over the board (the pooled value head's only pooling)."""
+
+    def forward(self, x_NCHW: torch.Tensor) -> torch.Tensor:
+        return x_NCHW.mean(dim=(2, 3))
 
 
 class GlobalPoolConv(nn.Module):
@@ -234,8 +246,8 @@ class ZeroResNet(nn.Module):
             self.policy_head: nn.Module = PooledPolicyHead(trunk, head)
             self.value_head = nn.Sequential(
                 nn.Conv2d(trunk, head, 1, bias=False), nn.BatchNorm2d(head), nn.ReLU(),
-                GlobalPool(),  # (N, C_h, H, W) -> (N, 2 C_h)
-                nn.Linear(2 * head, VALUE_HIDDEN), nn.ReLU(),
+                MeanPool(),  # (N, C_h, H, W) -> (N, C_h)
+                nn.Linear(head, VALUE_HIDDEN), nn.ReLU(),
                 nn.Linear(VALUE_HIDDEN, 1), nn.Tanh(),
             )
         else:

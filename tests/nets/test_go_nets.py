@@ -158,7 +158,7 @@ def katago_heads(c: int, h: int) -> int:
     """KataGo's pooled heads (Wu 2019, Appendix A) on a c-channel trunk with h head channels: no term
     depends on the board size."""
     policy = 2 * conv(1, c, h, False) + bn(h) + 2 * h * h + bn(h) + conv(1, h, 1, False) + fc(2 * h, 1)
-    value = conv(1, c, h, False) + bn(h) + fc(2 * h, 256) + fc(256, 1)
+    value = conv(1, c, h, False) + bn(h) + fc(h, 256) + fc(256, 1)  # mean-pooled only
     return policy + value
 
 
@@ -364,7 +364,7 @@ def test_pooled_heads_match_katago_description():
     logits = torch.cat([board, F.linear(pooled_g, ph.to_pass.weight, ph.to_pass.bias)], 1)
     vc, vb, v1, v2 = model.value_head[0], model.value_head[1], model.value_head[4], model.value_head[6]
     v = F.relu(ref_bn(vb, ref_conv(vc, h)))
-    hidden = F.relu(F.linear(torch.cat([v.mean(dim=(2, 3)), v.amax(dim=(2, 3))], 1), v1.weight, v1.bias))
+    hidden = F.relu(F.linear(v.mean(dim=(2, 3)), v1.weight, v1.bias))  # KataGo's value pooling: means only
     value = torch.tanh(F.linear(hidden, v2.weight, v2.bias)).reshape(2)
     with torch.no_grad():
         got_logits, got_value = model(x)

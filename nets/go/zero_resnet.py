@@ -23,14 +23,16 @@ global pooling instead of a fully connected layer over every point:
                   -> 1x1 conv to one logit per point; the pass logit is FC(pooled G)
     value head    1x1 conv to C_h planes -> BN -> ReLU -> mean-pooled -> FC 256 -> ReLU -> FC 1 -> tanh
 
-C_h = min(32, trunk channels), KataGo's head width on its small nets. The value head pools by the mean
-only, as KataGo's does (its value pooling is three means, two of them scaled by the board size, which on the
-one board size a net here plays are the same feature). With the max as well, the hidden layer got a large,
-nearly constant input (the largest of each channel's N² activations) that acts as a bias with a large
-learning rate: in 7x7 self-play at lr 0.03 one run in four drove tanh's input to +15 in its first
-generation and the value never learned again (value loss 1.8-2.0 for 20 generations). The heads then have no weight tied to
-a board point, so their size no longer grows with N² and the policy's board logits come from a convolution,
-as the trunk's features do.
+C_h = min(32, trunk channels), KataGo's head width on its small nets. The heads then have no weight tied
+to a board point, so their size no longer grows with N² and the policy's board logits come from a
+convolution, as the trunk's features do.
+
+The value head pools by the mean only, as KataGo's does (its value pooling is three means, two of them
+scaled by the board size, which on the one board size a net here plays are the same feature). With the max
+as well, the hidden layer got a large, nearly constant input (the largest of each channel's N² activations)
+that acts as a bias with a large learning rate: in 7x7 self-play at lr 0.03 one run in four drove tanh's
+input to +15 in its first generation and the value never learned again (value loss 1.8-2.0 for 20
+generations; docs/global-pool.md).
 
 The score head shares the value head's hidden layer, as KataGo's value head outputs the value and the score
 from one hidden layer, so the score's gradient shapes the features the value reads.

@@ -1,6 +1,6 @@
 """`goengine train zero --global-pool --pool-heads`: a Zero run whose net has KataGo's global pooling bias in
 every residual block and KataGo's pooled policy and value heads trains, self-plays through ONNX Runtime int8
-(the pooling's mean and max go through the export and the static quantisation), resumes without the flags
+(the pooling's means and maxima go through the export and the static quantisation), resumes without the flags
 (the run's config keeps them), and its net plays over GTP."""
 import os
 import subprocess
@@ -9,7 +9,7 @@ import sys
 import torch
 
 from goengine.cli import main
-from nets.go.zero_resnet import GlobalPool, GlobalPoolConv, PooledPolicyHead
+from nets.go.zero_resnet import GlobalPool, GlobalPoolConv, MeanPool, PooledPolicyHead
 from rl.alphago_zero.trainer import Trainer
 
 FLAGS = ["train", "zero", "--board-size", "5", "--komi", "0.5", "--net", "2x16", "--visits", "4",
@@ -27,7 +27,7 @@ def test_train_zero_with_global_pool_runs_resumes_and_plays(tmp_path, capsys, re
     trainer, _ = Trainer.load(os.path.join(run_dir, "nets", "gen00002.pt"), board_size=5)
     assert trainer.model.config.global_pool and trainer.model.config.pool_heads and trainer.step == 6
     assert isinstance(trainer.model.policy_head, PooledPolicyHead)
-    assert any(isinstance(m, GlobalPool) for m in trainer.model.value_head)
+    assert any(isinstance(m, MeanPool) for m in trainer.model.value_head)  # KataGo's value pooling: the mean only
     pooled = [m for m in trainer.model.modules() if isinstance(m, GlobalPoolConv)]
     assert len(pooled) == trainer.model.config.blocks == 1
     # training moved the pooling layers too (they start random, so compare with the first generation's)
@@ -49,4 +49,5 @@ def test_without_the_flag_the_blocks_do_not_pool(tmp_path, capsys, restore_torch
     capsys.readouterr()
     trainer, _ = Trainer.load(os.path.join(run_dir, "nets", "gen00001.pt"), board_size=5)
     assert not trainer.model.config.global_pool and not trainer.model.config.pool_heads
-    assert not any(isinstance(m, (GlobalPoolConv, GlobalPool, PooledPolicyHead)) for m in trainer.model.modules())
+    pooling = (GlobalPoolConv, GlobalPool, MeanPool, PooledPolicyHead)
+    assert not any(isinstance(m, pooling) for m in trainer.model.modules())

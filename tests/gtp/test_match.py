@@ -1,6 +1,7 @@
-"""The referee (goengine/referee.py) and `goengine match` (goengine/match.py): forfeits from a deliberately broken engine (broken_engine.py),
-scoring by agreement or Tromp-Taylor, the Wilson interval against published values and scipy, the
-command line with JSON and SGF output, and games between `goengine gtp` and GNU Go."""
+"""The referee (goengine/referee.py) and `goengine match` (goengine/match.py): forfeits from a
+deliberately broken engine (broken_engine.py), scoring by agreement or Tromp-Taylor, the Wilson interval
+against published values and scipy, the command line with JSON and SGF output, and games between
+`goengine gtp` and GNU Go."""
 from __future__ import annotations
 
 import json

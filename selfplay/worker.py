@@ -21,6 +21,13 @@ softmax(logits + sigma(completedQ)) as its target. Below the root the walk stays
 is fresh (the root's first evaluation is v̂_pi of the mixed value), and fast searches of playout-cap
 randomisation use Gumbel too, with the small budget, unrecorded as before.
 
+With `forced_playouts` k > 0 (KataGo: Wu 2019, "Accelerating self-play learning in Go", sec. 3.2), a full
+search sends a walk to any root child c with fewer visits than n_forced(c) = sqrt(k P(c) N), P noised, so
+that moves the noise favours get a real look; its target is then pruned: each child but the most visited
+gives back up to n_forced(c) visits, as many as keep it below the best child by PUCT, and a child left
+with one visit is dropped (Search.pruned_visit_counts). The opening moves are drawn from those pruned
+counts as well, so the forced visits explore without being played or learnt.
+
 The worker is a plain class (no Ray import; orchestrator.py makes it remote). It keeps `parallel_games`
 games in flight, each with its own `Search`; every round each game gathers `leaves_per_game` leaves
 (Search.collect, with virtual loss), one `NetEvaluator` call evaluates them all, and each search takes
@@ -105,6 +112,9 @@ class SelfPlayConfig:
     after the root's own evaluation, completed-Q policy targets; trees are then fresh every move."""
     gumbel_m: int = 16
     """Gumbel: moves sampled at the root (the paper's m)."""
+    forced_playouts: float = 0.0
+    """KataGo's forced playouts and policy target pruning (module docstring), k of n_forced = sqrt(k P N)
+    (KataGo: 2); 0: off. PUCT only: Gumbel's root chooses its own children."""
     seed: int = 0
     net_batch: int = 512
     """Largest batch of one forward pass."""
@@ -146,6 +156,9 @@ class SelfPlayConfig:
         if not isinstance(self.gumbel, bool):
             raise ValueError(f"gumbel must be true or false, not {self.gumbel!r}")
         checks.integer("gumbel_m", self.gumbel_m, 1)
+        checks.number("forced_playouts", self.forced_playouts, 0)
+        if self.forced_playouts > 0 and self.gumbel:
+            raise ValueError("forced_playouts is for PUCT roots; Gumbel's sequential halving chooses its own")
 
     def net_config(self) -> ZeroConfig:
         net = self.net if self.net is not None else zero_config("6x64", board_size=self.board_size)
@@ -251,7 +264,8 @@ class SelfPlayWorker:
         self.session_version = self.weights_version
         """Weights version the evaluator's ONNX Runtime session was built for (torch needs no build)."""
         self.search_config = SearchConfig(tree_nodes=config.tree_nodes(), c_puct=config.c_puct,
-                                          fpu_reduction=config.fpu_reduction, batch_size=config.leaves_per_game)
+                                          fpu_reduction=config.fpu_reduction, batch_size=config.leaves_per_game,
+                                          forced_playouts=config.forced_playouts)
         self.gumbel_config = GumbelConfig(m=config.gumbel_m)
 
     def set_weights(self, state_dict, version: int) -> None:
@@ -333,6 +347,7 @@ class SelfPlayWorker:
             search.position = None  # set_root then builds a new tree
         search.set_root(game.position)
         game.noise_pending = game.is_full and c.noise_weight > 0 and not c.gumbel
+        search.set_forced_playouts(c.forced_playouts if game.is_full else 0.0)
         game.gumbel = None
         self._maybe_noise(game, search)
 
@@ -365,7 +380,7 @@ class SelfPlayWorker:
         """Choose and play a move; returns the colour that resigned, if one did."""
         c = self.config
         size = c.board_size
-        counts = search.visit_counts()
+        counts = search.pruned_visit_counts() if game.is_full else search.visit_counts()
         total = float(counts.sum())
         mover = game.position.to_play
         pass_action = size * size

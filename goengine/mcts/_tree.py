@@ -55,8 +55,8 @@ NODE = np.dtype([
 
 # indices of the float64 params array
 RAVE_EQUIV, C_UCT, EXPAND_VISITS, PRIOR_EVEN, PRIOR_CAPTURE, PRIOR_SELF_ATARI, PRIOR_PATTERN, PRIOR_NEAR, \
-    PRIOR_EMPTY_AREA, C_PUCT, FPU_REDUCTION, MODE, PRIOR_PASS = range(13)
-N_PARAMS = 13
+    PRIOR_EMPTY_AREA, C_PUCT, FPU_REDUCTION, MODE, PRIOR_PASS, FORCED_K = range(14)
+N_PARAMS = 14
 MODE_RAVE, MODE_PUCT = 0, 1
 
 USED = 0  # tree_meta slot: nodes in use
@@ -76,6 +76,28 @@ def reset_node(nodes, i, parent, move):
     nodes[i].prior = 0.0
     nodes[i].amaf_n = 0.0
     nodes[i].amaf_w = 0.0
+
+
+@njit(cache=True)
+def forced_child(nodes, node, k):
+    """KataGo's forced playouts (Wu 2019, sec. 3.2): the child c of `node` furthest below
+    n_forced(c) = sqrt(k P(c) sum_c' N(c')), as a fraction of it, or -1 when every child has its share.
+    Counts include virtual losses, so the walks of one batch do not all force the same child."""
+    first = nodes[node].first_child
+    count = nodes[node].n_children
+    total = 0.0
+    for c in range(first, first + count):
+        total += nodes[c].n + nodes[c].vloss
+    best = -1
+    best_ratio = 1.0
+    for c in range(first, first + count):
+        forced = np.sqrt(k * nodes[c].prior * total)
+        if forced > 0:
+            ratio = (nodes[c].n + nodes[c].vloss) / forced
+            if ratio < best_ratio:
+                best_ratio = ratio
+                best = c
+    return best
 
 
 @njit(cache=True)
@@ -372,6 +394,8 @@ def collect_leaves(nodes, root, root_s, root_meta, root_history, nb, zob, on_boa
     terminal_scores[b] is the area score for finished games and NaN otherwise. `root_children` (int32,
     empty for none) forces walk b's first step into the root child root_children[b] (a node id), which a
     root search of its own chose (Gumbel's sequential halving: gumbel.py); below it, PUCT as everywhere.
+    Otherwise, with params[FORCED_K] > 0, the first step goes to a root child that is short of its forced
+    playouts (forced_child) when there is one.
     Returns the number of leaves (fewer when a walk cannot go further)."""
     h = root_history.shape[0]
     n_leaves = 0
@@ -387,9 +411,12 @@ def collect_leaves(nodes, root, root_s, root_meta, root_history, nb, zob, on_boa
         paths[b, 0] = root
         length = 1
         while nodes[node].first_child >= 0 and meta[PASSES] < 2 and length < max_path:
+            child = -1
             if length == 1 and root_children.shape[0] > 0:
                 child = root_children[b]
-            else:
+            elif length == 1 and params[FORCED_K] > 0:
+                child = forced_child(nodes, node, params[FORCED_K])
+            if child < 0:
                 child = select_child(nodes, node, params)
             m = nodes[child].move
             if m == PASS:

@@ -56,6 +56,9 @@ class SearchConfig:
     """PUCT exploration constant (network mode)."""
     fpu_reduction: float = 0.25
     """PUCT: unvisited children are valued at the parent's Q minus this (Leela Zero's FPU)."""
+    forced_playouts: float = 0.0
+    """PUCT: KataGo's forced playouts, k in n_forced(c) = sqrt(k P(c) N) for each root child (KataGo: 2);
+    0 forces none. Self-play with them records pruned visits as targets (Search.pruned_visit_counts)."""
     batch_size: int = 8
     """Leaves gathered per network evaluation."""
     virtual_loss: int = 3
@@ -98,4 +101,5 @@ class SearchConfig:
         p[T.PRIOR_SELF_ATARI], p[T.PRIOR_PATTERN] = self.prior_self_atari, self.prior_pattern
         p[T.PRIOR_NEAR], p[T.PRIOR_EMPTY_AREA], p[T.PRIOR_PASS] = self.prior_near, self.prior_empty_area, self.prior_pass
         p[T.C_PUCT], p[T.FPU_REDUCTION], p[T.MODE] = self.c_puct, self.fpu_reduction, mode
+        p[T.FORCED_K] = self.forced_playouts
         return p

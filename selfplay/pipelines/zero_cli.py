@@ -54,6 +54,9 @@ def add_arguments(z) -> None:
                    help="Gumbel AlphaZero root search: sequential halving with --visits simulations, completed-Q "
                         "policy targets (docs/gumbel.md)")
     z.add_argument("--gumbel-m", type=int, default=16, help="Gumbel: moves sampled at the root (the paper's m)")
+    z.add_argument("--forced-playouts", type=float, default=0.0, metavar="K",
+                   help="KataGo's forced playouts, sqrt(K P N) visits for each root child, and policy target "
+                        "pruning (KataGo: 2; 0: off; not with --gumbel)")
     z.add_argument("--parallel-games", type=int, default=32, help="games each worker plays at once")
     z.add_argument("--leaves-per-game", type=int, default=1, help="leaves each game adds to a net call")
     z.add_argument("--temperature-moves", type=int, default=None,
@@ -95,7 +98,7 @@ def add_arguments(z) -> None:
 FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in (
     "board_size", "komi", "visits", "parallel_games", "leaves_per_game", "temperature_moves", "fast_visits",
     "full_search_prob", "resign_threshold", "seed", "inference", "batch_size", "optimizer", "lr", "schedule",
-    "l2", "gate_games", "gumbel_m", "ownership_weight", "score_weight", "resign_false_positives")} | {
+    "l2", "gate_games", "gumbel_m", "forced_playouts", "ownership_weight", "score_weight", "resign_false_positives")} | {
     "games_per_generation": "--games", "steps_per_generation": "--steps", "window_games": "--window",
     "promote_threshold": "--promote"}
 
@@ -138,7 +141,7 @@ def _config(args):
                                   temperature_moves=args.temperature_moves, fast_visits=args.fast_visits,
                                   full_search_prob=args.full_search_prob, resign_threshold=args.resign_threshold,
                                   seed=args.seed, inference=args.inference, gumbel=args.gumbel,
-                                  gumbel_m=args.gumbel_m)
+                                  gumbel_m=args.gumbel_m, forced_playouts=args.forced_playouts)
         schedule, milestones = _lr_schedule(args)
         trainer = TrainerConfig(batch_size=args.batch_size, optimizer=args.optimizer,
                                 lr=0.02 if args.lr is None else args.lr, schedule=schedule,

@@ -16,7 +16,7 @@ export COMPARE=${COMPARE:-"$(( generations / 2 )) $generations"}
 "$here/zero_ab.sh" "$out" "$generations" "$seeds" "$games" plain pheads --pool-heads
 # The pooled heads at half the self-play (generation GENERATIONS / 2) against the plain net at the end.
 half=$(( generations / 2 ))
-net() { echo "goengine:weights=$out/$1-s$2/nets/gen$(printf %05d "$3").pt,playouts=32,threads=1,seed=$4"; }
+source "$(dirname "$0")/ab_net.sh"
 for seed in $seeds; do
   file="$out/match-pheads-g$half-vs-plain-g$generations-s$seed.json"
   [ -s "$file" ] && continue

@@ -32,7 +32,7 @@ for seed in $seeds; do
     $goengine train zero "${run[@]}" 2>> "$out/$arm-s$seed.log"
   done
 done
-net() { echo "goengine:weights=$out/$1-s$2/nets/gen$(printf %05d "$3").pt,playouts=32,threads=1,seed=$4"; }
+source "$(dirname "$0")/ab_net.sh"
 for seed in $seeds; do
   [ "$stage" = train ] && break
   for gen in ${COMPARE:-$generations}; do

@@ -20,8 +20,12 @@ Importance of a channel group (PruneConfig.importance):
 
 Schedules: one-shot (steps=1) removes `ratio` of each group's channels at once; iterative (steps=k)
 removes them in k equal steps with `finetune_steps` of training after each (Han et al. 2015, "Learning
-both weights and connections", NeurIPS: prune, retrain, repeat). The heads keep their 2 and 1 planes and
-their fully connected layers; only their input channels follow the trunk.
+both weights and connections", NeurIPS: prune, retrain, repeat). The heads keep their size (the paper's 2
+and 1 planes and fully connected layers, or the pooled heads' planes and the layers reading their pooled
+features); only their input channels follow the trunk. torch-pruning traces the pooled policy head's
+concatenation of mean and max correctly (pruning a pooled channel drops both of its columns in the linear
+layers), so keeping the pooled heads whole is a choice, as it is for the paper's heads: on a trained net's
+trunk they are a small share of the weights and compute, and they hold every output.
 
 Unstructured magnitude pruning (`magnitude_prune`, Han et al. 2015) zeroes the smallest weights one by
 one: the tensors keep their shape, so a dense convolution kernel does the same work on the zeros
@@ -97,19 +101,23 @@ def _importance(name: str):
 def _check_prunable(model: nn.Module) -> None:
     if isinstance(model, ZeroResNet):
         config = model.config
-        pooled = getattr(config, "global_pool", False) or getattr(config, "pool_heads", False)
-        if getattr(config, "block", "post") != "post" or pooled:
-            raise ValueError("structured pruning handles AlphaGo Zero's 'post' blocks and heads without global "
-                             f"pooling, not block={config.block!r}, global_pool={config.global_pool}, "
-                             f"pool_heads={config.pool_heads}")
+        if getattr(config, "block", "post") != "post" or getattr(config, "global_pool", False):
+            raise ValueError("structured pruning handles AlphaGo Zero's 'post' blocks without global pooling in "
+                             f"the blocks, not block={config.block!r}, global_pool={config.global_pool}")
+        if getattr(config, "aux_heads", False):
+            raise ValueError("structured pruning does not handle the ownership and score heads (aux_heads): "
+                             "distill the net into a smaller one instead (goengine compress distill)")
     elif not isinstance(model, LeePolicy):
         raise ValueError(f"structured pruning handles zero_resnet and lee_policy nets, not {type(model).__name__}")
 
 
 def _ignored(model: nn.Module) -> list[nn.Module]:
-    """Layers whose output channels stay: the heads (their inputs still follow the trunk)."""
+    """Layers whose output channels stay: the heads (their inputs still follow the trunk). With pooled heads
+    that must be every layer of them, the linear ones too: otherwise the value head's hidden layer is a
+    prunable group of its own and loses `ratio` of its VALUE_HIDDEN units."""
     if isinstance(model, ZeroResNet):
-        return [m for m in [*model.policy_head, *model.value_head] if isinstance(m, (nn.Conv2d, nn.Linear))]
+        heads = [*model.policy_head.modules(), *model.value_head.modules()]
+        return [m for m in heads if isinstance(m, (nn.Conv2d, nn.Linear))]
     return [model.head]
 
 
@@ -117,9 +125,11 @@ def rebuild(model: nn.Module) -> nn.Module:
     """The registered pruned net with `model`'s current widths, holding `model`'s weights (eval mode).
     `model` is a ZeroResNet or LeePolicy whose layers torch-pruning has narrowed in place."""
     if isinstance(model, ZeroResNet):
+        pooled = model.config.pool_heads
         small: nn.Module = build_zero_resnet_pruned(
             board_size=model.config.board_size, in_planes=model.config.in_planes,
-            trunk=model.stem[0].out_channels, mids=[block.branch[0].out_channels for block in model.tower])
+            trunk=model.stem[0].out_channels, mids=[block.branch[0].out_channels for block in model.tower],
+            pool_heads=pooled, head_channels=model.policy_head.p_conv.out_channels if pooled else None)
     else:
         convs = [m for m in model.trunk if isinstance(m, nn.Conv2d)]
         small = build_lee_policy_pruned(board_size=model.config.board_size, in_planes=model.config.in_planes,
@@ -169,7 +179,7 @@ def _pruner(tp, work: nn.Module, example_NCHW: torch.Tensor, config: PruneConfig
 
 def prune(model: nn.Module, config: PruneConfig = PruneConfig(), batches: Batches | None = None,
           progress: Progress | None = None) -> nn.Module:
-    """A new, smaller net: `model` (zero_resnet "post", zero_resnet_pruned, lee_policy or
+    """A new, smaller net: `model` (zero_resnet "post" without global_pool, zero_resnet_pruned, lee_policy or
     lee_policy_pruned) with `config.ratio` of every channel group removed, fine-tuned on `batches` after
     each step. `model` itself is left as it was."""
     import torch_pruning as tp

@@ -5,11 +5,15 @@ tensors and its config names every width, so `nets.build(net, **config)` rebuild
 `nets/go/checkpoint.py` loads it like any other net.
 
     zero_resnet_pruned   AlphaGo Zero's ResNet with "post" blocks (nets/go/zero_resnet.py), no global
-                         pooling. Channel groups that pruning must keep aligned:
+                         pooling in the blocks; the paper's heads or KataGo's pooled ones (`pool_heads`).
+                         Channel groups that pruning must keep aligned:
                            trunk   the stem's output, every block's second conv (the residual sum adds
                                    them channel by channel) and the heads' input: one width, `trunk`
                            mids    each block's first conv and its BN: one width per block, `mids[i]`
-                         The heads (2 and 1 planes, FC layers) keep their size.
+                         The heads keep their size: the paper's 2 and 1 planes and FC layers, or the
+                         pooled heads' `head_channels` planes (their 1x1 convs, the pooled features
+                         and the FC layers reading them). That width is stored, not derived: the
+                         unpruned net's min(32, trunk) no longer holds once the trunk is narrower.
     lee_policy_pruned    AlphaGo Lee's policy (nets/go/lee.py): one width per hidden conv, `widths`.
 
 Both keep the parameter and buffer names of the unpruned class, so a state dict moves between them when
@@ -25,13 +29,13 @@ import torch.nn as nn
 
 from nets.go.lee import LeeConfig, LeePolicy
 from nets.go.presets import ZeroConfig
-from nets.go.zero_resnet import ZeroResNet
+from nets.go.zero_resnet import HEAD_CHANNELS, VALUE_HIDDEN, PooledPolicyHead, ZeroResNet
 from nets.registry import register
 
 
 @dataclass(frozen=True)
 class PrunedZeroConfig:
-    """Widths of a channel-pruned AlphaGo Zero ResNet ("post" blocks, no global pooling)."""
+    """Widths of a channel-pruned AlphaGo Zero ResNet ("post" blocks, no global pooling in the blocks)."""
 
     board_size: int = 9
     """N: planes are N x N and the policy has N² + 1 logits."""
@@ -41,6 +45,12 @@ class PrunedZeroConfig:
     """Channels of the residual stream: stem output, every block's output, the heads' input."""
     mids: tuple[int, ...] = (64,) * 5
     """Channels between each block's two convolutions, one entry per residual block."""
+    pool_heads: bool = False
+    """KataGo's pooled policy and value heads (ZeroConfig.pool_heads). False in checkpoints written before
+    pooled heads could be pruned, which had the paper's heads."""
+    head_channels: int | None = None
+    """Planes of the pooled heads (`pool_heads` only); None is the unpruned net's min(HEAD_CHANNELS, trunk).
+    Pruning keeps the heads' width, so a pruned net whose trunk fell below it names it here."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mids", tuple(int(m) for m in self.mids))
@@ -49,29 +59,43 @@ class PrunedZeroConfig:
                 raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
         if any(m < 1 for m in self.mids):
             raise ValueError(f"every block needs at least one channel, got mids={self.mids}")
+        if self.head_channels is not None:
+            if not self.pool_heads:
+                raise ValueError("head_channels only applies to pooled heads (pool_heads=True)")
+            if self.head_channels < 1:
+                raise ValueError(f"head_channels must be positive, got {self.head_channels}")
 
 
 class PrunedZeroResNet(ZeroResNet):
-    """ZeroResNet whose blocks' inner widths are `mids` and whose residual stream is `trunk` wide."""
+    """ZeroResNet whose blocks' inner widths are `mids`, whose residual stream is `trunk` wide and whose pooled
+    heads (with `pool_heads`) are `head_channels` wide."""
 
     net_name: ClassVar[str] = "zero_resnet_pruned"
 
     def __init__(self, config: PrunedZeroConfig) -> None:
         super().__init__(ZeroConfig(board_size=config.board_size, in_planes=config.in_planes,
-                                    blocks=len(config.mids), filters=config.trunk))
+                                    blocks=len(config.mids), filters=config.trunk, pool_heads=config.pool_heads))
         self.config = config  # forward reads board_size and in_planes only
         for block, mid in zip(self.tower, config.mids):
             # the "post" recipe CBRCB: branch[0] conv, [1] BN, [2] ReLU, [3] conv, [4] BN
             block.branch[0] = nn.Conv2d(config.trunk, mid, 3, padding=1, bias=False)
             block.branch[1] = nn.BatchNorm2d(mid)
             block.branch[3] = nn.Conv2d(mid, config.trunk, 3, padding=1, bias=False)
+        if config.pool_heads:
+            head = config.head_channels if config.head_channels is not None else min(HEAD_CHANNELS, config.trunk)
+            self.policy_head = PooledPolicyHead(config.trunk, head)
+            # the pooled value head: [0] conv, [1] BN, [2] ReLU, [3] MeanPool, [4] FC, [5] ReLU, [6] FC, [7] tanh
+            self.value_head[0] = nn.Conv2d(config.trunk, head, 1, bias=False)
+            self.value_head[1] = nn.BatchNorm2d(head)
+            self.value_head[4] = nn.Linear(head, VALUE_HIDDEN)
 
 
 @register("zero_resnet_pruned")
 def build_zero_resnet_pruned(board_size: int = 9, in_planes: int = 17, trunk: int = 64,
-                             mids: tuple[int, ...] | list[int] = (64,) * 5) -> PrunedZeroResNet:
+                             mids: tuple[int, ...] | list[int] = (64,) * 5, pool_heads: bool = False,
+                             head_channels: int | None = None) -> PrunedZeroResNet:
     """A channel-pruned AlphaGo Zero ResNet from its widths (a checkpoint's config)."""
-    return PrunedZeroResNet(PrunedZeroConfig(board_size, in_planes, trunk, tuple(mids)))
+    return PrunedZeroResNet(PrunedZeroConfig(board_size, in_planes, trunk, tuple(mids), pool_heads, head_channels))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Structured pruning removes channels for real (widths, parameter count by hand, a checkpoint that
 rebuilds), computes what the original computes with the removed channels masked out, and fine-tuning
-recovers the loss pruning costs on a toy set; magnitude pruning zeroes weights without changing shapes."""
+recovers the loss pruning costs on a toy set; nets with KataGo's pooled heads prune too, their heads kept
+whole; magnitude pruning zeroes weights without changing shapes."""
 import copy
 
 import pytest
@@ -22,9 +23,9 @@ def one_thread(restore_torch_threads):  # tests/conftest.py puts the count back
 A = SIZE * SIZE + 1
 
 
-def zero_net(filters=16, blocks=2, seed=0):
+def zero_net(filters=16, blocks=2, seed=0, pool_heads=False):
     torch.manual_seed(seed)
-    net = nets.build("zero_resnet", board_size=SIZE, blocks=blocks, filters=filters)
+    net = nets.build("zero_resnet", board_size=SIZE, blocks=blocks, filters=filters, pool_heads=pool_heads)
     with torch.no_grad():  # BN parameters and statistics that are not the defaults, all distinct
         for m in net.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -42,6 +43,16 @@ def zero_params_by_hand(trunk, mids, planes=17, size=SIZE):
     blocks = sum(trunk * m * 9 + 2 * m + m * trunk * 9 + 2 * trunk for m in mids)
     policy = trunk * 2 + 2 * 2 + 2 * points * (points + 1) + (points + 1)
     value = trunk * 1 + 2 + points * 256 + 256 + 256 + 1
+    return stem + blocks + policy + value
+
+
+def pooled_params_by_hand(trunk, mids, head, planes=17):
+    """Parameters of a post-block Zero ResNet with KataGo's pooled heads `head` planes wide."""
+    stem = planes * trunk * 9 + 2 * trunk
+    blocks = sum(trunk * m * 9 + 2 * m + m * trunk * 9 + 2 * trunk for m in mids)
+    # p_conv, g_conv, g_norm, to_bias (2h -> h), p_norm, to_logit, to_pass (2h -> 1, bias)
+    policy = 2 * trunk * head + 2 * head + 2 * head * head + 2 * head + head + 2 * head + 1
+    value = trunk * head + 2 * head + head * 256 + 256 + 256 + 1
     return stem + blocks + policy + value
 
 
@@ -130,6 +141,85 @@ def test_a_pruned_checkpoint_rebuilds_as_the_smaller_net(tmp_path):
     assert again.config.trunk == small.config.trunk // 2
 
 
+def test_pooled_heads_prune_to_a_smaller_net_that_computes_what_torch_pruning_made():
+    """KataGo's pooled heads keep their 16 planes while the trunk they read goes to 8: the rebuilt net
+    needs the heads' width from its config (a net built from trunk 8 alone would have 8-plane heads), loads
+    the torch-pruned weights strictly and computes what the torch-pruned model computes."""
+    import torch_pruning as tp
+
+    from nets.compression.prune import _pruner, rebuild
+
+    net = zero_net(pool_heads=True)
+    assert param_count(net) == pooled_params_by_hand(16, [16, 16], head=16)
+    work = copy.deepcopy(net)
+    _pruner(tp, work, torch.zeros(1, 17, SIZE, SIZE), PruneConfig(ratio=0.5)).step()
+    small = rebuild(work)
+    assert small.net_name == "zero_resnet_pruned"
+    assert (small.config.trunk, small.config.mids) == (8, (8, 8))
+    assert small.config.pool_heads and small.config.head_channels == 16
+    small.load_state_dict(work.state_dict(), strict=True)
+    assert param_count(small) == param_count(work) == pooled_params_by_hand(8, [8, 8], head=16)
+    x = planes(8, 4)
+    with torch.no_grad():
+        (p_small, v_small), (p_work, v_work), (p_net, _) = small(x), work.eval()(x), net(x)
+    assert p_small.shape == (8, A) and v_small.shape == (8,)
+    torch.testing.assert_close(p_small, p_work, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(v_small, v_work, atol=1e-5, rtol=1e-4)
+    assert (p_small - p_net).abs().max() > 1e-3  # pruning did change the net
+
+
+def test_pooled_heads_net_equals_the_original_with_removed_channels_masked():
+    """The reference without torch-pruning: zeroing the removed channels' BN γ and β in the original
+    leaves those trunk channels 0 everywhere, so the pooled heads' 1x1 convs read nothing from them."""
+    net = zero_net(seed=5, pool_heads=True)
+    small = prune(net, PruneConfig(ratio=0.5, importance="l1"))
+    assert param_count(small) == pooled_params_by_hand(8, [8, 8], head=16) < param_count(net)
+    masked = copy.deepcopy(net)
+    trunk = _kept(net.stem[1].weight, small.stem[1].weight)
+    _mask_bn(masked.stem[1], trunk)
+    for block, small_block in zip(masked.tower, small.tower):
+        assert _kept(block.branch[4].weight, small_block.branch[4].weight) == trunk
+        _mask_bn(block.branch[1], _kept(block.branch[1].weight, small_block.branch[1].weight))
+        _mask_bn(block.branch[4], trunk)
+    for head_bn, small_bn in ((net.policy_head.g_norm, small.policy_head.g_norm),
+                              (net.policy_head.p_norm, small.policy_head.p_norm),
+                              (net.value_head[1], small.value_head[1])):
+        assert _kept(head_bn.weight, small_bn.weight) == list(range(16))  # the heads lost no plane
+    x = planes(16, 6)
+    with torch.no_grad():
+        (p_small, v_small), (p_masked, v_masked) = small(x), masked(x)
+    torch.testing.assert_close(p_small, p_masked, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(v_small, v_masked, atol=1e-5, rtol=1e-4)
+
+
+def test_a_pruned_pooled_heads_checkpoint_rebuilds_and_prunes_again(tmp_path):
+    net = zero_net(filters=32, pool_heads=True)
+    small = prune(net, PruneConfig(ratio=0.75, global_pruning=True))
+    assert small.config.trunk < 32 and small.config.head_channels == 32  # the heads are wider than the trunk
+    save(tmp_path / "small.pt", small, feature_set="zero")
+    loaded, meta = load(tmp_path / "small.pt")  # load_state_dict is strict
+    assert meta.net == "zero_resnet_pruned" and meta.config["pool_heads"] and meta.config["head_channels"] == 32
+    assert type(loaded) is type(small) and loaded.config == small.config
+    config = small.config
+    assert param_count(loaded) == param_count(small) == pooled_params_by_hand(config.trunk, config.mids, head=32)
+    assert param_count(small) < param_count(net) // 3
+    x = planes(4, 2)
+    torch.testing.assert_close(loaded(x), small(x))
+    again = prune(loaded, PruneConfig(ratio=0.5))
+    assert again.config.trunk == config.trunk // 2 and again.config.head_channels == 32
+
+
+def test_pruned_configs_without_pooled_heads_load_as_before():
+    """Checkpoints written before `pool_heads` existed have no such field: they build the paper's heads."""
+    old = nets.build("zero_resnet_pruned", board_size=SIZE, trunk=8, mids=[8, 4])
+    assert not old.config.pool_heads and old.config.head_channels is None
+    assert param_count(old) == zero_params_by_hand(8, [8, 4])
+    pooled = nets.build("zero_resnet_pruned", board_size=SIZE, trunk=8, mids=[8, 4], pool_heads=True)
+    assert pooled.policy_head.p_conv.out_channels == 8  # min(HEAD_CHANNELS, trunk), as zero_resnet builds it
+    with pytest.raises(ValueError, match="head_channels"):
+        nets.build("zero_resnet_pruned", board_size=SIZE, trunk=8, mids=[8], head_channels=16)
+
+
 def test_fine_tuning_recovers_most_of_the_loss_pruning_costs():
     """A net fitted to a fixed toy set loses fit when half its channels go; 60 fine-tuning steps win back
     at least 70% of that loss (measured: 94-99% over seeds 0-3, 1 thread)."""
@@ -174,5 +264,10 @@ def test_bad_settings_are_refused():
         prune(zero_net(), PruneConfig(importance="taylor"))
     with pytest.raises(ValueError, match="post"):
         prune(nets.build("zero_resnet", board_size=SIZE, blocks=1, filters=8, block="pre"), PruneConfig())
-    with pytest.raises(ValueError, match="pool_heads=True"):
-        prune(nets.build("zero_resnet", board_size=SIZE, blocks=1, filters=8, pool_heads=True), PruneConfig())
+    with pytest.raises(ValueError, match="global_pool=True"):
+        prune(nets.build("zero_resnet", board_size=SIZE, blocks=1, filters=8, global_pool=True), PruneConfig())
+    with pytest.raises(ValueError, match="global_pool=True"):  # pooled heads do not make it pass
+        prune(nets.build("zero_resnet", board_size=SIZE, blocks=1, filters=8, global_pool=True, pool_heads=True),
+              PruneConfig())
+    with pytest.raises(ValueError, match="ownership and score heads"):
+        prune(nets.build("zero_resnet", board_size=SIZE, blocks=1, filters=8, aux_heads=True), PruneConfig())

@@ -92,6 +92,23 @@ def test_compressed_checkpoints_are_the_nets_they_claim_and_play_gtp_games(run_d
     assert set(summary["reasons"]) <= PLAYED_OUT, summary
 
 
+def test_a_pooled_heads_net_prunes_and_the_pruned_net_plays_a_gtp_game(run_dir, tmp_path, capsys):
+    """KataGo's pooled heads (`train zero --pool-heads`): the pruned checkpoint keeps them, 16 planes wide
+    over a trunk of 8, and plays through `goengine gtp --weights`."""
+    torch.manual_seed(1)
+    best, pruned = tmp_path / "pooled.pt", tmp_path / "pruned.pt"
+    save(best, ZeroResNet(zero_config("2x16", board_size=SIZE, pool_heads=True)).eval(), feature_set="zero")
+    line = compress(capsys, "prune", "--weights", best, "--data", run_dir, "--ratio", "0.5", "--out", pruned,
+                    "--finetune-steps", "2", "--batch-size", "16")
+    assert line.startswith("prune:")
+    model, meta = load(pruned)
+    assert meta.net == "zero_resnet_pruned" and (model.config.trunk, model.config.mids) == (8, (8,))
+    assert model.config.pool_heads and model.config.head_channels == 16
+    summary = play_one_game(capsys, f"goengine:weights={pruned},playouts=4", "goengine:engine=random")
+    assert summary["wins"] + summary["losses"] + summary["draws"] == 1
+    assert set(summary["reasons"]) <= PLAYED_OUT, summary
+
+
 @pytest.mark.parametrize("argv,message", [
     (["prune", "--weights", "{d}/missing.pt", "--data", "{run}", "--out", "{d}/o.pt"], "no such file"),
     (["prune", "--weights", "{d}/junk.pt", "--data", "{run}", "--out", "{d}/o.pt"], "cannot be read"),

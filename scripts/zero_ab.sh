@@ -9,7 +9,9 @@
 # Environment: STAGE=train or STAGE=match runs one half; SIZE and KOMI the board (5, 0.5); NET the net
 # preset (2x16); VISITS the self-play visits (32); TEMPERATURE_MOVES (4 up to 5x5, else 8); OPPONENT the
 # fixed opponent, a `goengine match` spec (the rollout engine at ROLLOUT_PLAYOUTS, 200), and OPPONENT_NAME
-# its name in the match files (fixed); COMPARE the generations of the head-to-head matches (the last).
+# its name in the match files (fixed); COMPARE the generations of the head-to-head matches (the last);
+# NET_FLAGS flags of both arms' nets (--no-pool-heads: the A/Bs in README ran with AlphaGo Zero's heads,
+# train zero's default before the pooled heads won theirs; a variant's own flags come after and win).
 set -euo pipefail
 out=$1; generations=$2; seeds=$3; games=$4; base=$5; variant=$6; read -r -a variant_flags <<< "$7"
 goengine="nice -n 10 .venv/bin/goengine"
@@ -26,7 +28,7 @@ for seed in $seeds; do
     else
       run+=(--board-size "$size" --komi "$komi" --net "$net" --visits "$visits" --parallel-games 32 --leaves-per-game 2
             --temperature-moves "$temperature_moves" --resign-threshold 0 --games 48 --steps 120
-            --batch-size 128 --lr 0.03 --window 240 --gate-games 0 --seed "$seed")
+            --batch-size 128 --lr 0.03 --window 240 --gate-games 0 --seed "$seed" ${NET_FLAGS---no-pool-heads})
       if [ "$arm" = "$variant" ]; then run+=("${variant_flags[@]}"); fi
     fi
     $goengine train zero "${run[@]}" 2>> "$out/$arm-s$seed.log"

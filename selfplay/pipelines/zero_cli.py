@@ -17,6 +17,7 @@ address, --inference-device cuda without a GPU) ends as one line.
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import sys
@@ -41,9 +42,10 @@ def add_arguments(z) -> None:
                    help="KataGo's ownership and score heads as extra training targets (docs/aux-heads.md)")
     z.add_argument("--global-pool", action="store_true",
                    help="KataGo's global pooling bias in every residual block (nets/go/zero_resnet.py)")
-    z.add_argument("--pool-heads", action="store_true",
+    z.add_argument("--pool-heads", action=argparse.BooleanOptionalAction, default=True,
                    help="KataGo's policy and value heads: global pooling instead of fully connected layers over "
-                        "the board; the pass logit from the pooled features (nets/go/zero_resnet.py)")
+                        "the board, the pass logit from the pooled features (nets/go/zero_resnet.py); the default "
+                        "since it won its A/B (README); --no-pool-heads gives AlphaGo Zero's heads")
     z.add_argument("--ownership-weight", type=float, default=1.5, help="weight of the ownership loss (--aux-heads)")
     z.add_argument("--score-weight", type=float, default=1.0, help="weight of the score-margin loss (--aux-heads)")
     z.add_argument("--visits", type=int, default=200, help="root visits per self-play move")

@@ -42,12 +42,19 @@ def test_train_zero_with_global_pool_runs_resumes_and_plays(tmp_path, capsys, re
     assert replies[2][2:].strip() not in ("", "resign") and replies[3][2:].strip() != ""
 
 
-def test_without_the_flag_the_blocks_do_not_pool(tmp_path, capsys, restore_torch_threads):
-    """The flags are net fields: a run without them keeps plain blocks and AlphaGo Zero's heads."""
-    run_dir = str(tmp_path / "plain")
-    assert main([*FLAGS, "--out", run_dir, "--generations", "1"]) == 0
+def test_pooled_heads_are_the_default_and_no_pool_heads_gives_alphago_zeros(tmp_path, capsys,
+                                                                             restore_torch_threads):
+    """The flags are net fields: a run without them has plain blocks and KataGo's pooled heads (the default since
+    they won their A/B); --no-pool-heads gives AlphaGo Zero's heads and no pooling anywhere."""
+    default, plain = str(tmp_path / "default"), str(tmp_path / "plain")
+    assert main([*FLAGS, "--out", default, "--generations", "1"]) == 0
+    assert main([*FLAGS, "--out", plain, "--generations", "1", "--no-pool-heads"]) == 0
     capsys.readouterr()
-    trainer, _ = Trainer.load(os.path.join(run_dir, "nets", "gen00001.pt"), board_size=5)
+    trainer, _ = Trainer.load(os.path.join(default, "nets", "gen00001.pt"), board_size=5)
+    assert not trainer.model.config.global_pool and trainer.model.config.pool_heads
+    assert isinstance(trainer.model.policy_head, PooledPolicyHead)
+    assert not any(isinstance(m, GlobalPoolConv) for m in trainer.model.modules())
+    trainer, _ = Trainer.load(os.path.join(plain, "nets", "gen00001.pt"), board_size=5)
     assert not trainer.model.config.global_pool and not trainer.model.config.pool_heads
     pooling = (GlobalPoolConv, GlobalPool, MeanPool, PooledPolicyHead)
     assert not any(isinstance(m, pooling) for m in trainer.model.modules())

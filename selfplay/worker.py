@@ -21,12 +21,9 @@ softmax(logits + sigma(completedQ)) as its target. Below the root the walk stays
 is fresh (the root's first evaluation is v̂_pi of the mixed value), and fast searches of playout-cap
 randomisation use Gumbel too, with the small budget, unrecorded as before.
 
-With `forced_playouts` k > 0 (KataGo: Wu 2019, "Accelerating self-play learning in Go", sec. 3.2), a full
-search sends a walk to any root child c with fewer visits than n_forced(c) = sqrt(k P(c) N), P noised, so
-that moves the noise favours get a real look; its target is then pruned: each child but the most visited
-gives back up to n_forced(c) visits, as many as keep it below the best child by PUCT, and a child left
-with one visit is dropped (Search.pruned_visit_counts). The opening moves are drawn from those pruned
-counts as well, so the forced visits explore without being played or learnt.
+With `forced_playouts` k > 0 (KataGo: Wu 2019, sec. 3.2), a full search gives every root child c at least
+n_forced(c) = sqrt(k P(c) N) visits, P noised, and records (and draws opening moves from) its visits less
+the forced ones (goengine/mcts/forced.py): the forced visits explore without being played or learnt.
 
 The worker is a plain class (no Ray import; orchestrator.py makes it remote). It keeps `parallel_games`
 games in flight, each with its own `Search`; every round each game gathers `leaves_per_game` leaves
@@ -56,6 +53,7 @@ from typing import Callable
 import numpy as np
 
 from goengine import checks, coords
+from goengine.mcts.forced import pruned_visit_counts
 from goengine.mcts.gumbel import GumbelConfig, GumbelRoot
 from goengine.mcts.search import Search
 from goengine.mcts.search_config import SearchConfig
@@ -380,7 +378,7 @@ class SelfPlayWorker:
         """Choose and play a move; returns the colour that resigned, if one did."""
         c = self.config
         size = c.board_size
-        counts = search.pruned_visit_counts() if game.is_full else search.visit_counts()
+        counts = pruned_visit_counts(search) if game.is_full else search.visit_counts()
         total = float(counts.sum())
         mover = game.position.to_play
         pass_action = size * size

@@ -452,43 +452,9 @@ class Search(RootView):
 
     def set_forced_playouts(self, k: float) -> None:
         """Forced playouts (SearchConfig.forced_playouts) for the searches from now on: self-play gives
-        them to its full searches only, the ones with noise whose visits become targets."""
+        them to its full searches only, the ones with noise whose visits become targets, pruned
+        (forced.pruned_visit_counts)."""
         self.params[T.FORCED_K] = k
-
-    def pruned_visit_counts(self) -> np.ndarray:
-        """visit_counts() less the forced playouts (KataGo's policy target pruning, Wu 2019, sec. 3.2):
-        every root child c but the most visited, c* (best_child()), loses up to n_forced(c) = sqrt(k P(c) N) visits, as
-        many as keep its PUCT value below c*'s at the total N; a child cut to one visit is dropped. With
-        k = 0 (config.forced_playouts), the plain counts."""
-        counts = self.visit_counts()
-        k = float(self.params[T.FORCED_K])
-        children = self.children()
-        if k <= 0 or len(children) < 2:
-            return counts
-        n = children["visits"].astype(np.float64)
-        total = n.sum()
-        if total <= 0:
-            return counts
-        prior = children["prior"].astype(np.float64)
-        q = np.divide(children["wins"], n, out=np.zeros_like(n), where=n > 0)
-        c_puct, sqrt_total = float(self.params[T.C_PUCT]), np.sqrt(total)
-        best = self.best_child() - int(self.nodes[0]["first_child"])  # the move played: ties go by value
-        best_puct = q[best] + c_puct * prior[best] * sqrt_total / (1.0 + n[best])
-        pruned = n.copy()
-        for c in np.flatnonzero(n > 0):
-            if c == best or q[c] >= best_puct:
-                continue
-            # the fewest visits m with q + c_puct P sqrt(N) / (1 + m) still below best_puct
-            least = c_puct * prior[c] * sqrt_total / (best_puct - q[c]) - 1.0
-            cut = min(np.sqrt(k * prior[c] * total), n[c] - max(np.floor(least) + 1.0, 0.0))
-            if cut >= 1.0:
-                pruned[c] = n[c] - np.floor(cut)
-                if pruned[c] <= 1.0:
-                    pruned[c] = 0.0
-        out = np.zeros_like(counts)
-        actions = self.child_actions()
-        out[actions[pruned > 0]] = pruned[pruned > 0]
-        return out
 
     def add_dirichlet_noise(self, alpha: float, weight: float, rng: np.random.Generator) -> None:
         """AlphaGo Zero's root noise: P = (1 - weight) P + weight Dir(alpha), on the expanded root."""

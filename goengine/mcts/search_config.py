@@ -58,7 +58,7 @@ class SearchConfig:
     """PUCT: unvisited children are valued at the parent's Q minus this (Leela Zero's FPU)."""
     forced_playouts: float = 0.0
     """PUCT: KataGo's forced playouts, k in n_forced(c) = sqrt(k P(c) N) for each root child (KataGo: 2);
-    0 forces none. Self-play with them records pruned visits as targets (Search.pruned_visit_counts)."""
+    0 forces none. Self-play with them records pruned visits as targets (goengine/mcts/forced.py)."""
     batch_size: int = 8
     """Leaves gathered per network evaluation."""
     virtual_loss: int = 3

@@ -1,4 +1,4 @@
-"""KataGo's forced playouts and policy target pruning (SearchConfig.forced_playouts, Search.pruned_visit_counts;
+"""KataGo's forced playouts and policy target pruning (SearchConfig.forced_playouts, goengine/mcts/forced.py;
 Wu 2019, sec. 3.2): every root child gets its sqrt(k P N) visits, a search without them leaves some short,
 and the pruning matches a brute-force reading of its rule on the same tree."""
 import math
@@ -8,6 +8,7 @@ import pytest
 
 from goengine import Position
 from goengine.mcts import _tree as T
+from goengine.mcts.forced import pruned_visit_counts
 from goengine.mcts.search import Search
 from goengine.mcts.search_config import SearchConfig
 from tests.goengine.test_gumbel import TableEvaluator
@@ -80,7 +81,7 @@ def brute_force_pruned(s: Search, k: float) -> np.ndarray:
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_pruned_counts_match_the_rule_read_literally(seed):
     s = searched(2.0, seed=seed)
-    pruned = s.pruned_visit_counts()
+    pruned = pruned_visit_counts(s)
     plain = s.visit_counts()
     expected = np.zeros_like(plain)
     per_child = brute_force_pruned(s, 2.0)
@@ -95,11 +96,11 @@ def test_pruned_counts_match_the_rule_read_literally(seed):
 
 def test_without_forced_playouts_the_counts_are_plain():
     s = searched(0.0)
-    np.testing.assert_array_equal(s.pruned_visit_counts(), s.visit_counts())
+    np.testing.assert_array_equal(pruned_visit_counts(s), s.visit_counts())
     s.set_forced_playouts(0.0)
     forced = searched(2.0)
     forced.set_forced_playouts(0.0)  # pruning reads the k the search ran with
-    np.testing.assert_array_equal(forced.pruned_visit_counts(), forced.visit_counts())
+    np.testing.assert_array_equal(pruned_visit_counts(forced), forced.visit_counts())
 
 
 def test_the_parameter_reaches_the_kernels_and_is_checked():

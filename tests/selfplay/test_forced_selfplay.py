@@ -7,6 +7,7 @@ import pytest
 from goengine.cli import main
 from goengine.mcts import _tree as T
 from goengine.mcts.search import Search
+from selfplay import worker as worker_module
 from selfplay.pipelines.zero import ZeroRun
 from selfplay.worker import SelfPlayWorker
 from tests.selfplay.test_worker import LeafFnEvaluator, config, replay_checks, tiny_weights
@@ -16,14 +17,14 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 def test_full_searches_record_pruned_visits_and_fast_ones_are_not_forced(monkeypatch):
     seen = []  # (plain counts, pruned counts, k) of each call, the real method's answer
-    pruned_visit_counts = Search.pruned_visit_counts
+    pruned_visit_counts = worker_module.pruned_visit_counts
 
     def spy(search):
         pruned = pruned_visit_counts(search)
         seen.append((search.visit_counts(), pruned, float(search.params[T.FORCED_K])))
         return pruned
 
-    monkeypatch.setattr(Search, "pruned_visit_counts", spy)
+    monkeypatch.setattr(worker_module, "pruned_visit_counts", spy)
     forced_fast = []
     collect = Search.collect
 

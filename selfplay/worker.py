@@ -156,7 +156,8 @@ class SelfPlayConfig:
         checks.integer("gumbel_m", self.gumbel_m, 1)
         checks.number("forced_playouts", self.forced_playouts, 0)
         if self.forced_playouts > 0 and self.gumbel:
-            raise ValueError("forced_playouts is for PUCT roots; Gumbel's sequential halving chooses its own root children")
+            raise ValueError("forced_playouts is for PUCT roots; Gumbel's sequential halving chooses its own root "
+                             "children")
 
     def net_config(self) -> ZeroConfig:
         net = self.net if self.net is not None else zero_config("6x64", board_size=self.board_size)

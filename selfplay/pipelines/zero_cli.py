@@ -100,7 +100,8 @@ def add_arguments(z) -> None:
 FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in (
     "board_size", "komi", "visits", "parallel_games", "leaves_per_game", "temperature_moves", "fast_visits",
     "full_search_prob", "resign_threshold", "seed", "inference", "batch_size", "optimizer", "lr", "schedule",
-    "l2", "gate_games", "gumbel_m", "forced_playouts", "ownership_weight", "score_weight", "resign_false_positives")} | {
+    "l2", "gate_games", "gumbel_m", "forced_playouts", "ownership_weight", "score_weight",
+    "resign_false_positives")} | {
     "games_per_generation": "--games", "steps_per_generation": "--steps", "window_games": "--window",
     "promote_threshold": "--promote"}
 

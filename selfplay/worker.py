@@ -263,8 +263,7 @@ class SelfPlayWorker:
         self.session_version = self.weights_version
         """Weights version the evaluator's ONNX Runtime session was built for (torch needs no build)."""
         self.search_config = SearchConfig(tree_nodes=config.tree_nodes(), c_puct=config.c_puct,
-                                          fpu_reduction=config.fpu_reduction, batch_size=config.leaves_per_game,
-                                          forced_playouts=config.forced_playouts)
+                                          fpu_reduction=config.fpu_reduction, batch_size=config.leaves_per_game)
         self.gumbel_config = GumbelConfig(m=config.gumbel_m)
 
     def set_weights(self, state_dict, version: int) -> None:

@@ -122,6 +122,8 @@ def make_player(args):
     search_config = SearchConfig(seed=seed or 0).overridden(search)  # a bad key fails before a net loads
 
     net = "zero" if getattr(args, "weights", None) else "lee" if getattr(args, "lee", None) else None
+    if search_config.score_utility > 0 and net != "zero":
+        raise ValueError("--search score_utility is for a Zero net with the score head (--weights)")
     root_policy, dynkomi = getattr(args, "root_policy", None), getattr(args, "dynkomi", None)
     if net is not None and root_policy is not None:
         raise ValueError(f"--root-policy is for the playout engine; --{'weights' if net == 'zero' else 'lee'} "

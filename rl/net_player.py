@@ -217,7 +217,10 @@ def make_net_player(weights_path: str | os.PathLike, playouts: int | None = None
 
         if threads is not None:
             torch.set_num_threads(threads)
-        evaluator = NetEvaluator(model, size)
+        evaluator = NetEvaluator(model, size, score_utility=search_config.score_utility)
+    elif search_config.score_utility > 0:
+        raise ValueError(f"--search score_utility reads the score head, which --inference {inference} does not run; "
+                         f"leave --inference out")
     else:
         from rl.alphago_zero.ort_evaluator import OrtEvaluator
 

@@ -21,6 +21,10 @@ softmax(logits + sigma(completedQ)) as its target. Below the root the walk stays
 is fresh (the root's first evaluation is v̂_pi of the mixed value), and fast searches of playout-cap
 randomisation use Gumbel too, with the small budget, unrecorded as before.
 
+With `score_utility` w > 0 (KataGo's score utility; a net with the auxiliary heads), the search backs up
+the win probability mixed with the score head's margin (rl/alphago_zero/evaluator.py), so resignation
+and the recorded root values read that utility too; the value target stays the game's result.
+
 With `forced_playouts` k > 0 (KataGo: Wu 2019, sec. 3.2), a full search gives every root child c at least
 n_forced(c) = sqrt(k P(c) N) visits, P noised, and records (and draws opening moves from) its visits less
 the forced ones (goengine/mcts/forced.py): the forced visits explore without being played or learnt.
@@ -113,6 +117,9 @@ class SelfPlayConfig:
     forced_playouts: float = 0.0
     """KataGo's forced playouts and policy target pruning (module docstring), k of n_forced = sqrt(k P N)
     (KataGo: 2); 0: off. PUCT only: Gumbel's root chooses its own children."""
+    score_utility: float = 0.0
+    """KataGo's score utility: weight w of the score head's margin in the value the search backs up
+    (rl/alphago_zero/evaluator.py); needs a net with aux_heads and torch inference; 0: off."""
     seed: int = 0
     net_batch: int = 512
     """Largest batch of one forward pass."""
@@ -158,6 +165,12 @@ class SelfPlayConfig:
         if self.forced_playouts > 0 and self.gumbel:
             raise ValueError("forced_playouts is for PUCT roots; Gumbel's sequential halving chooses its own root "
                              "children")
+        if self.score_utility != 0 and self.inference != "torch":
+            raise ValueError(f"score_utility reads the score head, which only torch inference runs, not "
+                             f"{self.inference!r}")
+        checks.number("score_utility", self.score_utility, 0)
+        if self.score_utility > 0 and not self.net_config().aux_heads:
+            raise ValueError("score_utility needs a net with the score head (aux_heads)")
 
     def net_config(self) -> ZeroConfig:
         net = self.net if self.net is not None else zero_config("6x64", board_size=self.board_size)
@@ -252,7 +265,8 @@ class SelfPlayWorker:
         if self.model is None and config.inference != "server":
             self.evaluator = None
         elif config.inference == "torch":
-            self.evaluator = NetEvaluator(self.model, config.board_size, batch_size=config.net_batch)
+            self.evaluator = NetEvaluator(self.model, config.board_size, batch_size=config.net_batch,
+                                          score_utility=config.score_utility)
         elif config.inference in ("ort", "ort-int8"):
             from rl.alphago_zero.ort_evaluator import OrtEvaluator
 

@@ -59,6 +59,9 @@ class SearchConfig:
     forced_playouts: float = 0.0
     """PUCT: KataGo's forced playouts, k in n_forced(c) = sqrt(k P(c) N) for each root child (KataGo: 2);
     0 forces none. Self-play with them records pruned visits as targets (goengine/mcts/forced.py)."""
+    score_utility: float = 0.0
+    """Network mode, nets with the score head (`train zero --aux-heads`): KataGo's score utility, the weight
+    of the predicted margin in the value backed up (rl/alphago_zero/evaluator.py); 0: the win rate only."""
     batch_size: int = 8
     """Leaves gathered per network evaluation."""
     virtual_loss: int = 3

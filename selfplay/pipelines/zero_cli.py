@@ -59,6 +59,9 @@ def add_arguments(z) -> None:
     z.add_argument("--forced-playouts", type=float, default=0.0, metavar="K",
                    help="KataGo's forced playouts, sqrt(K P N) visits for each root child, and policy target "
                         "pruning (KataGo: 2; 0: off; not with --gumbel)")
+    z.add_argument("--score-utility", type=float, default=0.0, metavar="W",
+                   help="KataGo's score utility: the search backs up the win probability mixed with the score "
+                        "head's margin, weight W (e.g. 0.3; needs --aux-heads; 0: off)")
     z.add_argument("--parallel-games", type=int, default=32, help="games each worker plays at once")
     z.add_argument("--leaves-per-game", type=int, default=1, help="leaves each game adds to a net call")
     z.add_argument("--temperature-moves", type=int, default=None,
@@ -100,7 +103,7 @@ def add_arguments(z) -> None:
 FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in (
     "board_size", "komi", "visits", "parallel_games", "leaves_per_game", "temperature_moves", "fast_visits",
     "full_search_prob", "resign_threshold", "seed", "inference", "batch_size", "optimizer", "lr", "schedule",
-    "l2", "gate_games", "gumbel_m", "forced_playouts", "ownership_weight", "score_weight",
+    "l2", "gate_games", "gumbel_m", "forced_playouts", "score_utility", "ownership_weight", "score_weight",
     "resign_false_positives")} | {
     "games_per_generation": "--games", "steps_per_generation": "--steps", "window_games": "--window",
     "promote_threshold": "--promote"}
@@ -144,7 +147,8 @@ def _config(args):
                                   temperature_moves=args.temperature_moves, fast_visits=args.fast_visits,
                                   full_search_prob=args.full_search_prob, resign_threshold=args.resign_threshold,
                                   seed=args.seed, inference=args.inference, gumbel=args.gumbel,
-                                  gumbel_m=args.gumbel_m, forced_playouts=args.forced_playouts)
+                                  gumbel_m=args.gumbel_m, forced_playouts=args.forced_playouts,
+                                  score_utility=args.score_utility)
         schedule, milestones = _lr_schedule(args)
         trainer = TrainerConfig(batch_size=args.batch_size, optimizer=args.optimizer,
                                 lr=0.02 if args.lr is None else args.lr, schedule=schedule,

@@ -57,8 +57,8 @@ BAD = [
      "'goengine:weights={w},root_policy={w}': root_policy is for the playout engine; a net player has its net's priors"),
     ("goengine:search=foo=1", "'goengine:search=foo=1': search: unknown key 'foo'; keys are tree_nodes, rave_equiv, "
      "c_uct, expand_visits, prior_even, prior_capture, prior_self_atari, prior_pattern, prior_near, prior_empty_area, "
-     "prior_pass, prior_policy, prior_policy_visits, c_puct, fpu_reduction, forced_playouts, batch_size, virtual_loss, "
-     "max_playout_moves"),
+     "prior_pass, prior_policy, prior_policy_visits, c_puct, fpu_reduction, forced_playouts, score_utility, batch_size, "
+     "virtual_loss, max_playout_moves"),
     ("goengine:search=c_uct=-1", "'goengine:search=c_uct=-1': search c_uct must be at least 0, not -1.0"),
     ("goengine:engine=random,search=c_uct=1",
      "'goengine:engine=random,search=c_uct=1': engine=random plays without a search: it takes no search"),

@@ -19,11 +19,13 @@ def random_net(seed=0):
     return nets.build("zero_resnet", preset="2x16", board_size=SIZE).eval()
 
 
-def material_net(sign=1.0, k=0.3):
+def material_net(sign=1.0, k=0.3, score=None):
     """A 2x16 ZeroResNet wired by hand so its value is tanh(sign * k * (own stones - opponent stones))
     and its policy uniform: the stem copies planes 0 and 1 (the mover's and the opponent's stones), the
-    residual branch is switched off (its last BN has gamma 0), and the value head counts the difference."""
-    m = nets.build("zero_resnet", preset="2x16", board_size=SIZE).eval()
+    residual branch is switched off (its last BN has gamma 0), and the value head counts the difference.
+    With `score` s, the net has the auxiliary heads and its score head says s * (own - opponent) / N², a
+    margin of s points a stone ahead (the ownership head stays 0)."""
+    m = nets.build("zero_resnet", preset="2x16", board_size=SIZE, aux_heads=score is not None).eval()
     with torch.no_grad():
         for p in m.parameters():
             p.zero_()
@@ -39,6 +41,8 @@ def material_net(sign=1.0, k=0.3):
         fc1.weight[0].fill_(1.0), fc1.bias.__setitem__(0, -n2)  # relu(own - opp)
         fc1.weight[1].fill_(-1.0), fc1.bias.__setitem__(1, n2)  # relu(opp - own)
         fc2.weight[0, 0], fc2.weight[0, 1] = sign * k, -sign * k
+        if score is not None:
+            m.score_head.weight[0, 0], m.score_head.weight[0, 1] = score / n2, -score / n2
     return m
 
 

@@ -46,6 +46,8 @@ from selfplay.training.zero import zero_spec
 from selfplay.worker import SelfPlayConfig, WorkerStats, game_seed
 
 STATE_VERSION = 1
+WINDOW_ALPHA, WINDOW_BETA = 0.75, 0.4
+"""KataGo's window growth exponent and scale (ZeroRunConfig.window_growth)."""
 
 
 class RunDirError(ValueError):
@@ -59,7 +61,12 @@ class ZeroRunConfig:
     games_per_generation: int = 64
     steps_per_generation: int = 100
     window_games: int = 5000
-    """Replay window: the most recent games trained on (500,000 in the paper)."""
+    """Replay window: the most recent games trained on (500,000 in the paper); with `window_growth`, the
+    window it starts from."""
+    window_growth: bool = False
+    """KataGo's growing replay window (Wu 2019, Appendix C): after n games the window holds
+    min(n, c (1 + beta ((n / c)^alpha - 1) / alpha)) games, c = window_games, alpha = 0.75, beta = 0.4,
+    so it grows as n^0.75 once n passes c: early nets train on few, fresh games, later ones on many."""
     gate_games: int = 40
     """Games of each gating match; 0 promotes every candidate unrated (AlphaZero's always-latest
     self-play, Silver et al. 2018)."""
@@ -82,6 +89,8 @@ class ZeroRunConfig:
             checks.integer(name, getattr(self, name), low)
         if self.gate_visits is not None:
             checks.integer("gate_visits", self.gate_visits, 1)
+        if not isinstance(self.window_growth, bool):
+            raise ValueError(f"window_growth must be true or false, not {self.window_growth!r}")
         checks.number("promote_threshold", self.promote_threshold, 0, 1, low_open=True)
         checks.number("resign_false_positives", self.resign_false_positives, 0, 1, high_open=True)
         checks.seed("seed", self.seed)
@@ -89,6 +98,13 @@ class ZeroRunConfig:
     @property
     def board_size(self) -> int:
         return self.selfplay.board_size
+
+    def window_at(self, games: int) -> int:
+        """Games in the replay window when `games` have been played (window_growth's formula, or fixed)."""
+        c = self.window_games
+        if not self.window_growth or games <= c:
+            return c
+        return int(c * (1 + WINDOW_BETA * ((games / c) ** WINDOW_ALPHA - 1) / WINDOW_ALPHA))
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -301,6 +317,7 @@ class ZeroRun:
             done, sums = 0, {}
         # the run's lr, which --resume may have changed since the checkpoint was written
         trainer.config = dataclasses.replace(trainer.config, lr=self.config.trainer.lr)
+        self.window.window_games = self.config.window_at(len(record_paths(self.games_dir, generation)))
         positions = self.window.refresh(self.games_dir, generation)
         bar = progress(total=self.config.steps_per_generation, initial=done, desc=f"gen {generation} train",
                        unit="step")
@@ -309,7 +326,7 @@ class ZeroRun:
             bar.update(1)
             bar.set_postfix(loss=f"{m.get('loss', float('nan')):.3f}")
 
-        source = ReplaySource(self.games_dir, self.config.board_size, self.config.window_games, generation,
+        source = ReplaySource(self.games_dir, self.config.board_size, self.window.window_games, generation,
                               local=self.window)
         try:
             self.backend.fit(trainer, zero_spec(trainer), source, self.config.steps_per_generation - done,

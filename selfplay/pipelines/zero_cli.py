@@ -81,6 +81,9 @@ def add_arguments(z) -> None:
                         "the paper's stepped rate, e.g. 150: see README's 9x9 run)")
     z.add_argument("--l2", type=float, default=1e-4, help="L2 coefficient c of c||theta||^2")
     z.add_argument("--window", type=int, default=5000, help="replay window: most recent games trained on")
+    z.add_argument("--window-growth", action="store_true",
+                   help="KataGo's growing window: starts at --window games and grows as (games played)^0.75 "
+                        "once more have been played")
     z.add_argument("--gate-games", type=int, default=40, help="games per gating match (0: promote every candidate)")
     z.add_argument("--promote", type=float, default=0.55, help="gating score that promotes a candidate")
     z.add_argument("--resign-threshold", type=float, default=0.05, help="resign below this win rate (0: never)")
@@ -156,7 +159,8 @@ def _config(args):
                                 ownership_weight=args.ownership_weight, score_weight=args.score_weight,
                                 total_steps=max(1, (args.generations or 100) * args.steps))
         return ZeroRunConfig(selfplay=selfplay, trainer=trainer, games_per_generation=args.games,
-                             steps_per_generation=args.steps, window_games=args.window, gate_games=args.gate_games,
+                             steps_per_generation=args.steps, window_games=args.window,
+                             window_growth=args.window_growth, gate_games=args.gate_games,
                              promote_threshold=args.promote, seed=args.seed,
                              resign_false_positives=args.resign_false_positives or 0.0)
     except ValueError as e:

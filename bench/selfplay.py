@@ -274,7 +274,8 @@ def measure(quick: bool = False, weights: str | None = None) -> dict:
 
     import torch
 
-    from selfplay.worker import SelfPlayConfig, SelfPlayWorker
+    from selfplay.selfplay_config import SelfPlayConfig
+    from selfplay.worker import SelfPlayWorker
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one worker = one core, as in a Ray actor

@@ -154,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
     from rl.net_player import load_zero_net
     from rl.records import save_sgf, write_record
     from selfplay.orchestrator import LocalSelfPlay, Orchestrator, WorkersLostError
-    from selfplay.worker import SelfPlayConfig, game_seed
+    from selfplay.selfplay_config import SelfPlayConfig
+    from selfplay.worker import game_seed
 
     try:
         model, meta = load_zero_net(args.weights, args.board_size)

@@ -36,7 +36,8 @@ from collections import deque
 from typing import Iterator
 
 from selfplay.inference import InferenceServer, InferenceStats, LocalServer, ServerConfig, resolve_device
-from selfplay.worker import SelfPlayConfig, SelfPlayWorker, WorkerStats
+from selfplay.selfplay_config import SelfPlayConfig
+from selfplay.worker import SelfPlayWorker, WorkerStats
 
 Chunk = tuple[int, int]  # (first game index, number of games)
 

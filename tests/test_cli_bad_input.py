@@ -239,7 +239,7 @@ def shared(tmp_path_factory):
     from nets.go.presets import zero_config
     from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
     from rl.alphago_zero.trainer import TrainerConfig
-    from selfplay.worker import SelfPlayConfig
+    from selfplay.selfplay_config import SelfPlayConfig
 
     root = tmp_path_factory.mktemp("shared")
     torch.manual_seed(0)

@@ -73,7 +73,7 @@ def _check(args) -> None:
 def make_executor(workers: int, board_size: int, komi: float):
     """LocalSelfPlay for 0 workers, else an Orchestrator of `workers` actors on an embedded Ray."""
     from selfplay.orchestrator import LocalSelfPlay, Orchestrator
-    from selfplay.worker import SelfPlayConfig
+    from selfplay.selfplay_config import SelfPlayConfig
 
     config = SelfPlayConfig(board_size=board_size, komi=komi)
     if workers == 0:

@@ -43,7 +43,8 @@ from rl.records import GameRecord, read_record, record_filename, record_paths, s
 from selfplay.orchestrator import chunks_of
 from selfplay.training.api import LocalBackend, ReplaySource, TrainingInterrupted
 from selfplay.training.zero import zero_spec
-from selfplay.worker import SelfPlayConfig, WorkerStats, game_seed
+from selfplay.selfplay_config import SelfPlayConfig
+from selfplay.worker import WorkerStats, game_seed
 
 STATE_VERSION = 1
 WINDOW_ALPHA, WINDOW_BETA = 0.75, 0.4

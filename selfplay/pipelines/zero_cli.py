@@ -138,7 +138,7 @@ def _config(args):
     from nets.go.presets import zero_config
     from selfplay.pipelines.zero import ZeroRunConfig
     from rl.alphago_zero.trainer import TrainerConfig
-    from selfplay.worker import SelfPlayConfig
+    from selfplay.selfplay_config import SelfPlayConfig
 
     size = 9 if args.board_size is None else args.board_size
     komi = args.komi if args.komi is not None else (7.0 if size >= 9 else 0.5)

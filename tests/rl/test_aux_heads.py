@@ -312,7 +312,7 @@ def test_aux_heads_train_under_sync_ddp_and_the_parameter_server(tmp_path):
     from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
     from selfplay.training import make_backend
     from selfplay.training._ray import RaySession
-    from selfplay.worker import SelfPlayConfig
+    from selfplay.selfplay_config import SelfPlayConfig
 
     session = RaySession(num_cpus=4)
     try:

@@ -13,7 +13,8 @@ from nets.go.checkpoint import load, save
 from nets.go.presets import zero_config
 from nets.go.zero_resnet import ZeroResNet
 from rl.records import write_record
-from selfplay.worker import SelfPlayConfig, SelfPlayWorker
+from selfplay.selfplay_config import SelfPlayConfig
+from selfplay.worker import SelfPlayWorker
 
 SIZE = 5
 PLAYED_OUT = {"score", "move cap", "resign"}

@@ -19,7 +19,7 @@ from nets.go.lee import build_lee_policy
 from rl.alphago_lee.dataset import unpack_planes
 from rl.alphago_lee.reinforce import GamePlan, GameSetup, Reinforce, ReinforceConfig, learner_score, play_policy_games
 from selfplay.orchestrator import LocalSelfPlay
-from selfplay.worker import SelfPlayConfig
+from selfplay.selfplay_config import SelfPlayConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -22,7 +22,7 @@ from rl.alphago_lee.reinforce import GameSetup, play_policy_games
 from rl.alphago_lee.value import (ValueDataConfig, ValueTrainConfig, build_value_net, generate, mse, value_planes,
                                   value_plans)
 from selfplay.orchestrator import LocalSelfPlay
-from selfplay.worker import SelfPlayConfig
+from selfplay.selfplay_config import SelfPlayConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

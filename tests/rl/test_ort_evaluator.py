@@ -14,7 +14,8 @@ from rl.alphago_zero.evaluator import NetEvaluator
 from rl.alphago_zero.ort_evaluator import (MIN_RECENT_POSITIONS, OrtEvaluator, PlanesReservoir, position_planes,
                                            random_game_planes)
 from rl.records import iter_records
-from selfplay.worker import SelfPlayConfig, SelfPlayWorker
+from selfplay.selfplay_config import SelfPlayConfig
+from selfplay.worker import SelfPlayWorker
 from tests.selfplay.test_worker import replay_checks
 
 SIZE = 5

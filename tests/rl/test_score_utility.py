@@ -20,7 +20,7 @@ from nets.go.zero_resnet import ZeroResNet
 from rl.alphago_zero.evaluator import NetEvaluator, priors_and_values, score_utility_values
 from rl.net_player import make_net_player
 from selfplay.pipelines.zero import ZeroRun
-from selfplay.worker import SelfPlayConfig
+from selfplay.selfplay_config import SelfPlayConfig
 from tests.selfplay.test_arena import material_net
 
 SIZE = 5

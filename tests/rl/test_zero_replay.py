@@ -13,7 +13,8 @@ from nets.go.presets import zero_config
 from nets.go.zero_resnet import ZeroResNet
 from rl.alphago_zero.replay import ReplayWindow
 from rl.records import read_record, write_record
-from selfplay.worker import SelfPlayConfig, SelfPlayWorker
+from selfplay.selfplay_config import SelfPlayConfig
+from selfplay.worker import SelfPlayWorker
 
 SIZE = 5
 

@@ -11,7 +11,8 @@ from goengine.cli import main
 from goengine.position import Position
 from rl.records import iter_records
 from selfplay.pipelines.zero import ZeroRun
-from selfplay.worker import SelfPlayConfig, SelfPlayWorker
+from selfplay.selfplay_config import SelfPlayConfig
+from selfplay.worker import SelfPlayWorker
 from tests.selfplay.test_worker import NET, SIZE, LeafFnEvaluator, replay_checks, tiny_weights
 from tests.selfplay.test_zero_learning import learn as zero_learn
 

@@ -18,7 +18,8 @@ from nets.go.zero_resnet import ZeroResNet
 from rl.records import check_record, iter_records
 from selfplay.inference import (InferenceServer, InferenceStats, LocalServer, ServerConfig, StaleWeightsError,
                                 resolve_device)
-from selfplay.worker import SelfPlayConfig, SelfPlayWorker, game_seed
+from selfplay.selfplay_config import SelfPlayConfig
+from selfplay.worker import SelfPlayWorker, game_seed
 
 SIZE = 5
 NET = zero_config("2x16", board_size=SIZE)

@@ -11,7 +11,8 @@ import torch
 from nets.go.presets import zero_config
 from nets.go.zero_resnet import ZeroResNet
 from selfplay.orchestrator import LocalSelfPlay, Orchestrator, check_address, chunks_of, worker_env
-from selfplay.worker import SelfPlayConfig, game_seed
+from selfplay.selfplay_config import SelfPlayConfig
+from selfplay.worker import game_seed
 
 NET = zero_config("2x16", board_size=5)
 CONFIG = SelfPlayConfig(board_size=5, komi=0.5, net=NET, visits=6, parallel_games=3, resign_threshold=0, seed=11)

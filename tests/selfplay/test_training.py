@@ -269,7 +269,7 @@ def test_zero_loop_trains_with_sync_then_resumes_with_async(tmp_path, ray_sessio
     from selfplay.orchestrator import LocalSelfPlay
     from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
     from selfplay.training import make_backend
-    from selfplay.worker import SelfPlayConfig
+    from selfplay.selfplay_config import SelfPlayConfig
 
     sp = SelfPlayConfig(board_size=5, komi=0.5, net=zero_config("2x16", board_size=5), visits=8, parallel_games=4,
                         seed=2)

@@ -8,7 +8,7 @@ import pytest
 
 from goengine.cli import main
 from selfplay.pipelines.zero import WINDOW_ALPHA, WINDOW_BETA, ZeroRun, ZeroRunConfig
-from selfplay.worker import SelfPlayConfig
+from selfplay.selfplay_config import SelfPlayConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 

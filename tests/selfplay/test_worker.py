@@ -9,7 +9,8 @@ from goengine.position import Position
 from nets.go.presets import zero_config
 from nets.go.zero_resnet import ZeroResNet
 from rl.records import check_record, read_record
-from selfplay.worker import SelfPlayConfig, SelfPlayWorker, game_seed
+from selfplay.selfplay_config import SelfPlayConfig
+from selfplay.worker import SelfPlayWorker, game_seed
 
 SIZE = 5
 NET = zero_config("2x16", board_size=SIZE)

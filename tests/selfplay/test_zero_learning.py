@@ -28,7 +28,7 @@ from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
 from rl.alphago_zero.trainer import TrainerConfig
 from selfplay.arena import play_match
 from selfplay.orchestrator import LocalSelfPlay
-from selfplay.worker import SelfPlayConfig
+from selfplay.selfplay_config import SelfPlayConfig
 
 VISITS = 32
 

@@ -21,7 +21,7 @@ from rl.elo import RatingTable
 from rl.metrics_log import read_metrics
 from rl.records import iter_records, record_paths
 from selfplay.orchestrator import LocalSelfPlay
-from selfplay.worker import SelfPlayConfig
+from selfplay.selfplay_config import SelfPlayConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["--board-size", "5", "--net", "2x16", "--visits", "8", "--games", "12", "--parallel-games", "4",

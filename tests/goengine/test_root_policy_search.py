@@ -53,10 +53,11 @@ def test_the_root_gets_the_priors_as_pseudo_wins_once():
     search.set_root(position)  # expands the root with one simulation, then adds the priors
     for vertex, p in (("A1", 0.75), ("pass", 0.25), ("E5", 0.0)):
         got, hand_made = child(search, 0, vertex), child(plain, 0, vertex)
-        assert float(got["n"]) == pytest.approx(float(hand_made["n"]) + 50 * p)
-        assert float(got["w"]) == pytest.approx(float(hand_made["w"]) + 50 * p)
+        assert float(got["n"]) == pytest.approx(float(hand_made["n"]) + CONFIG.prior_policy * p)
+        assert float(got["w"]) == pytest.approx(float(hand_made["w"]) + CONFIG.prior_policy * p)
     search.set_root(position)  # the same root again: nothing added twice
-    assert float(child(search, 0, "A1")["n"]) == pytest.approx(float(child(plain, 0, "A1")["n"]) + 37.5)
+    a1 = float(child(plain, 0, "A1")["n"]) + CONFIG.prior_policy * 0.75
+    assert float(child(search, 0, "A1")["n"]) == pytest.approx(a1)
     assert policy.calls == Counter({(): 1})
 
 

@@ -64,14 +64,14 @@ class NetEvaluator(PlanesEvaluator):
             for lo in range(0, n, self.batch_size):
                 hi = min(n, lo + self.batch_size)
                 x_BCHW = torch.from_numpy(np.ascontiguousarray(planes_BCHW[lo:hi], dtype=np.float32)).to(self.device)
-                if self.score_utility > 0:
-                    logits_BA, v_B, _, score_B = self.model(x_BCHW, aux=True)
-                else:
+                if self.score_utility == 0:
                     logits_BA, v_B = self.model(x_BCHW)
-                priors_BA[lo:hi], values_B[lo:hi] = priors_and_values(logits_BA, v_B, legal_BA[lo:hi])
-                if self.score_utility > 0:
-                    values_B[lo:hi] = score_utility_values(values_B[lo:hi], score_B.float().cpu().numpy(),
-                                                           self.board_size, self.score_utility)
+                    priors_BA[lo:hi], values_B[lo:hi] = priors_and_values(logits_BA, v_B, legal_BA[lo:hi])
+                    continue
+                logits_BA, v_B, _, score_B = self.model(x_BCHW, aux=True)
+                priors_BA[lo:hi], p_win_B = priors_and_values(logits_BA, v_B, legal_BA[lo:hi])
+                values_B[lo:hi] = score_utility_values(p_win_B, score_B.float().cpu().numpy(), self.board_size,
+                                                       self.score_utility)
         return priors_BA, values_B
 
 

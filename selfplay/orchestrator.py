@@ -2,6 +2,7 @@
 this process. Both offer the same three calls, so the training loop does not care which it has:
 
     executor.publish(state_dict, version)       # the weights that play from now on
+    executor.publish(state_dict, version, net)  # ... of another net (a run that grew): workers rebuilt
     for records, stats in executor.play(generation, chunks): ...   # chunks finish in completion order
     executor.close()
 
@@ -35,6 +36,7 @@ import threading
 from collections import deque
 from typing import Iterator
 
+from nets.go.presets import ZeroConfig
 from selfplay.inference import InferenceServer, InferenceStats, LocalServer, ServerConfig, resolve_device
 from selfplay.selfplay_config import SelfPlayConfig
 from selfplay.worker import SelfPlayWorker, WorkerStats
@@ -72,7 +74,10 @@ class LocalSelfPlay:
         self.server: LocalServer | None = None
         self.restarts = 0
 
-    def publish(self, state_dict, version: int) -> None:
+    def publish(self, state_dict, version: int, net: ZeroConfig | None = None) -> None:
+        if net is not None and net != self.config.net_config():  # a grown net: worker and server anew
+            self.config = dataclasses.replace(self.config, net=net)
+            self.close()
         if self.server_config is not None:
             if self.server is None:
                 self.server = LocalServer(InferenceServer(self.config.net_config(), state_dict, version,
@@ -264,9 +269,14 @@ class Orchestrator:
         # an async actor (InferenceServer.evaluate is a coroutine): requests from all workers interleave
         self._server_cls = ray.remote(num_cpus=1, num_gpus=1 if sc.device == "cuda" else 0)(InferenceServer)
 
-    def publish(self, state_dict, version: int) -> None:
+    def publish(self, state_dict, version: int, net: ZeroConfig | None = None) -> None:
         """Put the weights in the object store once; each actor loads them before its next chunk (the
-        inference server at once: this returns when it holds them)."""
+        inference server at once: this returns when it holds them). Weights of another `net` than the
+        actors were built for (a run that grew) end them: each is started again for the new net."""
+        if net is not None and net != self.config.net_config():
+            self.config = dataclasses.replace(self.config, net=net)
+            self._end_actors()
+            self._clients = 0
         self._weights_ref = self._ray.put(state_dict)
         self._version = version
         if self.server_config is not None:
@@ -392,13 +402,19 @@ class Orchestrator:
                 inflight[submit(i, chunk)] = (i, chunk, self._server_epoch)
             self._set_clients(len(inflight))
 
+    def _end_actors(self) -> None:
+        """Kill the workers and the inference server; the next submit or publish starts them again."""
+        for actor in [*self.actors, self.server]:
+            if actor is not None:
+                self._ray.kill(actor)
+        self.actors = [None] * len(self.actors)
+        self.server = None
+
     def close(self) -> None:
         """End the actors, and the Ray instance if this started it. Safe to call twice, and after Ray's
         own processes died (a Ctrl-C in a terminal reaches them too)."""
         try:
-            for actor in [*self.actors, self.server]:
-                if actor is not None:
-                    self._ray.kill(actor)
+            self._end_actors()
         except Exception:  # noqa: BLE001 - a dead cluster; the shutdown below and the reaper end what is left
             pass
         self.actors = [None] * len(self.actors)

@@ -76,11 +76,22 @@ PRESETS: dict[str, ZeroConfig] = {
 
 
 def zero_config(preset: str, board_size: int | None = None, **overrides) -> ZeroConfig:
-    """The config named `preset`, on `board_size` if given, with any other fields replaced by `overrides`."""
-    try:
-        config = PRESETS[preset]
-    except KeyError:
-        raise ValueError(f"unknown preset {preset!r}; available: {', '.join(PRESETS)}") from None
+    """The config named `preset` (a row of PRESETS, or any "BxF": B blocks counting the stem, F filters, as
+    Leela Zero and KataGo name their nets), on `board_size` if given, with any other fields replaced by
+    `overrides`."""
+    config = PRESETS.get(preset)
+    if config is None:
+        config = _sized(preset)
     if board_size is not None:
         overrides["board_size"] = board_size
     return dataclasses.replace(config, **overrides)
+
+
+def _sized(name: str) -> ZeroConfig:
+    """A 9x9 net of the "BxF" size `name` names."""
+    blocks, x, filters = str(name).partition("x")
+    if not (x and blocks.isdigit() and filters.isdigit()):
+        raise ValueError(f"unknown preset {name!r}: give one of {', '.join(PRESETS)}, or BLOCKSxFILTERS such as 4x32")
+    if int(blocks) < 1 or int(filters) < 1:
+        raise ValueError(f"net {name!r}: blocks (the stem counts as one) and filters must be at least 1")
+    return ZeroConfig(board_size=9, blocks=int(blocks) - 1, filters=int(filters))

@@ -8,7 +8,8 @@ new best when it wins by a margin of 55%. Here they take turns, one generation g
     1. self-play   games_per_generation games of generation g with the best net (chunks on the executor:
                    selfplay/orchestrator.py), each record written to RUN_DIR/games the moment it arrives
     2. train       steps_per_generation steps, continuing the trainer of generation g-1 (not the best
-                   net: training never restarts), on the replay window -> RUN_DIR/nets/genGGGGG.pt
+                   net: training never restarts), on the replay window -> RUN_DIR/nets/genGGGGG.pt;
+                   at a generation of `grow`, a bigger net takes over from that trainer (ZeroRun._grow)
     3. gate        the candidate against the best net (selfplay/arena.py), rated in RUN_DIR/elo.json
                    (rl/elo.py); promoted to RUN_DIR/best.pt at >= promote_threshold
     4. log         a row of RUN_DIR/metrics.csv and TensorBoard, the PNG plot, and RUN_DIR/state.json
@@ -35,7 +36,8 @@ import torch
 from goengine import checks
 from goengine.atomic import atomic_open
 from nets.go import checkpoint
-from nets.go.presets import ZeroConfig
+from nets.go.grow import deepen, deepen_refusal
+from nets.go.presets import ZeroConfig, zero_config
 from nets.go.zero_resnet import ZeroResNet
 from rl.alphago_zero.replay import ReplayWindow
 from rl.alphago_zero.trainer import FEATURE_SET, Trainer, TrainerConfig
@@ -68,6 +70,15 @@ class ZeroRunConfig:
     """KataGo's growing replay window (Wu 2019, Appendix C): after n games the window holds
     min(n, c (1 + beta ((n / c)^alpha - 1) / alpha)) games, c = window_games, alpha = 0.75, beta = 0.4,
     so it grows as n^0.75 once n passes c: early nets train on few, fresh games, later ones on many."""
+    grow: tuple[tuple[int, str], ...] = ()
+    """Nets the run grows into, as KataGo and Leela Zero ran from small nets to large ones: (G, "BxF")
+    makes generation G's candidate, and every one after, a net of that size (nets/go/presets.py), with
+    the run's heads and block style; self-play plays it once it is promoted. A net only deeper than the
+    one before starts as that net with identity blocks appended, which computes the same (nets/go/grow.py);
+    any other starts from random weights and is first trained `bootstrap_steps` steps on the replay window
+    (Leela Zero's bootstrap)."""
+    bootstrap_steps: int = 1000
+    """Training steps on the replay window that a grown net which is not a deepening starts with."""
     gate_games: int = 40
     """Games of each gating match; 0 promotes every candidate unrated (AlphaZero's always-latest
     self-play, Silver et al. 2018)."""
@@ -86,7 +97,7 @@ class ZeroRunConfig:
         if not isinstance(self.selfplay, SelfPlayConfig) or not isinstance(self.trainer, TrainerConfig):
             raise ValueError("selfplay and trainer must be a SelfPlayConfig and a TrainerConfig")
         for name, low in (("games_per_generation", 1), ("steps_per_generation", 0), ("window_games", 1),
-                          ("gate_games", 0), ("sgf_per_generation", 0)):
+                          ("gate_games", 0), ("sgf_per_generation", 0), ("bootstrap_steps", 0)):
             checks.integer(name, getattr(self, name), low)
         if self.gate_visits is not None:
             checks.integer("gate_visits", self.gate_visits, 1)
@@ -95,6 +106,24 @@ class ZeroRunConfig:
         checks.number("promote_threshold", self.promote_threshold, 0, 1, low_open=True)
         checks.number("resign_false_positives", self.resign_false_positives, 0, 1, high_open=True)
         checks.seed("seed", self.seed)
+        self.nets()  # each growth a bigger net
+
+    def nets(self) -> dict[int, ZeroConfig]:
+        """The net each growth of `grow` makes, by the generation it starts at (ValueError for a plan that
+        does not grow)."""
+        out, net, last = {}, self.selfplay.net_config(), 0
+        for entry in self.grow:
+            if not (isinstance(entry, (tuple, list)) and len(entry) == 2):
+                raise ValueError(f"grow takes (generation, net) pairs, not {entry!r}")
+            generation, name = entry
+            checks.integer("grow generation", generation, last + 1)
+            sized = zero_config(name)
+            bigger = dataclasses.replace(net, blocks=sized.blocks, filters=sized.filters)
+            if bigger.blocks < net.blocks or bigger.filters < net.filters or bigger == net:
+                raise ValueError(f"grow {name} at generation {generation} is not bigger than the "
+                                 f"{net.blocks + 1}x{net.filters} net before it")
+            out[generation], net, last = bigger, bigger, generation
+        return out
 
     @property
     def board_size(self) -> int:
@@ -117,6 +146,7 @@ class ZeroRunConfig:
         tr = dict(data["trainer"])
         tr["milestones"] = tuple(tr.get("milestones", ()))
         rest = {k: v for k, v in data.items() if k not in ("selfplay", "trainer")}
+        rest["grow"] = tuple(tuple(entry) for entry in rest.get("grow", ()))
         return cls(selfplay=SelfPlayConfig(**sp), trainer=TrainerConfig(**tr), **rest)
 
 
@@ -271,7 +301,7 @@ class ZeroRun:
     def selfplay(self, generation: int, executor, progress) -> dict:
         best = self.state["best"]
         model, _ = checkpoint.load(self.net_path(best), board_size=self.config.board_size)
-        executor.publish(model.state_dict(), best)
+        executor.publish(model.state_dict(), best, net=model.config)  # a grown net: the workers rebuild
         chunks = self._missing_chunks(generation)
         stats = WorkerStats()
         start = time.perf_counter()
@@ -313,14 +343,17 @@ class ZeroRun:
         if os.path.exists(partial):  # stopped by Ctrl-C or SIGTERM in the middle of these steps
             trainer, extra = Trainer.load(partial, board_size=self.config.board_size)
             done, sums = int(extra["partial"]["steps"]), dict(extra["partial"]["sums"])
+            total = int(extra["partial"].get("total", self.config.steps_per_generation))
         else:
             trainer, _ = Trainer.load(self.net_path(generation - 1), board_size=self.config.board_size)
             done, sums = 0, {}
+            trainer, bootstrap = self._grow(trainer, generation)
+            total = self.config.steps_per_generation + bootstrap
         # the run's lr, which --resume may have changed since the checkpoint was written
         trainer.config = dataclasses.replace(trainer.config, lr=self.config.trainer.lr)
         self.window.window_games = self.config.window_at(len(record_paths(self.games_dir, generation)))
         positions = self.window.refresh(self.games_dir, generation)
-        bar = progress(total=self.config.steps_per_generation, initial=done, desc=f"gen {generation} train",
+        bar = progress(total=total, initial=done, desc=f"gen {generation} train",
                        unit="step")
 
         def on_step(m: dict) -> None:
@@ -330,24 +363,43 @@ class ZeroRun:
         source = ReplaySource(self.games_dir, self.config.board_size, self.window.window_games, generation,
                               local=self.window)
         try:
-            self.backend.fit(trainer, zero_spec(trainer), source, self.config.steps_per_generation - done,
+            self.backend.fit(trainer, zero_spec(trainer), source, total - done,
                              on_step=on_step, sums=sums)
         except TrainingInterrupted as e:
             # the steps so far, exactly: model, optimizer and RNG states, between two steps
             done += e.steps_done
-            trainer.save(partial, extra={"generation": generation, "partial": {"steps": done, "sums": sums}})
+            trainer.save(partial, extra={"generation": generation,
+                                         "partial": {"steps": done, "sums": sums, "total": total}})
             raise
         finally:
             bar.close()
-        steps = max(self.config.steps_per_generation, 1)
-        metrics = {k: v / steps for k, v in sums.items()}
-        metrics.update(step=trainer.step, window_games=len(self.window.games), window_positions=positions)
+        metrics = {k: v / max(total, 1) for k, v in sums.items()}
+        net = trainer.model.config
+        metrics.update(step=trainer.step, window_games=len(self.window.games), window_positions=positions,
+                       blocks=net.blocks + 1, filters=net.filters)
         trainer.save(path, extra={"generation": generation, "train_metrics": metrics,
                                   "replay": {"games": len(self.window.games), "positions": positions,
                                              "last": os.path.basename(next(reversed(self.window.games), ""))}})
         if os.path.exists(partial):
             os.remove(partial)
         return metrics
+
+    def _grow(self, trainer: Trainer, generation: int) -> tuple[Trainer, int]:
+        """At a generation where `grow` starts a bigger net: a trainer of that net (the step count, and so
+        the learning-rate schedule, carried on; a fresh optimizer) and the bootstrap steps it needs first.
+        Elsewhere the trainer itself and 0."""
+        net = self.config.nets().get(generation)
+        if net is None:
+            return trainer, 0
+        seed = game_seed(self.config.seed, generation, 2**40 + 2) % 2**31
+        if deepen_refusal(trainer.model.config, net) is None:
+            model, bootstrap = deepen(trainer.model, net, seed=seed), 0
+        else:
+            torch.manual_seed(seed)
+            model, bootstrap = ZeroResNet(net), self.config.bootstrap_steps
+        grown = Trainer(model, trainer.config, seed=seed)
+        grown.step = trainer.step
+        return grown, bootstrap
 
     def gate(self, generation: int) -> dict:
         from rl.elo import RatingTable

@@ -37,6 +37,13 @@ def add_arguments(z) -> None:
     z.add_argument("--board-size", type=int, default=None, help="board size N (default 9)")
     z.add_argument("--komi", type=float, default=None, help="komi (default 7 on 9x9 and larger, 0.5 below)")
     z.add_argument("--net", default="6x64", help="net preset (nets/go/presets.py): 6x64, 10x128, 2x16, ...")
+    z.add_argument("--grow", default=None, metavar="G:NET[,G:NET...]",
+                   help="grow the net mid-run, as KataGo and Leela Zero did: from generation G on, train (and, once "
+                        "promoted, self-play) a NET-sized net (e.g. 8:4x16,20:6x32); a deeper net of the same width "
+                        "starts as the old one with identity blocks, any other is first trained --bootstrap-steps "
+                        "steps on the replay window (docs/grow.md)")
+    z.add_argument("--bootstrap-steps", type=int, default=1000,
+                   help="--grow: training steps on the replay window for a grown net that is not a deepening")
     z.add_argument("--weights", help="start from this checkpoint instead of a random net")
     z.add_argument("--aux-heads", action="store_true",
                    help="KataGo's ownership and score heads as extra training targets (docs/aux-heads.md)")
@@ -109,7 +116,8 @@ FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in (
     "l2", "gate_games", "gumbel_m", "forced_playouts", "score_utility", "ownership_weight", "score_weight",
     "resign_false_positives")} | {
     "games_per_generation": "--games", "steps_per_generation": "--steps", "window_games": "--window",
-    "promote_threshold": "--promote"}
+    "promote_threshold": "--promote", "grow": "--grow", "bootstrap_steps":
+    "--bootstrap-steps"}
 
 
 def _lr_schedule(args) -> tuple[str, tuple[int, ...]]:
@@ -132,6 +140,19 @@ def _lr_schedule(args) -> tuple[str, tuple[int, ...]]:
         raise ValueError(f"--lr-drop-at generations must increase, not {args.lr_drop_at!r}")
     checks.integer("--steps", args.steps, 1)
     return "step", tuple(g * args.steps for g in generations)
+
+
+def _grow_plan(text: str | None) -> tuple[tuple[int, str], ...]:
+    """--grow G:NET[,G:NET...] as (generation, net) pairs; ZeroRunConfig checks that each grows."""
+    if text is None:
+        return ()
+    plan = []
+    for entry in text.split(","):
+        generation, colon, net = entry.strip().partition(":")
+        if not colon or not generation.strip().lstrip("-").isdigit() or not net.strip():
+            raise ValueError(f"--grow takes GENERATION:NET pairs such as 8:4x16 or 8:4x16,20:6x32, not {text!r}")
+        plan.append((int(generation), net.strip()))
+    return tuple(plan)
 
 
 def _config(args):
@@ -160,7 +181,8 @@ def _config(args):
                                 total_steps=max(1, (args.generations or 100) * args.steps))
         return ZeroRunConfig(selfplay=selfplay, trainer=trainer, games_per_generation=args.games,
                              steps_per_generation=args.steps, window_games=args.window,
-                             window_growth=args.window_growth, gate_games=args.gate_games,
+                             window_growth=args.window_growth, grow=_grow_plan(args.grow),
+                             bootstrap_steps=args.bootstrap_steps, gate_games=args.gate_games,
                              promote_threshold=args.promote, seed=args.seed,
                              resign_false_positives=args.resign_false_positives or 0.0)
     except ValueError as e:

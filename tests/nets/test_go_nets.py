@@ -439,7 +439,7 @@ def test_presets_follow_the_paper_and_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.blocks = 3
     with pytest.raises(ValueError, match="unknown preset"):
-        zero_config("7x77")
+        zero_config("7y77")
 
 
 def test_build_by_preset_equals_build_by_fields():

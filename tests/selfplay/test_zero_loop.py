@@ -156,7 +156,7 @@ def test_bad_inputs_give_one_line(tmp_path, capsys, torch_one_thread):
         (["--out", str(tmp_path / "d"), "--resume", "--generations", "1"], "no run to resume"),
         (["--out", str(tmp_path / "e")], "--generations G or --minutes M"),
         (["--out", str(tmp_path / "f"), "--generations", "1", "--visits", "0"], "--visits must be at least 1"),
-        (["--out", str(tmp_path / "g"), "--generations", "1", "--net", "7x7"], "unknown preset"),
+        (["--out", str(tmp_path / "g"), "--generations", "1", "--net", "7y7"], "unknown preset"),
     ]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,8 +14,8 @@ that keeps this bound at or below the target: the (floor(target * n) + 1)-th sma
 is Minigo's reading of the rule too; it is conservative, never loose. A threshold of 0 (no resignation)
 comes out when winners routinely fall to win rates near 0, that is while the value net is still poor.
 
-The Zero loop (selfplay/pipelines/zero.py, `ZeroRunConfig.resign_false_positives`) pools the values of the
-most recent resign-disabled games in state.json and sets each generation's threshold from them before
+The Zero loop (selfplay/pipelines/zero.py; `ZeroRunConfig.resign_false_positives` in zero_config.py) pools
+the values of the most recent resign-disabled games in state.json and sets each generation's threshold from them before
 the generation plays, so a resumed generation replays with the same threshold.
 """
 from __future__ import annotations

@@ -245,7 +245,8 @@ def shared(tmp_path_factory):
     import nets
     from nets.go.checkpoint import save
     from nets.go.presets import zero_config
-    from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
+    from selfplay.pipelines.zero import ZeroRun
+    from selfplay.pipelines.zero_config import ZeroRunConfig
     from rl.alphago_zero.trainer import TrainerConfig
     from selfplay.selfplay_config import SelfPlayConfig
 

@@ -157,7 +157,7 @@ def _grow_plan(text: str | None) -> tuple[tuple[int, str], ...]:
 
 def _config(args):
     from nets.go.presets import zero_config
-    from selfplay.pipelines.zero import ZeroRunConfig
+    from selfplay.pipelines.zero_config import ZeroRunConfig
     from rl.alphago_zero.trainer import TrainerConfig
     from selfplay.selfplay_config import SelfPlayConfig
 

@@ -309,7 +309,8 @@ def test_aux_heads_train_under_sync_ddp_and_the_parameter_server(tmp_path):
     trained by 2 DDP workers and one by the parameter server both move the auxiliary heads and log their
     losses."""
     from selfplay.orchestrator import LocalSelfPlay
-    from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
+    from selfplay.pipelines.zero import ZeroRun
+    from selfplay.pipelines.zero_config import ZeroRunConfig
     from selfplay.training import make_backend
     from selfplay.training._ray import RaySession
     from selfplay.selfplay_config import SelfPlayConfig

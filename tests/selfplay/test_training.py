@@ -267,7 +267,8 @@ def test_zero_loop_trains_with_sync_then_resumes_with_async(tmp_path, ray_sessio
     from nets.go.presets import zero_config
     from rl.alphago_zero.trainer import Trainer, TrainerConfig
     from selfplay.orchestrator import LocalSelfPlay
-    from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
+    from selfplay.pipelines.zero import ZeroRun
+    from selfplay.pipelines.zero_config import ZeroRunConfig
     from selfplay.training import make_backend
     from selfplay.selfplay_config import SelfPlayConfig
 

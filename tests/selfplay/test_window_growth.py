@@ -7,7 +7,8 @@ import csv
 import pytest
 
 from goengine.cli import main
-from selfplay.pipelines.zero import WINDOW_ALPHA, WINDOW_BETA, ZeroRun, ZeroRunConfig
+from selfplay.pipelines.zero import ZeroRun
+from selfplay.pipelines.zero_config import WINDOW_ALPHA, WINDOW_BETA, ZeroRunConfig
 from selfplay.selfplay_config import SelfPlayConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py

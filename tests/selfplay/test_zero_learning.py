@@ -24,7 +24,8 @@ import torch
 
 from nets.go import checkpoint
 from nets.go.presets import zero_config
-from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
+from selfplay.pipelines.zero import ZeroRun
+from selfplay.pipelines.zero_config import ZeroRunConfig
 from rl.alphago_zero.trainer import TrainerConfig
 from selfplay.arena import play_match
 from selfplay.orchestrator import LocalSelfPlay

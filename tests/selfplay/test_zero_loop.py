@@ -15,7 +15,8 @@ from goengine.cli import main
 from goengine.sgf import load_game
 from nets.go import checkpoint
 from nets.go.presets import zero_config
-from selfplay.pipelines.zero import ZeroRun, ZeroRunConfig
+from selfplay.pipelines.zero import ZeroRun
+from selfplay.pipelines.zero_config import ZeroRunConfig
 from rl.alphago_zero.trainer import TrainerConfig
 from rl.elo import RatingTable
 from rl.metrics_log import read_metrics

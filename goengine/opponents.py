@@ -6,6 +6,7 @@
     goengine:weights=W,playouts=200
     goengine:weights=W,seconds=1,inference=ort-int8   the net's forward pass in ONNX Runtime int8
     goengine:lee=R,lambda=0.5,seconds=1  AlphaGo Lee's player on the folder `goengine train lee` wrote
+    goengine:lee=R,lee_search=rave,seconds=1  ... on the rollout engine's tree, the SL priors at its root
     goengine:seconds=1,search=rave_equiv=2000;prior_even=20   search parameters set (`gtp --search`), ';' between
     goengine:seconds=1,root_policy=W  the playout engine with a Zero net's root priors (`gtp --root-policy W`)
     goengine:seconds=1,playout_policy=R/rollout.pt   ... with AlphaGo's trained p_pi in its playouts
@@ -55,7 +56,8 @@ class Param:
 PARAMS: dict[str, tuple[Param, ...]] = {
     "katago": (Param("visits", int, 1), Param("threads", int, 1, default=1), Param("home", str)),
     "gnugo": (Param("level", int, 0, default=10), Param("seed", int, 0, GNUGO_SEED_LIMIT - 1)),
-    "goengine": (Param("weights", str), Param("lee", str), Param("lambda", float, 0, 1), Param("playouts", int, 1),
+    "goengine": (Param("weights", str), Param("lee", str), Param("lambda", float, 0, 1),
+                 Param("lee_search", str, choices=("puct", "rave")), Param("playouts", int, 1),
                  Param("seconds", float, 0, low_open=True),
                  Param("threads", int, 1), Param("engine", str, default="mcts", choices=("mcts", "random")),
                  Param("inference", str, default="torch", choices=("torch", "ort", "ort-int8")),
@@ -239,12 +241,15 @@ def _normalise(kind: str, values: dict) -> dict:
         if "weights" in out and "lee" in out:
             raise ValueError("weights and lee are exclusive: give one")
         if out.get("engine") == "random":
-            search = [name for name in ("weights", "lee", "lambda", "playouts", "seconds", "threads", "inference",
+            search = [name for name in ("weights", "lee", "lambda", "lee_search", "playouts", "seconds", "threads", "inference",
                                         "search", "root_policy", "dynkomi", "playout_policy") if name in out]
             if search:
                 raise ValueError(f"engine=random plays without a search: it takes no {', '.join(search)}")
-        if "lambda" in out and "lee" not in out:
-            raise ValueError("lambda is for an AlphaGo Lee player (lee=RUN_DIR)")
+        for key in ("lambda", "lee_search"):
+            if key in out and "lee" not in out:
+                raise ValueError(f"{key} is for an AlphaGo Lee player (lee=RUN_DIR)")
+        if out.get("lee_search") == "rave" and out.get("lambda", 1) != 1:
+            raise ValueError("lee_search=rave values leaves by the playouts alone: lambda 1, or no lambda")
         if "inference" in out and "weights" not in out:
             raise ValueError("inference is for a Zero net player (weights=W)")
         if "root_policy" in out and ("weights" in out or "lee" in out):

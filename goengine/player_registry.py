@@ -64,6 +64,11 @@ def add_player_arguments(parser) -> None:
                            "SL-policy priors, leaf value mixing the value net and rollouts")
     parser.add_argument("--lambda", dest="lam", type=float, default=None,
                         help="with --lee: weight of the rollout result in the leaf value, 0..1 (default 0.5)")
+    parser.add_argument("--lee-search", default=None, choices=("puct", "rave"),
+                        help="with --lee: puct (default), the paper's search, SL priors at every leaf and leaves "
+                             "valued by --lambda; rave, the playout engine's tree given the SL policy's priors at "
+                             "the root (and with --search prior_policy_visits=N at every node reaching N visits, "
+                             "the paper's expansion threshold), leaves valued by the playouts (lambda 1)")
     parser.add_argument("--inference", choices=("torch", "ort", "ort-int8"), default=None,
                         help="with --weights: the net's forward pass in torch (default), ONNX Runtime fp32, or "
                              "ONNX Runtime static int8 (about 2x faster on a CPU)")
@@ -139,7 +144,8 @@ def make_player(args):
         checks.integer("--dynkomi", dynkomi, 0)
     if net is None:
         lam = getattr(args, "lam", None)
-        for flag, value in (("--inference", inference), ("--lambda", lam)):
+        for flag, value in (("--inference", inference), ("--lambda", lam),
+                            ("--lee-search", getattr(args, "lee_search", None))):
             if value is not None:
                 raise ValueError(f"{flag} is for a net player (--weights or --lee)")
     else:
@@ -147,6 +153,8 @@ def make_player(args):
             if net != "lee":
                 raise ValueError("--lambda is for --lee")
             checks.number("--lambda", args.lam, 0, 1)
+        if getattr(args, "lee_search", None) is not None and net != "lee":
+            raise ValueError("--lee-search is for --lee")
         player = load_player_factory(net)(args)  # torch is imported only when a net plays
         size = getattr(args, "size", None)
         if getattr(args, "command", None) == "gtp":

@@ -3,7 +3,8 @@
 
     zero   --weights RUN_DIR/best.pt      rl/net_player.py: PUCT search over an AlphaGo Zero net
     lee    --lee LEE_RUN_DIR              rl/alphago_lee/player.py: AlphaGo Lee's search (policy priors,
-                                          value net mixed with rollouts by --lambda)
+                                          value net mixed with rollouts by --lambda; --lee-search rave: the
+                                          rollout engine's tree with the SL priors)
 
 Each takes the parsed flags of goengine.player_registry.add_player_arguments (already checked there) and
 returns a Player with a `board_size`, primed (its first moves keep to the clock: NetMCTSPlayer.prime).
@@ -33,9 +34,9 @@ def lee_from_args(args):
         raise ValueError("--inference is for --weights; an AlphaGo Lee player runs its nets in torch")
     from rl.alphago_lee.player import make_lee_player
 
-    lam = getattr(args, "lam", None)
-    return make_lee_player(args.lee, playouts=args.playouts, seconds=args.seconds, seed=args.seed,
-                           lam=0.5 if lam is None else lam, threads=getattr(args, "threads", None) or FORWARD_THREADS,
+    lam, tree = getattr(args, "lam", None), getattr(args, "lee_search", None) or "puct"
+    return make_lee_player(args.lee, playouts=args.playouts, seconds=args.seconds, seed=args.seed, tree=tree,
+                           lam=(1.0 if tree == "rave" else 0.5) if lam is None else lam, threads=getattr(args, "threads", None) or FORWARD_THREADS,
                            resign_threshold=getattr(args, "resign_threshold", 0.1),
                            search=getattr(args, "search", None)).prime()
 

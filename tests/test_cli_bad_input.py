@@ -208,6 +208,8 @@ ROWS = [
     (["gtp", "--light", "--playout-policy", "{ckpt}"], {}, "--light and --playout-policy both choose the playouts"),
     (["gtp", "--search", "c_puct=-1", "--weights", "{ckpt}"], {}, "--search c_puct must be at least 0, not -1.0"),
     (["gtp", "--weights", "{ckpt}", "--lambda", "0.5"], {}, "--lambda is for --lee"),
+    (["gtp", "--lee-search", "rave"], {}, "--lee-search is for a net player (--weights or --lee)"),
+    (["gtp", "--weights", "{ckpt}", "--lee-search", "rave"], {}, "--lee-search is for --lee"),
     # play
     (["play", "--engine", "random", "--sgf", "{d}/game.sgf"], {"game.sgf": b"(;GM[1]SZ[9])"},
      "--sgf {d}/game.sgf already exists"),

@@ -15,7 +15,15 @@ PUCT expands on the first, as AlphaGo Zero does.
     player = make_lee_player("R", playouts=400, lam=0.5)
 
 R is the folder `goengine train lee` wrote: R/sl.pt (priors), R/value.pt (v_θ; not read when λ = 1) and
-R/rollout.pt (p_π; not read when λ = 0). The planes are goengine.features.lee_planes_batch, the same
+R/rollout.pt (p_π; not read when λ = 0).
+
+`make_lee_player(R, search="rave")` is the paper's expansion threshold on a CPU: the tree is the rollout
+engine's (UCT-RAVE, heavy playouts, its knowledge priors standing in for the paper's placeholder tree
+policy p_τ), and the SL policy's β-softmax, the mean of its 8 symmetries (`SLPolicy`), replaces the
+placeholders as `prior_policy` x P pseudo-wins at the root and, with `--search prior_policy_visits=N`
+(the paper's n_thr), at every node that reaches N visits. Leaves are valued by the playouts alone (λ = 1):
+the net is called a few times a move instead of once a leaf, so the search keeps the rollout engine's
+simulations a second. The planes are goengine.features.lee_planes_batch, the same
 feature registry the trainers' `extract` uses. AlphaGo Lee's policy has no pass output: the pass gets a
 fixed prior (`PASS_PRIOR`), all of it when no sensible point is left.
 """
@@ -27,8 +35,8 @@ import numpy as np
 
 from goengine import checks
 from goengine.features import HISTORY, lee_planes_batch
-from goengine.mcts.evaluators import LeafBatch, MixedEvaluator
-from goengine.mcts.player import PlayerConfig
+from goengine.mcts.evaluators import LeafBatch, MixedEvaluator, RolloutEvaluator
+from goengine.mcts.player import MCTSPlayer, PlayerConfig
 from goengine.mcts.search_config import SearchConfig
 from rl.net_player import NetMCTSPlayer
 
@@ -43,6 +51,25 @@ PASS_PRIOR = 0.01
 """Prior of the pass while sensible points are left: enough for the search to try it at the end of a game."""
 SENSIBLE_PLANE = 46
 POLICY_PLANES = 48
+SEARCHES = ("puct", "rave")
+"""The Lee player's trees: "puct", the paper's (SL priors at every leaf, leaf value mixed by λ); "rave", the
+rollout engine's tree given the SL priors at the root and at busy nodes (λ = 1)."""
+
+
+def sl_priors(logits_A: np.ndarray, sensible_A: np.ndarray, beta: float = BETA,
+              pass_prior: float = PASS_PRIOR) -> np.ndarray:
+    """P over the N² points and pass: softmax(logits / β) over the sensible points, (1 - pass_prior) of
+    the mass, the pass the rest (all of it when no point is sensible)."""
+    area = len(logits_A)
+    priors_A = np.zeros(area + 1, dtype=np.float32)
+    if not sensible_A.any():
+        priors_A[area] = 1.0
+        return priors_A
+    z = np.where(sensible_A, np.asarray(logits_A, dtype=np.float64) / beta, -np.inf)
+    p = np.exp(z - z.max())
+    priors_A[:area] = (1.0 - pass_prior) * p / p.sum()
+    priors_A[area] = pass_prior
+    return priors_A
 
 
 class LeeEvaluator:
@@ -69,18 +96,79 @@ class LeeEvaluator:
             logits_BA = self.policy(x[:, :POLICY_PLANES]).double().numpy() / self.beta
             v_B = self.value(x).double().numpy() if self.value is not None else np.zeros(n)
         sensible_BA = planes_BCHW[:, SENSIBLE_PLANE].reshape(n, area) > 0  # (B, N, N) -> (B, N²)
-        priors_BA = np.zeros((n, area + 1), dtype=np.float32)
-        for b in range(n):
-            mask = sensible_BA[b]
-            if not mask.any():
-                priors_BA[b, area] = 1.0
-                continue
-            z = np.where(mask, logits_BA[b], -np.inf)
-            p = np.exp(z - z.max())
-            priors_BA[b, :area] = (1.0 - self.pass_prior) * p / p.sum()
-            priors_BA[b, area] = self.pass_prior
+        priors_BA = np.stack([sl_priors(logits_BA[b], sensible_BA[b], beta=1.0, pass_prior=self.pass_prior)
+                              for b in range(n)])  # logits are divided by β above
         self.positions += n
         return priors_BA, ((v_B + 1.0) / 2.0).astype(np.float32)
+
+
+class SLPolicy:
+    """The SL policy's priors for a Position (N² points, then pass), the mean over its 8 board symmetries
+    (one batch of 8) of softmax(logits / β) over the sensible points: what the "rave" Lee player gives its
+    tree through Search's `policy`. On a board of another size than the net's it gives None."""
+
+    CACHE = 64
+    """Positions remembered (a root is asked for again when tree reuse makes a known node the root)."""
+
+    def __init__(self, policy, board_size: int, beta: float = BETA, pass_prior: float = PASS_PRIOR):
+        import torch
+
+        self.policy = policy.eval()
+        self.board_size = board_size
+        self.beta = beta
+        self.pass_prior = pass_prior
+        self.calls = 0
+        self._torch = torch
+        self._cache: dict = {}
+
+    def __call__(self, position) -> np.ndarray | None:
+        if position.size != self.board_size:
+            return None
+        key = (position.komi, tuple(position.history), position.board_array().tobytes())
+        if key not in self._cache:
+            if len(self._cache) >= self.CACHE:
+                self._cache.pop(next(iter(self._cache)))  # the oldest
+            self._cache[key] = self._priors(position)
+        return self._cache[key]
+
+    def _priors(self, position) -> np.ndarray:
+        from goengine import symmetries
+        from goengine.features import extract
+
+        self.calls += 1
+        planes_CHW = extract(position, "lee_policy")
+        batch = np.stack([symmetries.apply_planes(planes_CHW, k) for k in range(symmetries.N_SYMMETRIES)])
+        with self._torch.inference_mode():
+            logits_BA = self.policy(self._torch.from_numpy(batch)).double().numpy()
+        area = self.board_size * self.board_size
+        sensible_A = planes_CHW[SENSIBLE_PLANE].reshape(area) > 0  # (N, N) -> (N²)
+        mean_A = np.zeros(area + 1)
+        for k in range(symmetries.N_SYMMETRIES):
+            p_A = sl_priors(logits_BA[k], np.ones(area, dtype=bool), self.beta, pass_prior=0.0)
+            mean_A += symmetries.apply_policy(p_A, symmetries.invert(k), self.board_size)
+        return sl_priors(np.log(np.maximum(mean_A[:area], 1e-30)), sensible_A, beta=1.0, pass_prior=self.pass_prior)
+
+
+class LeeRolloutPlayer(MCTSPlayer):
+    """The "rave" Lee player: the rollout engine's search with an SL policy's priors, on the net's board."""
+
+    def __init__(self, board_size: int, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.board_size = board_size
+
+    def prime(self) -> "LeeRolloutPlayer":
+        """One forward pass before the first move: torch sets up its kernels at the first calls."""
+        from goengine.position import Position
+
+        self.search.policy(Position(self.board_size, 7.0))
+        self.search.policy._cache.clear()
+        return self
+
+    def genmove(self, position, colour, budget=None):
+        if position.size != self.board_size:
+            raise ValueError(f"this net plays {self.board_size}x{self.board_size} only, not "
+                             f"{position.size}x{position.size}")
+        return super().genmove(position, colour, budget)
 
 
 def _load(path: str, net: str, feature_set: str, stage: str, board_size: int | None, also: tuple[str, ...] = ()):
@@ -96,9 +184,11 @@ def _load(path: str, net: str, feature_set: str, stage: str, board_size: int | N
 
 def make_lee_player(run_dir: str | os.PathLike, *, playouts: int | None = None, seconds: float | None = None,
                     lam: float = LAMBDA, seed: int | None = None, threads: int | None = None,
-                    resign_threshold: float = 0.1, search: str | None = None) -> NetMCTSPlayer:
+                    resign_threshold: float = 0.1, search: str | None = None,
+                    tree: str = "puct") -> NetMCTSPlayer | LeeRolloutPlayer:
     """The AlphaGo Lee search over the nets in `run_dir`: `playouts` simulations per move, else `seconds`
     per move (default 1 s) when the caller gives no budget; leaf value (1 - lam) v_θ + lam z_rollout.
+    `tree` "rave": the rollout engine's tree with the SL priors (module docstring), lam 1 only.
     CheckpointError or ValueError (one line) for a folder that lacks what lam needs or holds mismatched nets."""
     from rl.alphago_lee.rollout import load_rollout_policy
 
@@ -107,6 +197,11 @@ def make_lee_player(run_dir: str | os.PathLike, *, playouts: int | None = None, 
         what = "a file, not a folder" if os.path.exists(run_dir) else "no such folder"
         raise ValueError(f"AlphaGo Lee run folder {run_dir}: {what}")
     checks.number("--lambda", lam, 0, 1)
+    if tree not in SEARCHES:
+        raise ValueError(f"--lee-search is one of {', '.join(SEARCHES)}, not {tree!r}")
+    if tree == "rave" and lam != 1:
+        raise ValueError(f"--lee-search rave values leaves by the playouts alone (--lambda 1), not --lambda {lam:g}: "
+                         f"its net gives priors only")
     for name, value in (("playouts", playouts), ("seconds", seconds), ("threads", threads)):
         if value is not None and value <= 0:
             raise ValueError(f"{name} must be positive, not {value}")
@@ -114,13 +209,19 @@ def make_lee_player(run_dir: str | os.PathLike, *, playouts: int | None = None, 
     policy, meta = _load(os.path.join(run_dir, "sl.pt"), "lee_policy", "lee_policy", "sl", None,
                          also=("lee_policy_pruned",))
     size = meta.board_size
-    value = None
-    if lam < 1:
-        value, _ = _load(os.path.join(run_dir, "value.pt"), "lee_value", "lee_value", "value", size)
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
+    if tree == "rave":
+        config = PlayerConfig(playouts=playouts, seconds=seconds if seconds is not None else 1.0,
+                              resign_threshold=resign_threshold)
+        return LeeRolloutPlayer(size, config, SearchConfig(seed=seed or 0).overridden(search),
+                                RolloutEvaluator(heavy=True), root_policy=SLPolicy(policy, size),
+                                name=f"goengine-lee-{os.path.basename(os.path.abspath(run_dir))}-rave")
+    value = None
+    if lam < 1:
+        value, _ = _load(os.path.join(run_dir, "value.pt"), "lee_value", "lee_value", "value", size)
     evaluator = LeeEvaluator(policy, value)
     if lam > 0:
         rollout_path = os.path.join(run_dir, "rollout.pt")

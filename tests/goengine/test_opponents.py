@@ -88,7 +88,11 @@ BAD = [
     ("goengine:lambda=0.5", "'goengine:lambda=0.5': lambda is for an AlphaGo Lee player (lee=RUN_DIR)"),
     ("goengine:lee=R,lambda=2", "'goengine:lee=R,lambda=2': lambda must be in [0, 1], not 2.0"),
     ("goengine:engine=gnugo", "'goengine:engine=gnugo': engine must be one of mcts, random, not 'gnugo'"),
-    ("goengine:visits=1", "'goengine:visits=1': goengine takes no 'visits'; it takes weights, lee, lambda, "
+    ("goengine:lee_search=rave", "'goengine:lee_search=rave': lee_search is for an AlphaGo Lee player (lee=RUN_DIR)"),
+    ("goengine:lee=R,lee_search=rave,lambda=0.5", "'goengine:lee=R,lee_search=rave,lambda=0.5': lee_search=rave "
+     "values leaves by the playouts alone: lambda 1, or no lambda"),
+    ("goengine:lee=R,lee_search=uct", "'goengine:lee=R,lee_search=uct': lee_search must be one of puct, rave, not 'uct'"),
+    ("goengine:visits=1", "'goengine:visits=1': goengine takes no 'visits'; it takes weights, lee, lambda, lee_search, "
                           "playouts, seconds, threads, engine, inference, seed, search, root_policy, dynkomi, "
                           "playout_policy"),
     ("goengine:weights={w},dynkomi=20",

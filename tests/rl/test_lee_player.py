@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from goengine import coords
 from goengine.features import extract
 from goengine.position import Position
 from nets.go import checkpoint
@@ -130,3 +131,76 @@ def test_gtp_transcript_genmove_and_lz_analyze(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+# --- the "rave" Lee player: the rollout engine's tree with the SL priors ---
+
+def test_sl_policy_is_the_mean_of_its_symmetries_and_commutes_with_them(tmp_path):
+    from goengine import symmetries
+    from rl.alphago_lee.player import SLPolicy
+
+    run = write_run(tmp_path / "R")
+    net, _ = checkpoint.load(run / "sl.pt")
+    policy = SLPolicy(net, 5)
+    pos = Position(5, 0.5).play("C3").play("B2").play("B4").play("D2")
+    got = policy(pos)
+    planes = extract(pos, "lee_policy")
+    mean = np.zeros(26)
+    for k in range(8):
+        with torch.no_grad():
+            logits = net(torch.from_numpy(symmetries.apply_planes(planes, k)[None].copy()))[0].double().numpy()
+        p = np.exp(logits / BETA - (logits / BETA).max())
+        mean += symmetries.apply_policy(np.append(p / p.sum(), 0.0), symmetries.invert(k), 5)
+    sensible = planes[46].reshape(-1) > 0
+    expected = np.where(sensible, mean[:25], 0.0)
+    np.testing.assert_allclose(got[:25], (1 - PASS_PRIOR) * expected / expected.sum(), atol=1e-6)
+    assert got[25] == pytest.approx(PASS_PRIOR) and got.sum() == pytest.approx(1.0)
+    # the same game turned by a symmetry gets the turned priors (a single symmetry would not)
+    for k in (1, 5):
+        turned = Position(5, 0.5)
+        for colour, vertex in pos.history:
+            action = coords.point_to_action(coords.gtp_to_point(vertex, 5), 5)
+            turned = turned.play(coords.action_to_gtp(symmetries.apply_action(int(action), k, 5), 5), colour)
+        np.testing.assert_allclose(policy(turned), symmetries.apply_policy(got, k, 5), atol=1e-6)
+
+
+def test_rave_player_adds_the_sl_priors_to_the_rollout_trees_root(tmp_path):
+    from goengine.mcts.search import Search
+    from goengine.mcts.search_config import SearchConfig
+
+    run = write_run(tmp_path / "R", files=("sl",))  # the rave player needs neither value.pt nor rollout.pt
+    player = make_lee_player(run, playouts=64, lam=1.0, seed=3, tree="rave")
+    pos = Position(5, 0.5).play("C3").play("B2")
+    player.search.set_root(pos)
+    plain = Search(config=SearchConfig(seed=3))
+    plain.set_root(pos)
+    plain.run(sims=1)  # the root's first simulation expands it, as the policy's does
+    priors = player.search.policy(pos)
+    kids, plain_kids = player.search.children(), plain.children()
+    assert list(kids["move"]) == list(plain_kids["move"])
+    action_of_point = pos.board.geo.action_of_point
+    actions = [25 if m == 0 else action_of_point[m] for m in kids["move"]]
+    added = kids["n"] - plain_kids["n"]
+    np.testing.assert_allclose(added, SearchConfig().prior_policy * priors[actions], atol=1e-4)
+    np.testing.assert_allclose(kids["w"] - plain_kids["w"], added, atol=1e-4)
+    assert player.search.policy.calls == 1
+    move = player.genmove(pos, "b")
+    assert pos.is_legal(move, "b") and player.search.sims_done >= 64
+    with pytest.raises(ValueError, match="--lee-search rave values leaves by the playouts alone"):
+        make_lee_player(run, playouts=4, lam=0.5, tree="rave")
+    with pytest.raises(ValueError, match="--lee-search is one of puct, rave"):
+        make_lee_player(run, playouts=4, lam=1.0, tree="uct")
+    with pytest.raises(ValueError, match="this net plays 5x5 only"):
+        player.genmove(Position(7, 0.5), "b")
+
+
+def test_gtp_lee_search_rave_plays_and_busy_nodes_get_the_priors(tmp_path):
+    run = write_run(tmp_path / "R", files=("sl",))
+    out = subprocess.run([sys.executable, "-m", "goengine.cli", "gtp", "--lee", str(run), "--lee-search", "rave",
+                          "--playouts", "400", "--search", "prior_policy_visits=40", "--komi", "0.5", "--seed", "2"],
+                         input="1 genmove b\n2 genmove w\n3 quit\n", capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    replies = [line for line in out.stdout.splitlines() if line.startswith("=")]
+    assert len(replies) == 3 and replies[2] == "=3"
+    pos = Position(5, 0.5).play(replies[0][3:], "b")
+    assert pos.is_legal(replies[1][3:], "w")

@@ -57,3 +57,32 @@ def test_shipped_net_plays_in_onnx_runtime_int8_from_a_match_spec(capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["first"] == f"goengine:weights={SHIPPED},playouts=16,inference=ort-int8"
     assert summary["games"] == 4 and summary["wins"] == 4, summary
+
+
+LEE = os.path.join(ROOT, "weights", "lee-9x9")
+
+
+def test_shipped_lee_policy_is_small_and_named_in_readme():
+    assert os.path.getsize(os.path.join(LEE, "sl.pt")) < 4_000_000
+    model, meta = checkpoint.load(os.path.join(LEE, "sl.pt"))
+    assert meta.net == "lee_policy" and meta.board_size == 9 and meta.feature_set == "lee_policy"
+    with open(os.path.join(ROOT, "README.md")) as f:
+        assert "--lee weights/lee-9x9 --lee-search rave" in f.read()
+
+
+def test_shipped_lee_player_plays_legal_moves_over_gtp():
+    """README's Lee player: the rollout engine's tree with the shipped SL policy's priors (it needs no
+    value.pt or rollout.pt), answering GTP garbage with '?' and playing on."""
+    commands = "boardsize 9\nkomi 7\nclear_board\ngenmove b\nplay w E5\ngenmove b\nfoo\ngenmove w\nquit\n"
+    gtp = subprocess.run([sys.executable, "-m", "goengine.cli", "gtp", "--lee", LEE, "--lee-search", "rave",
+                          "--playouts", "200"], input=commands, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    replies = [r for r in gtp.stdout.split("\n\n") if r.strip()]
+    assert gtp.returncode == 0 and len(replies) == 9, gtp.stdout + gtp.stderr
+    assert replies[6].startswith("?")
+    position = Position(9, 7.0)
+    for reply, colour in ((replies[3], "b"), ("= E5", "w"), (replies[5], "b"), (replies[7], "w")):
+        assert reply.startswith("="), reply
+        vertex = reply[2:].strip().lower()
+        assert vertex not in ("resign", "pass"), reply
+        assert position.is_legal(vertex), (vertex, str(position))
+        position = position.play(vertex)

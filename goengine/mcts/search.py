@@ -325,11 +325,16 @@ class Search(RootView):
         kids["n"] += pseudo
         kids["w"] += pseudo
 
-    def _give_policy_to_busy_nodes(self) -> None:
-        """The policy's priors for every node with config.prior_policy_visits real visits or more."""
+    def _give_policy_to_busy_nodes(self, deadline: float | None = None) -> None:
+        """The policy's priors for every node with config.prior_policy_visits real visits or more, the busiest
+        first, until `deadline` (perf_counter seconds; the rest wait for the next scan): one net call each,
+        so a scan that finds many must not run past the move's time."""
         used = int(self.tree_meta[T.USED])
         nodes = self.nodes[:used]
-        for node in np.flatnonzero((nodes["visits"] >= self.config.prior_policy_visits) & (nodes["first_child"] >= 0)):
+        busy = np.flatnonzero((nodes["visits"] >= self.config.prior_policy_visits) & (nodes["first_child"] >= 0))
+        for node in busy[np.argsort(-nodes["visits"][busy], kind="stable")]:
+            if deadline is not None and time.perf_counter() >= deadline:
+                return
             if int(node) not in self._policy_nodes_seen:  # node ids hold until set_root compacts the tree
                 self._policy_nodes_seen.add(int(node))
                 self._give_policy(int(node))
@@ -354,7 +359,7 @@ class Search(RootView):
                 now = time.perf_counter()
                 if now - self._policy_checked_at >= POLICY_SCAN_S:
                     self._policy_checked_at = now
-                    self._give_policy_to_busy_nodes()
+                    self._give_policy_to_busy_nodes(deadline)
             if deadline is not None and time.perf_counter() >= deadline:
                 break
             if should_stop is not None and should_stop():

@@ -115,3 +115,34 @@ def test_a_net_search_refuses_policy_priors():
     search = Search(Batch(), CONFIG, policy=Corner())
     with pytest.raises(ValueError, match="for the rollout search"):
         search.set_root(Position(9, 7.0))
+
+
+def test_a_scan_of_busy_nodes_stops_at_the_deadline_busiest_first(monkeypatch):
+    """Each net call takes time, so a scan that finds many busy nodes gives the priors to the busiest first
+    and leaves the rest for the next scan once the move's time is up (a Lee player at 0.2 s a move with
+    prior_policy_visits=40 ran 25% over its time before)."""
+    clock = [100.0]
+    monkeypatch.setattr(search_module.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(search_module, "POLICY_SCAN_S", float("inf"))  # no scans while the tree grows
+
+    class Slow(Corner):
+        def __call__(self, position):
+            clock[0] += 0.1  # one net call: 0.1 s on the search's clock
+            return super().__call__(position)
+
+    policy = Slow()
+    search = Search(RolloutEvaluator(), SearchConfig(tree_nodes=100_000, seed=3, prior_policy_visits=100),
+                    policy=policy)
+    search.set_root(Position(9, 7.0))
+    search.run(sims=4000)
+    nodes = search.nodes[:int(search.tree_meta[0])]
+    busy = np.flatnonzero((nodes["visits"] >= 100) & (nodes["first_child"] >= 0))
+    busy = [int(n) for n in busy if n != 0]  # the root had its priors at set_root
+    assert len(busy) >= 5
+    given = len(policy.calls)
+    search._give_policy_to_busy_nodes(deadline=clock[0] + 0.25)
+    assert len(policy.calls) - given == 3  # calls at +0, +0.1, +0.2; none at +0.3
+    visits = sorted((int(nodes["visits"][n]) for n in busy), reverse=True)
+    assert sorted((int(nodes["visits"][n]) for n in search._policy_nodes_seen - {0}), reverse=True) == visits[:3]
+    search._give_policy_to_busy_nodes()
+    assert len(policy.calls) - given == len(busy) and max(policy.calls.values()) == 1

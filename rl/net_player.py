@@ -139,25 +139,17 @@ def load_zero_net(weights_path: str | os.PathLike, board_size: int | None = None
     return model, meta
 
 
-class RootPolicy:
-    """A Zero net's move probabilities for a position, the mean over the 8 board symmetries (one batch of
-    8) with illegal moves removed: the root priors of the rollout search (`goengine gtp --root-policy W`,
-    Search.add_root_policy), as Pachi gives its tree a net's priors. On a board of another size than the
-    net's it gives None, and the search goes on without."""
-
-    def __init__(self, weights_path: str | os.PathLike, threads: int | None = None):
-        import torch
-
-        model, meta = load_zero_net(weights_path)
-        self.model = model.eval()
-        self.board_size = meta.board_size
-        self._torch = torch
-        self._cache: dict = {}
-        if threads is not None:
-            torch.set_num_threads(threads)
+class CachedPolicy:
+    """A net's move probabilities for a Position (N² points, then pass), remembered for the last CACHE
+    positions; None on a board of another size than the net's. Subclasses give `_policy(position)`."""
 
     CACHE = 64
-    """Positions remembered: root-parallel trees (`--threads 2`) each ask for the same root."""
+    """Positions remembered: root-parallel trees (`--threads 2`) each ask for the same root, and tree reuse
+    makes a known node the next root."""
+
+    def __init__(self, board_size: int):
+        self.board_size = board_size
+        self._cache: dict = {}
 
     def __call__(self, position: Position) -> np.ndarray | None:
         if position.size != self.board_size:
@@ -168,6 +160,26 @@ class RootPolicy:
                 self._cache.pop(next(iter(self._cache)))  # the oldest
             self._cache[key] = self._policy(position)
         return self._cache[key]
+
+    def _policy(self, position: Position) -> np.ndarray:
+        raise NotImplementedError
+
+
+class RootPolicy(CachedPolicy):
+    """A Zero net's move probabilities for a position, the mean over the 8 board symmetries (one batch of
+    8) with illegal moves removed: the root priors of the rollout search (`goengine gtp --root-policy W`,
+    Search.add_root_policy), as Pachi gives its tree a net's priors. On a board of another size than the
+    net's it gives None, and the search goes on without."""
+
+    def __init__(self, weights_path: str | os.PathLike, threads: int | None = None):
+        import torch
+
+        model, meta = load_zero_net(weights_path)
+        super().__init__(meta.board_size)
+        self.model = model.eval()
+        self._torch = torch
+        if threads is not None:
+            torch.set_num_threads(threads)
 
     def _policy(self, position: Position) -> np.ndarray:
         from goengine import symmetries

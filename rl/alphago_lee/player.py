@@ -38,7 +38,7 @@ from goengine.features import HISTORY, lee_planes_batch
 from goengine.mcts.evaluators import LeafBatch, MixedEvaluator, RolloutEvaluator
 from goengine.mcts.player import MCTSPlayer, PlayerConfig
 from goengine.mcts.search_config import SearchConfig
-from rl.net_player import NetMCTSPlayer
+from rl.net_player import CachedPolicy, NetMCTSPlayer
 
 BETA = 0.67
 """Softmax temperature of the prior (Extended Data Table 5)."""
@@ -102,36 +102,22 @@ class LeeEvaluator:
         return priors_BA, ((v_B + 1.0) / 2.0).astype(np.float32)
 
 
-class SLPolicy:
+class SLPolicy(CachedPolicy):
     """The SL policy's priors for a Position (N² points, then pass), the mean over its 8 board symmetries
     (one batch of 8) of softmax(logits / β) over the sensible points: what the "rave" Lee player gives its
     tree through Search's `policy`. On a board of another size than the net's it gives None."""
 
-    CACHE = 64
-    """Positions remembered (a root is asked for again when tree reuse makes a known node the root)."""
-
     def __init__(self, policy, board_size: int, beta: float = BETA, pass_prior: float = PASS_PRIOR):
         import torch
 
+        super().__init__(board_size)
         self.policy = policy.eval()
-        self.board_size = board_size
         self.beta = beta
         self.pass_prior = pass_prior
         self.calls = 0
         self._torch = torch
-        self._cache: dict = {}
 
-    def __call__(self, position) -> np.ndarray | None:
-        if position.size != self.board_size:
-            return None
-        key = (position.komi, tuple(position.history), position.board_array().tobytes())
-        if key not in self._cache:
-            if len(self._cache) >= self.CACHE:
-                self._cache.pop(next(iter(self._cache)))  # the oldest
-            self._cache[key] = self._priors(position)
-        return self._cache[key]
-
-    def _priors(self, position) -> np.ndarray:
+    def _policy(self, position) -> np.ndarray:
         from goengine import symmetries
         from goengine.features import extract
 

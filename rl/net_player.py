@@ -161,6 +161,10 @@ class CachedPolicy:
             self._cache[key] = self._policy(position)
         return self._cache[key]
 
+    def clear(self) -> None:
+        """Forget the positions remembered."""
+        self._cache.clear()
+
     def _policy(self, position: Position) -> np.ndarray:
         raise NotImplementedError
 

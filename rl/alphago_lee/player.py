@@ -17,7 +17,7 @@ PUCT expands on the first, as AlphaGo Zero does.
 R is the folder `goengine train lee` wrote: R/sl.pt (priors), R/value.pt (v_θ; not read when λ = 1) and
 R/rollout.pt (p_π; not read when λ = 0).
 
-`make_lee_player(R, search="rave")` is the paper's expansion threshold on a CPU: the tree is the rollout
+`make_lee_player(R, tree="rave")` (`--lee-search rave`) is the paper's expansion threshold on a CPU: the tree is the rollout
 engine's (UCT-RAVE, heavy playouts, its knowledge priors standing in for the paper's placeholder tree
 policy p_τ), and the SL policy's β-softmax, the mean of its 8 symmetries (`SLPolicy`), replaces the
 placeholders as `prior_policy` x P pseudo-wins at the root and, with `--search prior_policy_visits=N`
@@ -147,7 +147,7 @@ class LeeRolloutPlayer(MCTSPlayer):
         from goengine.position import Position
 
         self.search.policy(Position(self.board_size, 7.0))
-        self.search.policy._cache.clear()
+        self.search.policy.clear()
         return self
 
     def genmove(self, position, colour, budget=None):

@@ -1,14 +1,20 @@
-"""Distributed training, measured in one run: `goengine bench train [--json] [--quick]`.
+"""Distributed training, measured in one run: `goengine bench train [--json] [--quick] [--seeds N]
+[--first-seed S] [--only sync]`.
 
 Task: the 9x9 Zero ResNet users train (`--net 6x64`: 5 residual blocks x 64 filters) learns fixed
 targets on random positions (teacher_data: a policy from a 3x3 neighbour count, a value from the stone
 difference) with Zero's own objective and SGD with momentum (rl/alphago_zero/trainer.py). Every mode gets
 the same data, the same seeds, the same global batch (256) and the same number of samples seen (steps x
 256); weights are snapshotted every twentieth of the run (with the training clock) and evaluated
-afterwards on 512 held-out positions, so evaluation costs no training time. Every mode runs `seeds`
-times (3; seed s: the same initial weights and sampling seed in every mode), and its curve is the
-seeds' mean, snapshot by snapshot: one seed's validation curve at lr 0.05 wobbles by +-0.3 from one
-snapshot to the next, enough to move a single run's crossing of the target by a fifth of the run. Modes:
+afterwards on 512 held-out positions, so evaluation costs no training time. Every mode runs once per
+seed (`--seeds`, 3 by default, from `--first-seed`; seed s: the same initial weights and sampling seed in
+every mode; local, sync2 and sync2_linear seed by seed), and its curve is the seeds' mean, snapshot by
+snapshot: one seed's validation curve at lr 0.05 wobbles by +-0.3 from one snapshot to the next, enough
+to move a single run's crossing of the target by a fifth of the run, and two modes' curves over the
+same 5 seeds differ by up to +-0.26 in one seed and 0.03 in their mean (Dec 5: seeds 0-4 put sync 0.027
+above local at the end, seeds 10-19 0.013 below it). A repeat over the same seeds repeats their noise:
+take new seeds (`--first-seed`) to measure again. `--only sync`: the local, sync2 and ceiling rows alone,
+the issue's goal for sync over more seeds in less time. Modes:
 
     local         1 worker in this process, 1 thread: the peer every ratio is taken against
     sync2         DDP on 2 Ray Train workers, 128 samples each per step ("split": same lr, same steps)
@@ -183,21 +189,25 @@ def mean_curve(results: list[dict]) -> list[tuple[int, float, float]]:
     return [(a[0][0], float(np.mean([s[1] for s in a])), float(np.mean([s[2] for s in a]))) for a in zip(*curves)]
 
 
-def over_seeds(backend_for, spec_for, train, steps: int, val: ZeroArrays, seeds: int) -> dict:
-    """A mode run once per seed (a fresh backend each): the first seed's run, with the mean curve, the
-    mean samples/s and final loss over the seeds, and every seed's curve."""
-    results = []
-    for seed in range(seeds):
-        backend = backend_for()
-        try:
-            results.append(run_mode(backend, spec_for(), train, steps, val, seed=seed))
-        finally:
-            if hasattr(backend, "close"):
-                backend.close()
-    return {**results[0], "curve": mean_curve(results), "seed_curves": [r["curve"] for r in results],
-            "samples_per_s": float(np.mean([r["samples_per_s"] for r in results])),
-            "startup_s": float(np.mean([r["startup_s"] for r in results])),
-            "final_val_loss": float(np.mean([r["final_val_loss"] for r in results]))}
+def over_seeds(rows: dict, train, val: ZeroArrays, seeds: range) -> dict:
+    """Each row (name -> (a function giving a backend, one giving the TrainSpec, steps)) run once per seed,
+    seed-major: seed s runs every row before seed s + 1 starts, so a drift of the machine's speed during the
+    bench falls on all rows alike. Per row: the first seed's run, with the mean curve, the mean samples/s
+    and final loss over the seeds, and every seed's curve."""
+    results: dict[str, list[dict]] = {name: [] for name in rows}
+    for seed in seeds:
+        for name, (backend_for, spec_for, steps) in rows.items():
+            backend = backend_for()
+            try:
+                results[name].append(run_mode(backend, spec_for(), train, steps, val, seed=seed))
+            finally:
+                if hasattr(backend, "close"):
+                    backend.close()
+    return {name: {**r[0], "curve": mean_curve(r), "seed_curves": [x["curve"] for x in r],
+                   "samples_per_s": float(np.mean([x["samples_per_s"] for x in r])),
+                   "startup_s": float(np.mean([x["startup_s"] for x in r])),
+                   "final_val_loss": float(np.mean([x["final_val_loss"] for x in r]))}
+            for name, r in results.items()}
 
 
 def async_variants() -> dict:
@@ -222,37 +232,35 @@ def async_variants() -> dict:
     }
 
 
-def measure(quick: bool = False, steps: int | None = None, sim_compute_s: float = 0.2, seeds: int | None = None
-            ) -> dict:
+def measure(quick: bool = False, steps: int | None = None, sim_compute_s: float = 0.2, seeds: int | None = None,
+            first_seed: int = 0, only: str | None = None) -> dict:
+    """`seeds` runs of every row (seeds first_seed, first_seed + 1, ...); only="sync": the local, sync and
+    ceiling rows alone (the issue's goal for sync, measured over more seeds in less time)."""
+    if only not in (None, "sync"):
+        raise ValueError(f"only must be 'sync' or None, not {only!r}")
     # Ray's raylet prints warnings on stdout from a thread of this process: they go to stderr, so that
     # `goengine bench train --json` prints its one line alone
     with contextlib.redirect_stdout(sys.stderr):
-        return _measure(quick, steps, sim_compute_s, seeds or (1 if quick else 3))
+        return _measure(quick, steps, sim_compute_s, range(first_seed, first_seed + (seeds or (1 if quick else 3))),
+                        only)
 
 
-def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: int) -> dict:
+def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: range, only: str | None) -> dict:
     import functools
 
     from selfplay.training._ray import RaySession
-    from selfplay.training.api import Learner, LocalBackend
-    from selfplay.training.async_ps import AsyncBackend, AsyncConfig
+    from selfplay.training.api import LocalBackend
     from selfplay.training.sync import SyncBackend, SyncConfig
-    from selfplay.training.toy import mlp_spec
-    from selfplay.training.toy import teacher_data as toy_data
 
     steps = steps or (20 if quick else 80)
     torch.set_num_threads(1)
     out: dict = {"machine": f"{os.cpu_count()} CPUs", "load_avg_1min_start": os.getloadavg()[0],
-                 "steps": steps, "global_batch": GLOBAL_BATCH, "seeds": seeds}
+                 "steps": steps, "global_batch": GLOBAL_BATCH, "seeds": f"{seeds.start}-{seeds.stop - 1}"}
     data = teacher_data(4096 + 512)
     train = ZeroArrays(data.planes_NCHW[:4096], data.policy_NA[:4096], data.value_N[:4096])
     val = ZeroArrays(data.planes_NCHW[4096:], data.policy_NA[4096:], data.value_N[4096:])
     spec_for = functools.partial(zero_spec, lr=0.05)
-    runs = {"local": over_seeds(LocalBackend, spec_for, train, steps, val, seeds)}
-    local = runs["local"]
-    # the target: the 1-worker mean curve's loss after 3/4 of the run
-    target = local["curve"][max(1, (len(local["curve"]) - 1) * 3 // 4)][2]
-    out["target_val_loss"] = target
+    runs: dict = {}
 
     def row(name: str, r: dict, peer: dict) -> None:
         reached = [time_to(c, target) is not None for c in r["seed_curves"]]
@@ -265,51 +273,78 @@ def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: int) -
         peer_time = time_to(peer["curve"], target)
         if out[f"{name}_time_to_target_s"] is not None and peer_time:
             out[f"{name}_time_ratio_to_local"] = out[f"{name}_time_to_target_s"] / peer_time
+        if len(peer["seed_curves"]) == len(r["seed_curves"]):  # seed by seed, where both reach the target
+            pairs = [(time_to(c, target), time_to(p, target)) for c, p in zip(r["seed_curves"], peer["seed_curves"])]
+            out[f"{name}_seed_time_ratios"] = [round(a / b, 3) if a and b else None for a, b in pairs]
         if "staleness_histogram" in r["stats"]:
             out[f"{name}_staleness_histogram"] = r["stats"]["staleness_histogram"]
         runs[name] = r
 
-    row("local", local, local)
     ray = RaySession(num_cpus=10)  # logical CPUs, so K = 8 simulated workers can be placed
     try:
-        row("sync2", over_seeds(lambda: SyncBackend(SyncConfig(workers=2)), spec_for, train, steps, val, seeds),
-            local)
-        # the linear scaling rule: each worker a whole batch, lr x 2 after a warm-up, half the steps (the same
-        # samples seen)
-        row("sync2_linear", over_seeds(lambda: SyncBackend(SyncConfig(workers=2, scaling="linear")),
-                                       functools.partial(zero_spec, lr=0.05, warmup_steps=max(1, steps // 20)),
-                                       train, steps // 2, val, seeds), local)
+        # local, sync and linear seed by seed (a Ray started and idle costs the local run nothing measurable:
+        # 347 samples/s before ray.init, 349 after, Dec 5); linear scaling: each worker a whole batch, lr x 2
+        # after a warm-up, half the steps (the same samples seen)
+        rows = {"local": (LocalBackend, spec_for, steps),
+                "sync2": (lambda: SyncBackend(SyncConfig(workers=2)), spec_for, steps)}
+        if only is None:
+            rows["sync2_linear"] = (lambda: SyncBackend(SyncConfig(workers=2, scaling="linear")),
+                                    functools.partial(zero_spec, lr=0.05, warmup_steps=max(1, steps // 20)),
+                                    steps // 2)
+        interleaved = over_seeds(rows, train, val, seeds)
+        local = interleaved["local"]
+        # the target: the 1-worker mean curve's loss after 3/4 of the run
+        target = local["curve"][max(1, (len(local["curve"]) - 1) * 3 // 4)][2]
+        out["target_val_loss"] = target
+        for name, r in interleaved.items():
+            row(name, r, local)
         out.update(ceiling(10 if quick else 40))
-        # async gets twice the samples: does it reach the target at all, and when. The load of a shared
-        # machine drifts, so each async row gets a 1-worker peer (one seed) measured just before it
-        out["async_steps"] = 2 * steps
-        for name, (config, mode_spec) in async_variants().items():
-            if quick and name not in ("async2", "async2_lookahead"):
-                continue
-            peer = run_mode(LocalBackend(), spec_for(), train, steps, val)
-            out[f"{name}_peer_samples_per_s"] = peer["samples_per_s"]
-            row(name, over_seeds(functools.partial(AsyncBackend, config), mode_spec, train, 2 * steps, val, seeds),
-                {**peer, "curve": local["curve"]})
         out["sync_allreduce_payload_bytes_per_step"] = runs["sync2"]["stats"]["allreduce_payload_bytes_per_step"]
         out["sync2_ring_bytes_per_worker_per_step"] = runs["sync2"]["stats"]["ring_bytes_sent_per_worker_per_step"]
-        out["async_server_bytes_per_step"] = runs["async2"]["stats"]["server_bytes_per_step"]
-        # simulated K: tiny real compute plus a sleep per batch standing in for a larger net
-        toy, toy_src = mlp_spec(batch_size=GLOBAL_BATCH), toy_data(4096)
-        sim_steps = 10 if quick else 30
-        for k in ((4,) if quick else (1, 4, 8)):
-            for name, backend in ((f"sim_sync{k}", SyncBackend(SyncConfig(workers=k, cpus_per_worker=1,
-                                                                            delay_s=sim_compute_s / k))),
-                                  (f"sim_async{k}", AsyncBackend(AsyncConfig(workers=k, server_cpus=1,
-                                                                             delay_s=sim_compute_s)))):
-                result = backend.fit(Learner(toy), toy, toy_src, sim_steps)
-                backend.close()
-                out[f"{name}_samples_per_s"] = result.samples_per_s
-                out[f"{name}_ideal_samples_per_s"] = k * GLOBAL_BATCH / sim_compute_s
-                if "staleness_histogram" in result.stats:
-                    out[f"{name}_staleness_histogram"] = result.stats["staleness_histogram"]
+        if only is None:
+            _async_and_simulated_rows(out, row, train, val, steps, seeds, sim_compute_s, quick, local)
     finally:
         ray.close()
     out["load_avg_1min_end"] = os.getloadavg()[0]
     out["curves"] = {name: [(s, round(t, 3), round(v, 4)) for s, t, v in r["curve"]] for name, r in runs.items()}
     out["seed_curves"] = {name: [[round(v, 4) for _, _, v in c] for c in r["seed_curves"]] for name, r in runs.items()}
     return out
+
+
+def _async_and_simulated_rows(out: dict, row, train, val, steps: int, seeds: range, sim_compute_s: float,
+                              quick: bool, local: dict) -> None:
+    import functools
+
+    from selfplay.training.api import Learner, LocalBackend
+    from selfplay.training.async_ps import AsyncBackend, AsyncConfig
+    from selfplay.training.sync import SyncBackend, SyncConfig
+    from selfplay.training.toy import mlp_spec
+    from selfplay.training.toy import teacher_data as toy_data
+
+    spec_for = functools.partial(zero_spec, lr=0.05)
+    # async gets twice the samples: does it reach the target at all, and when. The load of a shared
+    # machine drifts, so each async row gets a 1-worker peer (one seed) measured just before it
+    out["async_steps"] = 2 * steps
+    for name, (config, mode_spec) in async_variants().items():
+        if quick and name not in ("async2", "async2_lookahead"):
+            continue
+        peer = run_mode(LocalBackend(), spec_for(), train, steps, val, seed=seeds.start)
+        out[f"{name}_peer_samples_per_s"] = peer["samples_per_s"]
+        r = over_seeds({name: (functools.partial(AsyncBackend, config), mode_spec, 2 * steps)}, train, val, seeds)
+        row(name, r[name], {**peer, "curve": local["curve"], "seed_curves": local["seed_curves"]})
+        if name == "async2":
+            out["async_server_bytes_per_step"] = r[name]["stats"]["server_bytes_per_step"]
+    # simulated K: tiny real compute plus a sleep per batch standing in for a larger net
+    toy, toy_src = mlp_spec(batch_size=GLOBAL_BATCH), toy_data(4096)
+    sim_steps = 10 if quick else 30
+    for k in ((4,) if quick else (1, 4, 8)):
+        for name, backend in ((f"sim_sync{k}", SyncBackend(SyncConfig(workers=k, cpus_per_worker=1,
+                                                                        delay_s=sim_compute_s / k))),
+                              (f"sim_async{k}", AsyncBackend(AsyncConfig(workers=k, server_cpus=1,
+                                                                         delay_s=sim_compute_s)))):
+            result = backend.fit(Learner(toy), toy, toy_src, sim_steps)
+            backend.close()
+            out[f"{name}_samples_per_s"] = result.samples_per_s
+            out[f"{name}_ideal_samples_per_s"] = k * GLOBAL_BATCH / sim_compute_s
+            if "staleness_histogram" in result.stats:
+                out[f"{name}_staleness_histogram"] = result.stats["staleness_histogram"]

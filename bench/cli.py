@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs, for smoke tests")
     parser.add_argument("--seeds", type=int, metavar="N",
                         help="train: runs of every mode, each with its own initial weights and sampling (default 3)")
-    parser.add_argument("--first-seed", type=int, default=0, metavar="S",
+    parser.add_argument("--first-seed", type=int, metavar="S",
                         help="train: the seeds are S, S+1, ... (default 0); new seeds measure anew, the same ones "
                              "repeat their noise")
     parser.add_argument("--only", choices=["sync"],
@@ -44,17 +44,17 @@ def run(args) -> int:
         if args.which not in ("selfplay", "compress"):
             raise UserError(f"--weights is for `goengine bench selfplay` and `compress`, not {args.which}")
         kwargs["weights"] = args.weights
-    train_flags = {"seeds": args.seeds, "first_seed": args.first_seed or None, "only": args.only}
+    train_flags = {"seeds": args.seeds, "first_seed": args.first_seed, "only": args.only}
     given = [f"--{k.replace('_', '-')}" for k, v in train_flags.items() if v is not None]
     if given and args.which != "train":
         raise UserError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for `goengine bench train` only, "
                         f"not {args.which}")
     if args.seeds is not None and args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, not {args.seeds}")
-    if args.first_seed < 0:
+    if args.first_seed is not None and args.first_seed < 0:
         raise UserError(f"--first-seed must be 0 or more, not {args.first_seed}")
     if args.which == "train":
-        kwargs.update(seeds=args.seeds, first_seed=args.first_seed, only=args.only)
+        kwargs.update(seeds=args.seeds, first_seed=args.first_seed or 0, only=args.only)
     module = importlib.import_module(BENCHMARKS[args.which])
     figures = module.measure(**kwargs)
     if args.json:

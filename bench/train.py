@@ -302,7 +302,7 @@ def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: range,
         out["sync_allreduce_payload_bytes_per_step"] = runs["sync2"]["stats"]["allreduce_payload_bytes_per_step"]
         out["sync2_ring_bytes_per_worker_per_step"] = runs["sync2"]["stats"]["ring_bytes_sent_per_worker_per_step"]
         if only is None:
-            _async_and_simulated_rows(out, row, train, val, steps, seeds, sim_compute_s, quick, local)
+            _async_and_simulated_rows(out, row, spec_for, train, val, steps, seeds, sim_compute_s, quick, local)
     finally:
         ray.close()
     out["load_avg_1min_end"] = os.getloadavg()[0]
@@ -311,7 +311,7 @@ def _measure(quick: bool, steps: int | None, sim_compute_s: float, seeds: range,
     return out
 
 
-def _async_and_simulated_rows(out: dict, row, train, val, steps: int, seeds: range, sim_compute_s: float,
+def _async_and_simulated_rows(out: dict, row, spec_for, train, val, steps: int, seeds: range, sim_compute_s: float,
                               quick: bool, local: dict) -> None:
     import functools
 
@@ -321,7 +321,6 @@ def _async_and_simulated_rows(out: dict, row, train, val, steps: int, seeds: ran
     from selfplay.training.toy import mlp_spec
     from selfplay.training.toy import teacher_data as toy_data
 
-    spec_for = functools.partial(zero_spec, lr=0.05)
     # async gets twice the samples: does it reach the target at all, and when. The load of a shared
     # machine drifts, so each async row gets a 1-worker peer (one seed) measured just before it
     out["async_steps"] = 2 * steps

@@ -236,6 +236,7 @@ ROWS = [
     (["bench", "selfplay", "--weights", "{d}/missing.pt"], {}, "missing.pt: no such file"),
     (["bench", "board", "--weights", "{ckpt}"], {}, "--weights is for `goengine bench selfplay`"),
     (["bench", "board", "--seeds", "3"], {}, "--seeds is for `goengine bench train` only, not board"),
+    (["bench", "board", "--first-seed", "0"], {}, "--first-seed is for `goengine bench train` only, not board"),
     (["bench", "mcts", "--first-seed", "2", "--only", "sync"], {}, "--first-seed, --only are for `goengine bench train`"),
     (["bench", "train", "--seeds", "0"], {}, "--seeds must be at least 1, not 0"),
     (["bench", "train", "--first-seed", "-1"], {}, "--first-seed must be 0 or more, not -1"),
